@@ -1,0 +1,16 @@
+"""Test settings: eager Celery, in-memory mail and fast hashing unless a test asks otherwise."""
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY, VAR_DIR
+
+SECRET_KEY = SECRET_KEY or "reformflow-test-key"  # noqa: S105
+DEBUG = False
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_TASK_EAGER_PROPAGATES = True
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+MEDIA_ROOT = str(VAR_DIR / "test-media")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}

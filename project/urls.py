@@ -1,0 +1,11 @@
+"""URL wiring only: the domain's URLs live in workflows.urls."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("workflows.urls")),
+]

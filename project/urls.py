@@ -1,11 +1,14 @@
-"""URL wiring only: the domain's URLs live in workflows.urls."""
+"""URL wiring only: pages come from workflows.site, the API from workflows.api_urls."""
 
 from django.contrib import admin
 from django.urls import include, path
+
+from workflows.site import site
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
-    path("", include("workflows.urls")),
+    path("api/", include("workflows.api_urls")),
+    path("", site.urls),
 ]

@@ -1,1 +1,1 @@
-"""Celery entry points for notifications: ids in, load, call a service (filled in by later issues)."""
+"""Celery entry points for notifications (the deadlines issue adds them)."""

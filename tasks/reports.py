@@ -1,1 +1,1 @@
-"""Celery entry points for reports: ids in, load, call a service (filled in by later issues)."""
+"""Celery entry points for reports (the reports issue adds them)."""

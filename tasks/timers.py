@@ -1,1 +1,1 @@
-"""Celery entry points for timers: ids in, load, call a service (filled in by later issues)."""
+"""Celery entry points for timers (the deadlines issue adds them)."""

@@ -1,9 +1,29 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
+from .audit import AuditEvent
+from .cases import (
+    Case,
+    Comment,
+    Evidence,
+    Outcome,
+    ProgressUpdate,
+    Rag,
+    WorkItem,
+    WorkItemStatus,
+)
 from .catalogue import Aspect, CatalogueSource, Measure, StepKind, StepRole, StepTemplate
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
 
 __all__ = [
+    "AuditEvent",
+    "Case",
+    "Comment",
+    "Evidence",
+    "Outcome",
+    "ProgressUpdate",
+    "Rag",
+    "WorkItem",
+    "WorkItemStatus",
     "Aspect",
     "CatalogueSource",
     "Department",

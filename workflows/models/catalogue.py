@@ -20,7 +20,7 @@ class StepKind(models.TextChoices):
 
 
 class CatalogueSource(models.Model):
-    """The plan's metadata and provenance as loaded, kept so the product can show where data came from."""
+    """The plan's metadata and provenance as loaded, so the product shows where data came from."""
 
     plan_title_en = models.CharField(max_length=300)
     plan_title_zh = models.CharField(max_length=300, blank=True)
@@ -115,7 +115,9 @@ class StepTemplate(BilingualMixin, models.Model):
         ordering = ["measure", "position"]
         constraints = [
             models.UniqueConstraint(fields=["measure", "key"], name="step_key_per_measure"),
-            models.UniqueConstraint(fields=["measure", "position"], name="step_position_per_measure"),
+            models.UniqueConstraint(
+                fields=["measure", "position"], name="step_position_per_measure"
+            ),
         ]
 
     def __str__(self) -> str:

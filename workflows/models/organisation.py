@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 
 class BilingualMixin:
-    """`title` picks title_zh or title_en by the active language (catalogue fields are bilingual)."""
+    """`title` picks title_zh or title_en by the active language (bilingual catalogue)."""
 
     @property
     def title(self) -> str:

@@ -1,0 +1,61 @@
+"""Shared fixtures: the default catalogue, demo users for every role, launched cases."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+
+DEMO_PASSWORD = "demo-pass-for-tests"
+
+
+@pytest.fixture
+def catalogue(db):
+    """The shipped default catalogue, loaded into the test database."""
+    call_command("load_catalogue", verbosity=0)
+
+
+@pytest.fixture
+def demo_users(catalogue, monkeypatch):
+    """One account per role (seed_demo), all with DEMO_PASSWORD; returns a username lookup."""
+    from workflows.demo import demo_seed
+
+    demo_seed(password=DEMO_PASSWORD)
+    users = get_user_model().objects
+
+    def get(username: str):
+        return users.get(username=username)
+
+    return get
+
+
+@pytest.fixture
+def coordinator(demo_users):
+    return demo_users("coordinator.office")
+
+
+@pytest.fixture
+def auditor(demo_users):
+    return demo_users("auditor")
+
+
+@pytest.fixture
+def launch(coordinator):
+    """Launch a measure's case as the coordinator: launch("2.2") -> Case."""
+    from workflows.models import Measure
+    from workflows.services import case_launch
+
+    def do(code: str):
+        case, _created = case_launch(measure=Measure.objects.get(code=code), by=coordinator)
+        return case
+
+    return do
+
+
+@pytest.fixture
+def open_item():
+    """The case's single open work item."""
+    from workflows.models import WorkItem
+
+    def get(case):
+        return WorkItem.objects.get(case=case, status="open")
+
+    return get

@@ -1,0 +1,118 @@
+"""Demo accounts for every role, for trying the product locally (never in production)."""
+
+import secrets
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.core.exceptions import ImproperlyConfigured
+from django.db import transaction
+
+from . import roles
+from .models import Department, LeaderRole, Organisation, Profile
+
+
+@dataclass(frozen=True)
+class DemoLogin:
+    username: str
+    role: str
+
+
+class DemoSeedRefused(ImproperlyConfigured):
+    """Raised when settings forbid demo accounts (production)."""
+
+
+def _user(username: str, *, first: str, last: str = "", organisation, group: str):
+    user, _created = get_user_model().objects.get_or_create(
+        username=username,
+        defaults={"first_name": first, "last_name": last, "email": f"{username}@example.org"},
+    )
+    user.groups.add(Group.objects.get(name=group))
+    Profile.objects.update_or_create(user=user, defaults={"organisation": organisation})
+    return user
+
+
+@transaction.atomic
+def demo_seed(*, password: str) -> list[DemoLogin]:
+    """Create or refresh one account per role; returns the logins in a stable order."""
+    if not settings.ALLOW_DEMO_SEED:
+        raise DemoSeedRefused("seed_demo is disabled by these settings (production)")
+    if not password:
+        raise ValueError("a password is required")
+    national = Organisation.national()
+    for name in roles.ALL_GROUPS:
+        Group.objects.get_or_create(name=name)
+
+    logins: list[DemoLogin] = []
+    users = []
+
+    def add(user, role: str):
+        users.append(user)
+        logins.append(DemoLogin(user.username, role))
+
+    for dept in Department.objects.filter(organisation=national).order_by("key"):
+        head = _user(
+            f"{dept.key}.head",
+            first="Head",
+            last=dept.title_en,
+            organisation=national,
+            group=roles.DEPARTMENT_HEADS,
+        )
+        staff = _user(
+            f"{dept.key}.staff",
+            first="Staff",
+            last=dept.title_en,
+            organisation=national,
+            group=roles.DEPARTMENT_STAFF,
+        )
+        if dept.head_id != head.pk:
+            dept.head = head
+            dept.save(update_fields=["head"])
+        dept.staff.add(staff)
+        add(head, f"head of {dept.title_en}")
+        add(staff, f"staff of {dept.title_en}")
+
+    for leader in LeaderRole.objects.filter(organisation=national).order_by("key"):
+        user = _user(
+            leader.key,
+            first=leader.person_name or leader.key.replace("_", " ").title(),
+            organisation=national,
+            group=roles.LEADERS,
+        )
+        if leader.holder_id != user.pk:
+            leader.holder = user
+            leader.save(update_fields=["holder"])
+        add(user, leader.title_en)
+
+    for username, office in (
+        ("coordinator.office", "General Office"),
+        ("coordinator.secretariat", "Secretariat"),
+    ):
+        add(
+            _user(
+                username,
+                first="Coordinator",
+                last=office,
+                organisation=national,
+                group=roles.COORDINATORS,
+            ),
+            f"coordinator ({office})",
+        )
+    add(_user("auditor", first="Auditor", organisation=national, group=roles.AUDITORS), "auditor")
+
+    admin = _user("admin", first="Administrator", organisation=national, group=roles.ADMINISTRATORS)
+    admin.is_staff = True
+    admin.is_superuser = True
+    admin.save(update_fields=["is_staff", "is_superuser"])
+    add(admin, "administrator (Django admin)")
+
+    hashed = get_user_model()(username="x")
+    hashed.set_password(password)
+    get_user_model().objects.filter(pk__in=[u.pk for u in users]).update(password=hashed.password)
+    return logins
+
+
+def demo_password_generate() -> str:
+    """A random password for demo accounts when DEMO_PASSWORD is not set."""
+    return secrets.token_urlsafe(12)

@@ -1,0 +1,81 @@
+"""Task forms: one per decision, each field labelled, errors shown next to the field."""
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.utils.translation import gettext_lazy as _
+
+from .models import Measure
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    widget = MultipleFileInput
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            return [single(item, initial) for item in data if item]
+        return [single(data, initial)] if data else []
+
+
+class SubmitForm(forms.Form):
+    note = forms.CharField(label=_("Text"), widget=forms.Textarea(attrs={"rows": 6}))
+    files = MultipleFileField(label=_("Attachments"), required=False)
+
+
+class DecisionForm(forms.Form):
+    decision = forms.ChoiceField(
+        label=_("Decision"),
+        choices=[("approve", _("Approve")), ("return", _("Return for rework"))],
+        widget=forms.RadioSelect,
+    )
+    comment = forms.CharField(
+        label=_("Comment or reason"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=_("A reason is required when you return the work."),
+    )
+
+    def clean(self):
+        data = super().clean()
+        if data.get("decision") == "return" and not (data.get("comment") or "").strip():
+            self.add_error("comment", _("Give the reason for returning the work."))
+        return data
+
+
+class ProgressForm(forms.Form):
+    percent = forms.IntegerField(label=_("Percent complete"), min_value=0, max_value=100)
+    note = forms.CharField(label=_("Progress narrative"), widget=forms.Textarea(attrs={"rows": 5}))
+    files = MultipleFileField(label=_("Evidence files"), required=False)
+
+
+class CompleteImplementationForm(forms.Form):
+    note = forms.CharField(
+        label=_("Closing note"), widget=forms.Textarea(attrs={"rows": 4}), required=False
+    )
+
+
+class ReassignForm(forms.Form):
+    to = forms.ModelChoiceField(
+        label=_("New assignee"),
+        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
+        to_field_name="username",
+    )
+    reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class LaunchForm(forms.Form):
+    measure = forms.ModelChoiceField(
+        label=_("Measure"),
+        queryset=Measure.objects.order_by("aspect__position", "position"),
+        to_field_name="code",
+        required=False,
+    )
+    all_measures = forms.BooleanField(label=_("Launch every measure"), required=False)
+
+
+class CommentForm(forms.Form):
+    text = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}))

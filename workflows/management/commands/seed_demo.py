@@ -1,0 +1,25 @@
+import os
+
+from django.core.management.base import BaseCommand, CommandError
+
+from workflows.demo import DemoSeedRefused, demo_password_generate, demo_seed
+from workflows.models import Organisation
+
+
+class Command(BaseCommand):
+    help = "Create demo accounts for every role (password from DEMO_PASSWORD, else random)."
+
+    def handle(self, *args, **options):
+        if not Organisation.objects.filter(parent__isnull=True).exists():
+            raise CommandError("Load the catalogue first: python manage.py load_catalogue")
+        password = os.environ.get("DEMO_PASSWORD") or demo_password_generate()
+        try:
+            logins = demo_seed(password=password)
+        except DemoSeedRefused as exc:
+            raise CommandError(str(exc)) from exc
+        width = max(len(login.username) for login in logins)
+        self.stdout.write("Demo logins (all share one password):")
+        for login in logins:
+            self.stdout.write(f"  {login.username.ljust(width)}  {login.role}")
+        source = "from DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else "generated"
+        self.stdout.write(f"Password ({source}): {password}")

@@ -1,0 +1,59 @@
+"""seed_demo: an account per role, in the groups later work relies on, password never hard-coded."""
+
+import pytest
+from django.contrib.auth import authenticate, get_user_model
+from django.core.management import CommandError, call_command
+
+from workflows import roles
+from workflows.models import Department, LeaderRole
+
+
+def _run(capsys, monkeypatch, password=None):
+    if password is None:
+        monkeypatch.delenv("DEMO_PASSWORD", raising=False)
+    else:
+        monkeypatch.setenv("DEMO_PASSWORD", password)
+    call_command("seed_demo")
+    return capsys.readouterr().out
+
+
+def test_seed_demo_creates_every_role_with_the_environment_password(catalogue, capsys, monkeypatch):
+    out = _run(capsys, monkeypatch, "from-the-env-123")
+    users = get_user_model().objects
+    assert "Password (from DEMO_PASSWORD): from-the-env-123" in out
+    for dept in Department.objects.all():
+        assert dept.head.groups.filter(name=roles.DEPARTMENT_HEADS).exists()
+        assert dept.staff.filter(groups__name=roles.DEPARTMENT_STAFF).count() == 1
+        assert f"{dept.key}.head" in out and f"{dept.key}.staff" in out
+    for leader in LeaderRole.objects.all():
+        assert leader.holder.groups.filter(name=roles.LEADERS).exists()
+    assert users.get(username="auditor").groups.filter(name=roles.AUDITORS).exists()
+    assert users.filter(groups__name=roles.COORDINATORS).count() == 2
+    admin = users.get(username="admin")
+    assert admin.is_superuser and admin.is_staff
+    # 14 departments x 2 + 11 leaders + 2 coordinators + auditor + admin
+    assert users.count() == 14 * 2 + 11 + 2 + 1 + 1
+    assert authenticate(username="network_work.head", password="from-the-env-123")
+
+
+def test_seed_demo_generates_a_random_password_when_none_is_set(catalogue, capsys, monkeypatch):
+    first = _run(capsys, monkeypatch).splitlines()[-1]
+    second = _run(capsys, monkeypatch).splitlines()[-1]
+    assert first.startswith("Password (generated): ")
+    password = first.split(": ", 1)[1]
+    assert len(password) >= 12 and first != second
+    assert get_user_model().objects.count() == 43  # re-running creates no duplicates
+    assert authenticate(username="auditor", password=second.split(": ", 1)[1])
+
+
+def test_production_settings_refuse_seed_demo(catalogue, settings, monkeypatch):
+    settings.ALLOW_DEMO_SEED = False
+    monkeypatch.setenv("DEMO_PASSWORD", "whatever-123")
+    with pytest.raises(CommandError, match="disabled"):
+        call_command("seed_demo")
+    assert not get_user_model().objects.exists()
+
+
+def test_seed_demo_needs_the_catalogue(db):
+    with pytest.raises(CommandError, match="load_catalogue"):
+        call_command("seed_demo")

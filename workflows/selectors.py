@@ -89,7 +89,9 @@ def programme_rows(user, *, organisation=None) -> list[tuple[Aspect, list[Measur
     aspects = Aspect.objects.prefetch_related(
         Prefetch(
             "measures",
-            queryset=Measure.objects.select_related("lead_department").order_by("position"),
+            queryset=Measure.objects.select_related(
+                "lead_department", "supervising_leader"
+            ).order_by("position"),
         )
     )
     result = []

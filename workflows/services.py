@@ -13,6 +13,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import IntegrityError, transaction
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
@@ -303,8 +304,8 @@ def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
 
 def task_complete(*, item: WorkItem, user, note: str = "", percent: int | None = None) -> WorkItem:
     """Complete a submit, implement or review step (staff declare implementation done)."""
-    if item.kind == StepKind.APPROVE:
-        raise ValidationError("an approval step is approved or returned, not completed")
+    if item.kind not in (StepKind.SUBMIT, StepKind.IMPLEMENT, StepKind.REVIEW):
+        raise ValidationError(f"a {item.kind} step is approved or returned, not completed")
     if percent is not None and not 0 <= percent <= 100:
         raise ValidationError("percent must be between 0 and 100")
     outcome = Outcome.SUBMITTED if item.kind == StepKind.SUBMIT else Outcome.COMPLETED
@@ -374,7 +375,7 @@ def progress_report(*, item: WorkItem, user, percent: int, note: str, files=()) 
     """Record a progress update (percent, narrative, evidence) on an open implementation step."""
     if item.kind != StepKind.IMPLEMENT:
         raise ValidationError("progress is reported on implementation steps")
-    if not isinstance(percent, int) or not 0 <= percent <= 100:
+    if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise ValidationError("percent must be a whole number between 0 and 100")
     if not (note or "").strip():
         raise ValidationError("a progress note is required")
@@ -426,9 +427,10 @@ def evidence_validate(upload) -> None:
             f"allowed types are {', '.join(allowed)}."
         )
     if upload.size > settings.EVIDENCE_MAX_BYTES:
-        limit = settings.EVIDENCE_MAX_BYTES / (1024 * 1024)
+        # filesizeformat, not whole MB: a limit below 1 MB must not read "the limit is 0 MB".
         raise ValidationError(
-            f"“{name}” is {upload.size / (1024 * 1024):.1f} MB; the limit is {limit:.0f} MB."
+            f"“{name}” is {filesizeformat(upload.size)}; "
+            f"the limit is {filesizeformat(settings.EVIDENCE_MAX_BYTES)}."
         )
     if upload.size == 0:
         raise ValidationError(f"“{name}” is empty.")

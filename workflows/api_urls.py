@@ -1,0 +1,28 @@
+"""The API's URLs (included at `api/`): the OpenAPI schema and version 1 of the endpoints."""
+
+from django.urls import path
+from drf_spectacular.views import SpectacularAPIView
+
+from .api import CaseViewSet, MeasureListView, TaskViewSet
+
+app_name = "api"
+
+
+def _task_action(method: str):
+    return TaskViewSet.as_view({"post": method})
+
+
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("v1/measures/", MeasureListView.as_view(), name="measure-list"),
+    path("v1/cases/", CaseViewSet.as_view({"get": "list", "post": "create"}), name="case-list"),
+    path("v1/cases/<int:pk>/", CaseViewSet.as_view({"get": "retrieve"}), name="case-detail"),
+    path("v1/tasks/", TaskViewSet.as_view({"get": "list"}), name="task-list"),
+    path("v1/tasks/<int:pk>/", TaskViewSet.as_view({"get": "retrieve"}), name="task-detail"),
+    path("v1/tasks/<int:pk>/approve", _task_action("approve"), name="task-approve"),
+    path("v1/tasks/<int:pk>/return", _task_action("return_work"), name="task-return"),
+    path("v1/tasks/<int:pk>/complete", _task_action("complete"), name="task-complete"),
+    path("v1/tasks/<int:pk>/progress", _task_action("progress"), name="task-progress"),
+    path("v1/tasks/<int:pk>/claim", _task_action("claim"), name="task-claim"),
+    path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
+]

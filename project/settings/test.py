@@ -1,5 +1,7 @@
 """Test settings: eager Celery, in-memory mail and fast hashing unless a test asks otherwise."""
 
+from pathlib import Path
+
 from .base import *  # noqa: F403
 from .base import SECRET_KEY, VAR_DIR
 
@@ -14,3 +16,6 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# whitenoise warns on every request when STATIC_ROOT is missing; tests serve no static files.
+Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -76,9 +76,20 @@ def test_production_reads_hosts_and_hardens_cookies(monkeypatch):
         "project.settings.production",
         monkeypatch,
         SECRET_KEY="x" * 50,
-        ALLOWED_HOSTS="a.example,b.example",
+        ALLOWED_HOSTS="a.example, b.example",
         DATABASE_URL="postgres://rf@db/reformflow",
     )
     assert production.ALLOWED_HOSTS == ["a.example", "b.example"]
     assert production.DEBUG is False and production.ALLOW_DEMO_SEED is False
     assert production.SESSION_COOKIE_SECURE and production.CSRF_COOKIE_SECURE
+
+
+def test_production_refuses_the_example_secret_key(monkeypatch):
+    with pytest.raises(ImproperlyConfigured, match="long random"):
+        _load(
+            "project.settings.production",
+            monkeypatch,
+            SECRET_KEY="change-me",
+            ALLOWED_HOSTS="a.example",
+            DATABASE_URL="postgres://rf@db/reformflow",
+        )

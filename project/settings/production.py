@@ -14,7 +14,9 @@ def _required(name: str) -> str:
 
 
 SECRET_KEY = _required("SECRET_KEY")
-ALLOWED_HOSTS = [host for host in _required("ALLOWED_HOSTS").split(",") if host]
+if SECRET_KEY in {"change-me", "changeme"} or len(SECRET_KEY) < 32:
+    raise ImproperlyConfigured("SECRET_KEY must be a long random value in production")
+ALLOWED_HOSTS = [host.strip() for host in _required("ALLOWED_HOSTS").split(",") if host.strip()]
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -1,0 +1,123 @@
+# Every routine command is a target here; README, compose.yaml and .ci/run call these targets.
+# `make` alone lists them.
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+# Targets such as `demo` list their steps as prerequisites; those steps must run in order.
+.NOTPARALLEL:
+
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+MANAGE := $(PY) manage.py
+CELERY := $(BIN)/celery
+RUFF := $(BIN)/ruff
+# What the project-running targets depend on. The image installs everything at build time
+# and sets VENV_STAMP to empty, so nothing tries to reinstall inside a container.
+VENV_STAMP ?= $(VENV)/.installed
+LOG_LEVEL ?= info
+PYTEST_ARGS ?=
+
+SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0
+RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
+
+.PHONY: help venv system-deps dirs migrate catalogue seed messages collectstatic demo test \
+	lint format clean worker beat web compose-config
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+# --- environment -------------------------------------------------------------------------
+
+venv: $(VENV)/.installed ## create .venv and install the project with its dev group
+
+# Reinstalls only when pyproject.toml changes; a second `make venv` does nothing.
+$(VENV)/.installed: pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e . --group dev
+	touch $@
+
+system-deps: ## apt-install runtime packages (CJK font, gettext, pdftotext, Pango) if missing
+	@missing=""; \
+	for pkg in $(SYSTEM_PACKAGES); do \
+		dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "system-deps: all present"; exit 0; fi; \
+	if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then \
+		echo "system-deps: skipped (needs root and apt-get); missing:$$missing"; exit 0; \
+	fi; \
+	echo "system-deps: installing$$missing"; \
+	apt-get update -qq && \
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
+
+dirs:
+	@mkdir -p $(RUNTIME_DIRS)
+
+# --- database and data -------------------------------------------------------------------
+
+migrate: $(VENV_STAMP) dirs ## apply migrations
+	$(MANAGE) migrate --noinput
+
+catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisation
+	$(MANAGE) load_catalogue
+
+seed: $(VENV_STAMP) ## create demo accounts (prints logins and password)
+	$(MANAGE) seed_demo
+
+# compilemessages would otherwise walk into .venv and recompile Django's own catalogues.
+messages: $(VENV_STAMP) ## compile translations (nothing to do without a locale folder)
+	@if find . -path ./.venv -prune -o -path ./var -prune -o -type d -name locale -print \
+		| grep -q .; then \
+		$(MANAGE) compilemessages --ignore .venv --ignore var --ignore node_modules; \
+	else \
+		echo "messages: no locale folder yet, nothing to compile"; \
+	fi
+
+collectstatic: $(VENV_STAMP) ## gather static files into STATIC_ROOT
+	$(MANAGE) collectstatic --noinput -i node_modules
+
+# --- running -----------------------------------------------------------------------------
+
+demo: venv system-deps migrate catalogue seed messages ## embedded demo: SQLite, filesystem broker, outbox
+	VENV=$(VENV) scripts/run-demo.sh
+
+web: ## gunicorn on 0.0.0.0:8000 (production settings unless DJANGO_SETTINGS_MODULE says otherwise)
+	$(BIN)/gunicorn project.wsgi -b 0.0.0.0:8000 --access-logfile -
+
+worker: dirs ## Celery worker
+	$(CELERY) -A project worker -l $(LOG_LEVEL)
+
+beat: dirs ## Celery beat (fires due viewflow timers on schedule)
+	$(CELERY) -A project beat -l $(LOG_LEVEL)
+
+# --- quality -----------------------------------------------------------------------------
+
+# system-deps is best effort here: without pdftotext or the CJK font the PDF tests say so.
+test: $(VENV_STAMP) ## ruff, migration check and pytest; CI runs this
+	@$(MAKE) --no-print-directory system-deps || echo "test: system-deps failed, continuing"
+	$(RUFF) check .
+	$(RUFF) format --check .
+	DJANGO_SETTINGS_MODULE=project.settings.test $(MANAGE) makemigrations --check --dry-run
+	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
+	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
+		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
+
+lint: $(VENV_STAMP) ## ruff check and format check
+	$(RUFF) check .
+	$(RUFF) format --check .
+
+format: $(VENV_STAMP) ## apply ruff fixes and formatting
+	$(RUFF) check --fix .
+	$(RUFF) format .
+
+clean: ## remove var/ (SQLite, queue, outbox, media) and caches; keeps .venv
+	rm -rf var .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
+
+compose-config: ## validate compose.yaml (needs a docker engine with the compose plugin)
+	@if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then \
+		docker compose config -q && echo "compose-config: compose.yaml is valid"; \
+	else \
+		echo "compose-config: skipped (no docker engine or compose plugin here)"; \
+	fi

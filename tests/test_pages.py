@@ -1,0 +1,158 @@
+"""The pages themselves: home for every role, the programme dashboard, bounded queries and
+the Chinese catalogue."""
+
+import re
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils.html import escape
+
+from tests.casework import claim, open_item_of, submit, task_url
+from workflows import services
+from workflows.models import Aspect, Department, Measure
+
+TITLE_ZH_2_2 = "建设动态实名、全面覆盖、安全共享的工会大数据库"
+
+
+def test_home_tells_every_demo_role_what_to_do_next(client, demo_users, launch):
+    launch("2.2")
+    users = get_user_model().objects.order_by("username")
+    assert users.count() == 43
+
+    for user in users:
+        client.force_login(user)
+        response = client.get(reverse("workflows:index"))
+        assert response.status_code == 200, user.username
+        page = response.content.decode()
+        assert "What to do next" in page, user.username
+        if user.username == "auditor":
+            assert "read-only access" in page and "in your inbox" not in page
+        else:
+            assert "in your inbox" in page and "in your queues" in page, user.username
+        if user.username.startswith("coordinator.") or user.username == "admin":
+            assert reverse("workflows:launch") in page, user.username
+        else:
+            assert reverse("workflows:launch") not in page, user.username
+
+    client.force_login(demo_users("network_work.staff"))
+    assert (
+        "1 unclaimed task in your queues" in client.get(reverse("workflows:index")).content.decode()
+    )
+
+
+def test_anonymous_visitors_are_sent_to_log_in(client):
+    response = client.get(reverse("workflows:index"))
+
+    assert response.status_code == 302
+    assert response.url == reverse("login") + "?next=" + reverse("workflows:index")
+
+
+def test_the_dashboard_lists_every_aspect_and_measure_with_status_and_current_step(
+    client, coordinator, launch
+):
+    launch("2.2")
+    client.force_login(coordinator)
+
+    response = client.get(reverse("workflows:dashboard"))
+
+    assert response.status_code == 200
+    aspects = response.context["aspects"]
+    assert [aspect.code for aspect, _rows in aspects] == [str(n) for n in range(1, 8)]
+    rows = [row for _aspect, aspect_rows in aspects for row in aspect_rows]
+    assert [row.measure.code for row in rows] == list(
+        Measure.objects.order_by("aspect__position", "position").values_list("code", flat=True)
+    )
+    assert len(rows) == 30
+    page = response.content.decode()
+    for aspect in Aspect.objects.all():
+        assert escape(f"{aspect.code}. {aspect.title_en}") in page
+    for measure in Measure.objects.all():
+        assert escape(f"{measure.code} {measure.title_en}") in page
+    launched_row = re.search(r"<tr>\s*<td><a href=\"[^\"]+\">2\.2 .*?</tr>", page, re.S).group(0)
+    assert "In progress" in launched_row
+    assert "Draft implementation plan" in launched_row
+    network_work = Department.objects.get(key="network_work")
+    assert escape(f"Queue: {network_work.title_en}") in launched_row
+    assert page.count("Not launched") == 29
+
+
+def _launch_with_inbox_item(code, coordinator, staff):
+    """Launch a case and hand its first task to `staff`, so it sits in their inbox."""
+    case, _created = services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)
+    services.task_reassign(
+        item=open_item_of(case), by=coordinator, to_user=staff, reason="Query-count test."
+    )
+
+
+def _query_counts(client, users) -> dict[str, int]:
+    counts = {}
+    for label, user, url_name in (
+        ("dashboard/coordinator", users["coordinator"], "workflows:dashboard"),
+        ("dashboard/staff", users["staff"], "workflows:dashboard"),
+        ("inbox/staff", users["staff"], "workflows:inbox"),
+    ):
+        client.force_login(user)
+        client.get(reverse(url_name))  # warm up: first-request caches are not the page's
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(reverse(url_name))
+        assert response.status_code == 200
+        counts[label] = len(queries)
+    return counts
+
+
+def test_dashboard_and_inbox_queries_do_not_grow_with_the_number_of_cases(
+    client, demo_users, coordinator
+):
+    users = {"coordinator": coordinator, "staff": demo_users("network_work.staff")}
+    codes = list(
+        Measure.objects.order_by("aspect__position", "position").values_list("code", flat=True)
+    )
+    _launch_with_inbox_item(codes[0], coordinator, users["staff"])
+    with_one = _query_counts(client, users)
+
+    for code in codes[1:10]:
+        _launch_with_inbox_item(code, coordinator, users["staff"])
+    with_ten = _query_counts(client, users)
+
+    client.force_login(users["staff"])
+    assert len(client.get(reverse("workflows:inbox")).context["page"].object_list) == 10
+    assert with_ten == with_one
+
+
+@pytest.mark.parametrize("via", ["setlang", "cookie"])
+def test_switching_to_chinese_shows_chinese_catalogue_titles(client, coordinator, launch, via):
+    launch("2.2")
+    client.force_login(coordinator)
+    english = client.get(reverse("workflows:dashboard")).content.decode()
+    assert TITLE_ZH_2_2 not in english
+
+    if via == "setlang":
+        response = client.post(
+            "/i18n/setlang/", {"language": "zh-hans", "next": reverse("workflows:dashboard")}
+        )
+        assert response.status_code == 302
+    else:
+        client.cookies["django_language"] = "zh-hans"
+
+    page = client.get(reverse("workflows:dashboard")).content.decode()
+    assert f"2.2 {TITLE_ZH_2_2}" in page
+    assert Aspect.objects.get(code="2").title_zh in page
+
+
+def test_the_case_page_shows_steps_progress_and_history(client, demo_users, launch):
+    case = launch("2.2")
+    staff = demo_users("network_work.staff")
+    draft = open_item_of(case)
+    claim(client, staff, draft)
+    submit(client, staff, draft, "The plan in three stages.")
+
+    page = client.get(reverse("workflows:case", args=[case.pk])).content.decode()
+
+    assert "2.2 " + case.measure.title_en in page
+    assert "The plan in three stages." in page
+    assert task_url(open_item_of(case)) in page
+    for verb in ("case_launched", "task_created", "task_claimed", "submitted"):
+        assert verb in page

@@ -156,3 +156,15 @@ def test_the_case_page_shows_steps_progress_and_history(client, demo_users, laun
     assert task_url(open_item_of(case)) in page
     for verb in ("case_launched", "task_created", "task_claimed", "submitted"):
         assert verb in page
+
+
+@pytest.mark.parametrize(
+    ("username", "expected"),
+    [("coordinator.office", 200), ("auditor", 200), ("network_work.head", 403)],
+)
+def test_viewflow_engine_pages_are_for_coordinators_and_auditors(
+    client, demo_users, launch, username, expected
+):
+    launch("2.2")
+    client.force_login(demo_users(username))
+    assert client.get("/engine/measure/").status_code == expected

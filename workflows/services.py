@@ -211,12 +211,10 @@ def _producing_step_before(case: Case, step: StepTemplate) -> StepTemplate:
     return producer
 
 
-def _percent(case: Case, *, done_step: StepTemplate | None, current_percent: int = 0) -> int:
-    """Weighted by working days: done steps count fully, the current one by its own percent."""
-    steps = list(case.measure.steps.order_by("position").values_list("position", "working_days"))
+def _percent(case: Case, *, done_step: StepTemplate) -> int:
+    """Weighted by working days: every step up to and including `done_step` counts fully."""
+    steps = list(case.measure.steps.values_list("position", "working_days"))
     total = sum(days for _, days in steps) or 1
-    if done_step is None:
-        return 100
     done = sum(days for position, days in steps if position <= done_step.position)
     return min(100, round(100 * done / total))
 

@@ -29,6 +29,7 @@ from .models import (
     Organisation,
     Outcome,
     ProgressUpdate,
+    Rag,
     StepKind,
     StepTemplate,
     WorkItem,
@@ -211,12 +212,12 @@ def _producing_step_before(case: Case, step: StepTemplate) -> StepTemplate:
     return producer
 
 
-def _percent(case: Case, *, done_step: StepTemplate) -> int:
-    """Weighted by working days: every step up to and including `done_step` counts fully."""
+def _percent(case: Case, *, step: StepTemplate, step_percent: int = 100) -> int:
+    """Weighted by working days: steps before `step` count fully, `step` by its own percent."""
     steps = list(case.measure.steps.values_list("position", "working_days"))
     total = sum(days for _, days in steps) or 1
-    done = sum(days for position, days in steps if position <= done_step.position)
-    return min(100, round(100 * done / total))
+    before = sum(days for position, days in steps if position < step.position)
+    return min(100, round(100 * (before + step.working_days * step_percent / 100) / total))
 
 
 def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent=None):
@@ -240,9 +241,9 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
         item.save()
         case.current_step = next_step
         if outcome == Outcome.RETURNED:
-            case.rag = "amber"
+            case.rag = Rag.AMBER
         else:
-            case.percent_complete = _percent(case, done_step=item.step)
+            case.percent_complete = _percent(case, step=item.step)
         if next_step is None:
             case.is_open = False
             case.percent_complete = 100
@@ -319,6 +320,19 @@ def task_complete(*, item: WorkItem, user, note: str = "", percent: int | None =
     )
 
 
+def task_submit(*, item: WorkItem, user, note: str, files=()) -> WorkItem:
+    """Submit a plan or opinion with its attachments; files and submission commit together."""
+    if item.kind != StepKind.SUBMIT:
+        raise ValidationError(f"a {item.kind} step is not submitted")
+    for upload in files:
+        evidence_validate(upload)
+    with transaction.atomic():
+        item = task_complete(item=item, user=user, note=note)
+        for upload in files:
+            _evidence_store(case=item.case, item=item, user=user, upload=upload)
+    return item
+
+
 def task_claim(*, item: WorkItem, user) -> WorkItem:
     """Take a task from a queue the user serves."""
     with item.task.activation():
@@ -390,15 +404,11 @@ def progress_report(*, item: WorkItem, user, percent: int, note: str, files=()) 
         item.percent = percent
         item.save(update_fields=["percent"])
         case = item.case
-        steps = list(case.measure.steps.values_list("position", "working_days"))
-        total = sum(days for _, days in steps) or 1
-        before = sum(days for position, days in steps if position < item.step.position)
-        case.percent_complete = min(
-            99, round(100 * (before + item.step.working_days * percent / 100) / total)
-        )
+        # 100 % is reached only when staff declare the step done, not by reporting progress.
+        case.percent_complete = min(99, _percent(case, step=item.step, step_percent=percent))
         case.save(update_fields=["percent_complete"])
         for upload in files:
-            evidence_add(case=case, item=item, user=user, upload=upload, _checked=True)
+            _evidence_store(case=case, item=item, user=user, upload=upload)
         audit_record(
             verb="progress_reported",
             actor=user,
@@ -434,13 +444,15 @@ def evidence_validate(upload) -> None:
         raise ValidationError(f"“{name}” is empty.")
 
 
-def evidence_add(*, case: Case, item: WorkItem | None, user, upload, _checked=False) -> Evidence:
-    """Store an uploaded file with its SHA-256 under the case; returns the Evidence row."""
-    if not _checked:
-        if item is None:
-            raise PermissionDenied("Evidence is attached to a task you are working on.")
-        access.check_can_act(user, item)
-        evidence_validate(upload)
+def evidence_add(*, case: Case, item: WorkItem, user, upload) -> Evidence:
+    """Attach a file to an open task the user may act on; returns the stored Evidence row."""
+    access.check_can_act(user, item)
+    evidence_validate(upload)
+    return _evidence_store(case=case, item=item, user=user, upload=upload)
+
+
+def _evidence_store(*, case: Case, item: WorkItem, user, upload) -> Evidence:
+    """Store an already checked upload under its SHA-256 and audit it."""
     digest = hashlib.sha256()
     for chunk in upload.chunks():
         digest.update(chunk)

@@ -4,7 +4,6 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db import transaction
 from django.http import FileResponse, Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -139,21 +138,14 @@ def _form_for(item: WorkItem, data=None, files=None):
     return forms.DecisionForm(data)
 
 
-def _submit_with_files(item: WorkItem, user, data):
-    updated = services.task_complete(item=item, user=user, note=data["note"])
-    for upload in data.get("files") or []:
-        services.evidence_add(case=item.case, item=updated, user=user, upload=upload, _checked=True)
-    return updated
-
-
 def _apply(form, item: WorkItem, user, action: str):
     data = form.cleaned_data
     if item.kind == StepKind.SUBMIT:
         if action == "claim":
             return services.task_claim(item=item, user=user)
-        # One transaction: a plan is never left submitted without the files sent with it.
-        with transaction.atomic():
-            return _submit_with_files(item, user, data)
+        return services.task_submit(
+            item=item, user=user, note=data["note"], files=data.get("files") or []
+        )
     if item.kind == StepKind.IMPLEMENT:
         if action == "complete":
             return services.task_complete(item=item, user=user, note=data.get("note", ""))
@@ -193,9 +185,6 @@ def task_detail(request, task_id):
         form = _form_for(item, request.POST, request.FILES)
         if form.is_valid():
             try:
-                if item.kind == StepKind.SUBMIT:
-                    for upload in form.cleaned_data.get("files") or []:
-                        services.evidence_validate(upload)
                 _apply(form, item, request.user, action)
             except ValidationError as exc:
                 for message in exc.messages:

@@ -3,6 +3,7 @@
 import os
 
 from celery import Celery
+from celery.schedules import crontab
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 
@@ -10,4 +11,11 @@ app = Celery("reformflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Explicit list rather than autodiscovery: tests/test_celery_registry.py checks it.
 app.conf.include = ["tasks.timers", "tasks.notifications", "tasks.reports"]
-app.conf.beat_schedule = {}
+# Times are Asia/Shanghai (CELERY_TIMEZONE). The sweep is cheap when nothing is due.
+app.conf.beat_schedule = {
+    "sweep-every-minute": {"task": "tasks.timers.sweep", "schedule": 60.0},
+    "daily-digest-0830": {
+        "task": "tasks.notifications.daily_digest",
+        "schedule": crontab(hour=8, minute=30),
+    },
+}

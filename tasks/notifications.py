@@ -1,1 +1,19 @@
-"""Celery entry points for notifications (the deadlines issue adds them)."""
+"""Celery entry points for mail: deliver the pending log rows, record the daily digests."""
+
+from celery import shared_task
+
+from workflows.notifications import digest_record_all, notifications_deliver_due
+
+
+@shared_task(name="tasks.notifications.deliver", ignore_result=True, expires=300)
+def deliver() -> int:
+    """Send what is pending now; failures stay in the log with their next attempt time."""
+    return notifications_deliver_due().sent
+
+
+@shared_task(name="tasks.notifications.daily_digest", ignore_result=True, soft_time_limit=1800)
+def daily_digest() -> int:
+    """Record today's digest for every user with something due, then send them."""
+    created = digest_record_all()
+    notifications_deliver_due()
+    return created

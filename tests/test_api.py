@@ -1,12 +1,16 @@
 """The JSON API driven through its real URLs: journeys, error codes, auth, schema, query counts."""
 
+import datetime as dt
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from workflows.models import Department, Measure
+from workflows.calendar import WorkingCalendar, due_at_for, local_date
+from workflows.models import Department, Measure, WorkItem
 
 TASKS = "/api/v1/tasks/"
 CASES = "/api/v1/cases/"
@@ -93,7 +97,12 @@ def test_measure_2_2_runs_from_draft_to_sign_off_over_the_api(api):
     assert draft["kind"] == "submit"
     assert draft["assignee"] is None
     assert draft["candidates"] == ["network_work.staff"]
-    assert draft["due_at"] is None
+    step = Measure.objects.get(code="2.2").steps.get(key="draft_plan")
+    expected_due = WorkItem.objects.get(pk=draft["id"]).due_at
+    assert expected_due == due_at_for(
+        WorkingCalendar.load().add_working_days(local_date(timezone.now()), step.working_days)
+    )
+    assert dt.datetime.fromisoformat(draft["due_at"]) == expected_due
     claimed = staff.post(task_url(draft["id"], "claim"))
     assert claimed.status_code == 200
     assert claimed.json()["assignee"] == "network_work.staff"
@@ -414,7 +423,9 @@ def test_measures_lists_the_programme_in_the_request_language(api):
         "assignee": None,
         "percent_complete": 0,
         "rag": "green",
-        "due_at": None,
+        "due_at": timezone.localtime(
+            WorkItem.objects.get(case=case_id, status="open").due_at
+        ).isoformat(),
     }
     assert rows["2.2"]["title"] == rows["2.2"]["title_en"]
     zh_row = next(row for row in chinese if row["code"] == "2.2")

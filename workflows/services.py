@@ -19,6 +19,7 @@ from viewflow.workflow.status import STATUS
 
 from . import access
 from .audit import audit_record
+from .deadlines import due_fields_for_new_task
 from .models import (
     Case,
     Comment,
@@ -120,7 +121,9 @@ def work_item_open(*, task, case: Case) -> WorkItem:
     """Create the WorkItem for a new human task (called by the flow when a task is created)."""
     step = case.current_step
     routing = step_routing(case=case, step=step)
+    due = due_fields_for_new_task(step=step, opened_at=timezone.now())
     item = WorkItem.objects.create(
+        **due,
         task=task,
         case=case,
         step=step,
@@ -135,7 +138,12 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         verb="task_created",
         case=case,
         work_item=item,
-        data={"step": step.key, "kind": step.kind, "assignee": _username(task.owner)},
+        data={
+            "step": step.key,
+            "kind": step.kind,
+            "assignee": _username(task.owner),
+            "due_at": item.due_at,
+        },
     )
     if task.owner is not None:
         audit_record(

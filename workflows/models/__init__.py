@@ -12,9 +12,31 @@ from .cases import (
     WorkItemStatus,
 )
 from .catalogue import Aspect, CatalogueSource, Measure, StepKind, StepRole, StepTemplate
+from .deadlines import (
+    CalendarDay,
+    CalendarDayKind,
+    DeadlineChange,
+    DeadlineChangeKind,
+    Escalation,
+    EscalationPolicy,
+    EscalationRung,
+    Recipient,
+)
+from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
 
 __all__ = [
+    "CalendarDay",
+    "CalendarDayKind",
+    "DeadlineChange",
+    "DeadlineChangeKind",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationRung",
+    "Notification",
+    "NotificationKind",
+    "NotificationStatus",
+    "Recipient",
     "AuditEvent",
     "Case",
     "Comment",

@@ -106,11 +106,21 @@ class WorkItem(models.Model):
     percent = models.PositiveSmallIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The deadline: `due_at` is recomputed from `due_start` + `due_working_days` whenever the
+    # calendar changes, unless a coordinator fixed it by extension (`due_fixed`).
     due_at = models.DateTimeField(null=True, blank=True)
+    original_due_at = models.DateTimeField(null=True, blank=True)
+    due_start = models.DateField(null=True, blank=True)
+    due_working_days = models.PositiveSmallIntegerField(default=0)
+    due_fixed = models.BooleanField(default=False)
+    # Set while the clock is stopped; no reminder or escalation fires for a paused task.
+    paused_at = models.DateTimeField(null=True, blank=True)
+    pause_reason = models.TextField(blank=True)
 
     class Meta:
         ordering = ["created_at", "pk"]
         indexes = [
+            models.Index(fields=["status", "due_at"]),
             models.Index(fields=["assignee", "status"]),
             models.Index(fields=["department", "status"]),
             models.Index(fields=["leader_role", "status"]),

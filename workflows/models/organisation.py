@@ -147,6 +147,12 @@ class Profile(models.Model):
     language = models.CharField(
         max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
     )
+    # "digest": reminders and escalations are logged but reach the user only in the daily digest.
+    notification_mode = models.CharField(
+        max_length=10,
+        choices=[("immediate", _("Immediately")), ("digest", _("Daily digest only"))],
+        default="immediate",
+    )
 
     def __str__(self) -> str:
         return f"profile of {self.user}"

@@ -1,0 +1,270 @@
+"""Composing and delivering the notification log's messages, and the daily digest.
+
+Delivery is at-least-once per row and exactly-once per successful send: a row is claimed
+(pending -> sending) before it is sent and marked sent right after, failures are retried with
+backoff from the row itself (the every-minute sweep picks them up), so a dead worker or an SMTP
+outage delays mail but never drops it.
+"""
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from . import access
+from .calendar import WorkingCalendar, due_at_for, local_date
+from .models import (
+    Notification,
+    NotificationKind,
+    NotificationStatus,
+    StepKind,
+    WorkItem,
+)
+
+logger = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 30
+# A claim older than this belongs to a worker that died mid-send: the row goes back to pending.
+STALE_CLAIM = dt.timedelta(minutes=15)
+BATCH_SIZE = 100
+
+
+def retry_delay(attempts: int) -> dt.timedelta:
+    """1, 2, 4 … minutes, capped at an hour: 30 attempts span more than a day."""
+    return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def _absolute(path: str) -> str:
+    return settings.SITE_URL.rstrip("/") + path
+
+
+def _language_of(user) -> str:
+    profile = getattr(user, "profile", None)
+    return getattr(profile, "language", None) or settings.LANGUAGE_CODE
+
+
+def _item_context(item: WorkItem, now) -> dict:
+    calendar = WorkingCalendar.load()
+    due_day = local_date(item.due_at) if item.due_at else None
+    today = local_date(now)
+    return {
+        "item": item,
+        "case": item.case,
+        "measure": item.case.measure,
+        "step": item.step,
+        "due_day": due_day,
+        "working_days_left": calendar.working_days_between(today, due_day)
+        if due_day and due_day > today
+        else 0,
+        "days_overdue": (today - due_day).days if due_day and today > due_day else 0,
+        "task_url": _absolute(reverse("workflows:task", args=[item.pk])),
+        "case_url": _absolute(reverse("workflows:case", args=[item.case_id])),
+    }
+
+
+def notification_compose(notification: Notification, *, now=None) -> EmailMultiAlternatives:
+    """The e-mail for a log row: subject, plain text and HTML, in the recipient's language."""
+    now = now or timezone.now()
+    user = notification.recipient
+    template = f"emails/{notification.kind}"
+    with translation.override(_language_of(user)):
+        context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
+        if notification.work_item_id:
+            context.update(_item_context(notification.work_item, now))
+        if notification.kind == NotificationKind.DIGEST:
+            context.update(_digest_context(notification, now))
+        subject = " ".join(render_to_string(f"{template}.subject.txt", context).split())
+        text = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
+    message = EmailMultiAlternatives(
+        subject=subject,
+        body=text,
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[user.email],
+        headers={
+            "Auto-Submitted": "auto-generated",
+            "X-Reformflow-Notification": str(notification.pk),
+            "X-Reformflow-Kind": notification.kind,
+        },
+    )
+    message.attach_alternative(html, "text/html")
+    return message
+
+
+def _claim_batch(now) -> list[Notification]:
+    with transaction.atomic():
+        ids = list(
+            Notification.objects.select_for_update(skip_locked=True)
+            .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+            .order_by("next_attempt_at", "pk")
+            .values_list("pk", flat=True)[:BATCH_SIZE]
+        )
+        # The status condition makes the claim safe even where SKIP LOCKED is not available.
+        Notification.objects.filter(pk__in=ids, status=NotificationStatus.PENDING).update(
+            status=NotificationStatus.SENDING, claimed_at=now
+        )
+    return list(
+        Notification.objects.filter(
+            pk__in=ids, status=NotificationStatus.SENDING, claimed_at=now
+        ).select_related(
+            "recipient__profile",
+            "work_item__case__measure",
+            "work_item__step",
+            "work_item__case__organisation",
+        )
+    )
+
+
+@dataclass
+class DeliveryResult:
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+
+def _send_one(connection, notification: Notification, now) -> bool:
+    try:
+        if not notification.recipient.email:
+            raise ValueError(f"{notification.recipient.get_username()} has no e-mail address")
+        message = notification_compose(notification, now=now)
+        message.connection = connection
+        message.send()
+    except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+        notification.attempts += 1
+        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
+        gave_up = notification.attempts >= MAX_ATTEMPTS
+        notification.status = NotificationStatus.FAILED if gave_up else NotificationStatus.PENDING
+        notification.next_attempt_at = now + retry_delay(notification.attempts)
+        notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+        logger.warning(
+            "notification %s not sent (attempt %s): %s",
+            notification.pk,
+            notification.attempts,
+            notification.last_error,
+        )
+        return False
+    notification.attempts += 1
+    notification.status = NotificationStatus.SENT
+    notification.subject = message.subject[:300]
+    notification.sent_at = timezone.now()
+    notification.save(update_fields=["attempts", "status", "subject", "sent_at"])
+    return True
+
+
+def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryResult:
+    """Send every pending message whose time has come, over one SMTP connection per batch."""
+    now = now or timezone.now()
+    result = DeliveryResult()
+    Notification.objects.filter(
+        status=NotificationStatus.SENDING, claimed_at__lt=now - STALE_CLAIM
+    ).update(status=NotificationStatus.PENDING)
+    for _ in range(max_batches):
+        batch = _claim_batch(now)
+        if not batch:
+            break
+        connection = get_connection()
+        try:
+            connection.open()
+        except Exception as exc:  # noqa: BLE001 - the per-message sends below record it
+            logger.warning("mail connection failed: %s", exc)
+        try:
+            for notification in batch:
+                if _send_one(connection, notification, now):
+                    result.sent += 1
+                elif notification.status == NotificationStatus.FAILED:
+                    result.failed += 1
+                else:
+                    result.retrying += 1
+        finally:
+            try:
+                connection.close()
+            except Exception:  # noqa: BLE001 - closing a dead connection may fail too
+                logger.debug("closing the mail connection failed", exc_info=True)
+        if result.retrying and not result.sent:
+            break  # the server is down: leave the rest to the next sweep
+    return result
+
+
+# --------------------------------------------------------------------------- digest
+
+DIGEST_DUE_SOON_WORKING_DAYS = 3
+
+
+def _digest_items(user, now) -> dict[str, list[int]]:
+    calendar = WorkingCalendar.load()
+    soon = due_at_for(calendar.add_working_days(local_date(now), DIGEST_DUE_SOON_WORKING_DAYS))
+    actionable = access.work_item_list_actionable(user).values_list("pk", "kind", "due_at")
+    overdue, due_soon, approvals = [], [], []
+    for pk, kind, due_at in actionable:
+        if due_at is not None and due_at < now:
+            overdue.append(pk)
+        elif due_at is not None and due_at <= soon:
+            due_soon.append(pk)
+        if kind in (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF):
+            approvals.append(pk)
+    return {"overdue": overdue, "due_soon": due_soon, "approvals": approvals}
+
+
+def _digest_context(notification: Notification, now) -> dict:
+    payload = notification.payload or {}
+    ids = {pk for pks in payload.values() for pk in pks}
+    related = WorkItem.objects.filter(pk__in=ids).select_related("case__measure", "step")
+    items = {i.pk: i for i in related}
+
+    def lines(key):
+        return [
+            {
+                "item": items[pk],
+                "task_url": _absolute(reverse("workflows:task", args=[pk])),
+                "due_day": local_date(items[pk].due_at) if items[pk].due_at else None,
+            }
+            for pk in payload.get(key, [])
+            if pk in items
+        ]
+
+    return {
+        "overdue": lines("overdue"),
+        "due_soon": lines("due_soon"),
+        "approvals": lines("approvals"),
+        "inbox_url": _absolute(reverse("workflows:inbox")),
+    }
+
+
+def digest_record_all(*, now=None) -> int:
+    """Record today's digest for each user with something to report; returns how many."""
+    from django.contrib.auth import get_user_model
+
+    now = now or timezone.now()
+    day = local_date(now).isoformat()
+    created = 0
+    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    users = users.select_related("profile").prefetch_related("groups")
+    for user in users.iterator(chunk_size=500):
+        if access.is_auditor(user):
+            continue
+        payload = _digest_items(user, now)
+        if not any(payload.values()):
+            continue
+        _, was_created = Notification.objects.get_or_create(
+            dedupe_key=f"digest:{user.pk}:{day}",
+            defaults={
+                "recipient": user,
+                "kind": NotificationKind.DIGEST,
+                "status": NotificationStatus.PENDING,
+                "next_attempt_at": now,
+                "payload": payload,
+            },
+        )
+        if was_created:
+            Notification.objects.filter(
+                Q(recipient=user, status=NotificationStatus.FOLDED, digested_at__isnull=True)
+            ).update(digested_at=now)
+            created += 1
+    return created

@@ -139,3 +139,6 @@ class CatalogueSourceAdmin(admin.ModelAdmin):
 
 
 admin.site.register(Profile)
+
+# Deadline admin lives in its own module; importing it registers its classes.
+from . import admin_deadlines  # noqa: E402, F401

@@ -10,14 +10,28 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import access, selectors, services
-from .models import Case, LeaderRole, Measure, ProgressUpdate, StepKind, WorkItem
+from . import access, deadlines, selectors, services
+from .models import (
+    Case,
+    LeaderRole,
+    Measure,
+    Notification,
+    NotificationStatus,
+    ProgressUpdate,
+    StepKind,
+    WorkItem,
+)
 
 # --------------------------------------------------------------------------- errors
 
@@ -260,6 +274,9 @@ class TaskSerializer(serializers.ModelSerializer):
             "assignee",
             "candidates",
             "due_at",
+            "original_due_at",
+            "paused_at",
+            "pause_reason",
         ]
 
     def get_candidates(self, item) -> list[str]:
@@ -287,6 +304,42 @@ class CompleteInput(serializers.Serializer):
 class ProgressInput(serializers.Serializer):
     percent = serializers.IntegerField(help_text="0 to 100")
     note = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class ExtendInput(serializers.Serializer):
+    new_date = serializers.DateField(help_text="The new due day (due at 18:00 Asia/Shanghai)")
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class PauseInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class NotificationSerializer(serializers.ModelSerializer):
+    recipient = serializers.CharField(source="recipient.username")
+    task = serializers.IntegerField(source="work_item_id", allow_null=True)
+    measure = serializers.CharField(
+        source="work_item.case.measure.code", allow_null=True, default=None
+    )
+
+    class Meta:
+        model = Notification
+        fields = [
+            "id",
+            "recipient",
+            "kind",
+            "task",
+            "measure",
+            "rung",
+            "status",
+            "subject",
+            "attempts",
+            "last_error",
+            "due_at",
+            "created_at",
+            "next_attempt_at",
+            "sent_at",
+        ]
 
 
 class ReassignInput(serializers.Serializer):
@@ -498,3 +551,77 @@ class TaskViewSet(viewsets.GenericViewSet):
                 item=item, by=request.user, to_user=to_user, reason=data["reason"]
             )
         )
+
+    @extend_schema(
+        operation_id="task_extend",
+        request=ExtendInput,
+        responses={200: TaskSerializer, **_ACTION_ERRORS},
+    )
+    def extend(self, request, pk):
+        """Move the due date to a later day, with a reason (coordinators)."""
+        item = self.get_object()
+        data = _input(ExtendInput, request)
+        return self._task_response(
+            deadlines.deadline_extend(
+                item=item, by=request.user, new_date=data["new_date"], reason=data["reason"]
+            )
+        )
+
+    @extend_schema(
+        operation_id="task_pause",
+        request=PauseInput,
+        responses={200: TaskSerializer, **_ACTION_ERRORS},
+    )
+    def pause(self, request, pk):
+        """Stop the task's clock, with a reason (coordinators, the lead department's head)."""
+        item = self.get_object()
+        data = _input(PauseInput, request)
+        return self._task_response(
+            deadlines.task_pause(item=item, by=request.user, reason=data["reason"])
+        )
+
+    @extend_schema(
+        operation_id="task_resume",
+        request=PauseInput,
+        responses={200: TaskSerializer, **_ACTION_ERRORS},
+    )
+    def resume(self, request, pk):
+        """Restart the clock; the due date moves by the working days spent paused."""
+        item = self.get_object()
+        data = _input(PauseInput, request)
+        return self._task_response(
+            deadlines.task_resume(item=item, by=request.user, reason=data["reason"])
+        )
+
+
+@extend_schema(tags=["notifications"])
+class NotificationListView(GenericAPIView):
+    """The notification log (coordinators and auditors), newest first, paginated."""
+
+    serializer_class = NotificationSerializer
+
+    @extend_schema(
+        operation_id="notification_list",
+        parameters=[
+            OpenApiParameter(
+                "status", str, enum=NotificationStatus.values, description="Only this status"
+            ),
+            OpenApiParameter("task", int, description="Only this task's messages"),
+        ],
+        responses={200: NotificationSerializer(many=True), **_errors(403)},
+    )
+    def get(self, request):
+        """Each message: recipient, kind, task, rung, status, attempts and times."""
+        if not access.sees_everything(request.user):
+            raise exceptions.PermissionDenied("Only coordinators and auditors see the log.")
+        status_filter = request.query_params.get("status") or None
+        if status_filter and status_filter not in NotificationStatus.values:
+            raise BadRequest(f"status must be one of {', '.join(NotificationStatus.values)}")
+        rows = selectors.notification_list(status=status_filter)
+        task = request.query_params.get("task")
+        if task:
+            if not task.isdigit():
+                raise BadRequest("task must be a task id")
+            rows = rows.filter(work_item=int(task))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(NotificationSerializer(page, many=True).data)

@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from .api import CaseViewSet, MeasureListView, TaskViewSet
+from .api import CaseViewSet, MeasureListView, NotificationListView, TaskViewSet
 
 app_name = "api"
 
@@ -25,4 +25,8 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/progress", _task_action("progress"), name="task-progress"),
     path("v1/tasks/<int:pk>/claim", _task_action("claim"), name="task-claim"),
     path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
+    path("v1/tasks/<int:pk>/extend", _task_action("extend"), name="task-extend"),
+    path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),
+    path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),
+    path("v1/notifications/", NotificationListView.as_view(), name="notification-list"),
 ]

@@ -79,3 +79,37 @@ class LaunchForm(forms.Form):
 
 class CommentForm(forms.Form):
     text = forms.CharField(label=_("Comment"), widget=forms.Textarea(attrs={"rows": 3}))
+
+
+class ExtendDeadlineForm(forms.Form):
+    new_date = forms.DateField(
+        label=_("New due date"), widget=forms.DateInput(attrs={"type": "date"})
+    )
+    reason = forms.CharField(
+        label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class PauseForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the clock stops"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("For example: waiting for a decision outside the department."),
+    )
+
+
+class ResumeForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Note on resuming"), required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
+class NotificationPreferenceForm(forms.Form):
+    notification_mode = forms.ChoiceField(
+        label=_("How do you want reminders and escalations?"),
+        choices=[
+            ("immediate", _("By e-mail as they happen, plus the daily digest")),
+            ("digest", _("Only in the daily digest at 08:30")),
+        ],
+        widget=forms.RadioSelect,
+    )

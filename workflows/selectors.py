@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Prefetch, QuerySet
 
 from . import access
-from .models import Aspect, Case, Measure, WorkItem, WorkItemStatus
+from .models import Aspect, Case, Measure, Notification, WorkItem, WorkItemStatus
 
 WORK_ITEM_RELATED = (
     "case__measure",
@@ -57,6 +57,7 @@ def work_item_list_archive(user) -> QuerySet[WorkItem]:
 
 
 def work_item_list_for_case(case: Case) -> QuerySet[WorkItem]:
+    """The case's tasks in the order they were opened."""
     return case.work_items.select_related("step", "assignee", "completed_by").order_by(
         "created_at", "pk"
     )
@@ -113,3 +114,13 @@ def case_get_detail(case_id: int) -> Case:
         "current_step",
         "launched_by",
     ).get(pk=case_id)
+
+
+def notification_list(*, status: str | None = None) -> QuerySet[Notification]:
+    """The notification log, newest first, with what each row's display needs joined in."""
+    rows = Notification.objects.select_related(
+        "recipient", "work_item__case__measure", "work_item__step"
+    )
+    if status:
+        rows = rows.filter(status=status)
+    return rows.order_by("-created_at", "-pk")

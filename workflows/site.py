@@ -28,6 +28,9 @@ class ReformApp(Application):
     evidence_path = path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence")
     task_path = path("tasks/<int:task_id>/", views.task_detail, name="task")
     reassign_path = path("tasks/<int:task_id>/reassign/", views.task_reassign, name="reassign")
+    deadline_path = path("tasks/<int:task_id>/deadline/", views.task_deadline, name="deadline")
+    notifications_path = path("notifications/", views.notification_log, name="notifications")
+    preferences_path = path("me/notifications/", views.notification_preferences, name="preferences")
 
 
 site = Site(

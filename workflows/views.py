@@ -10,8 +10,19 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import access, forms, selectors, services
-from .models import AuditEvent, CatalogueSource, Evidence, Measure, StepKind, WorkItem
+from . import access, deadlines, forms, selectors, services
+from .models import (
+    AuditEvent,
+    CatalogueSource,
+    DeadlineChange,
+    Escalation,
+    Evidence,
+    Measure,
+    NotificationStatus,
+    Profile,
+    StepKind,
+    WorkItem,
+)
 
 PAGE_SIZE = 50
 
@@ -103,6 +114,10 @@ def case_detail(request, case_id):
             "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
             "comments": case.comments.select_related("author"),
             "comment_form": forms.CommentForm(),
+            "deadline_changes": DeadlineChange.objects.filter(work_item__case=case).select_related(
+                "work_item__step", "by"
+            ),
+            "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
             "can_comment": not access.is_auditor(request.user),
             "is_coordinator": access.is_coordinator(request.user),
         },
@@ -214,8 +229,99 @@ def task_detail(request, task_id):
             "is_coordinator": access.is_coordinator(request.user),
             "reassign_form": forms.ReassignForm(),
             "evidence": item.evidence.all(),
+            "can_manage_deadline": item.is_open
+            and _may(deadlines.check_can_manage_deadline, request.user, item),
+            "extend_form": forms.ExtendDeadlineForm(),
+            "pause_form": forms.PauseForm(),
+            "resume_form": forms.ResumeForm(),
+            "deadline_changes": item.deadline_changes.select_related("by"),
         },
     )
+
+
+def _may(check, *args) -> bool:
+    try:
+        check(*args)
+    except PermissionDenied:
+        return False
+    return True
+
+
+_DEADLINE_ACTIONS = {
+    "extend": (
+        forms.ExtendDeadlineForm,
+        lambda item, user, data: deadlines.deadline_extend(
+            item=item, by=user, new_date=data["new_date"], reason=data["reason"]
+        ),
+        _("The deadline is extended."),
+    ),
+    "pause": (
+        forms.PauseForm,
+        lambda item, user, data: deadlines.task_pause(item=item, by=user, reason=data["reason"]),
+        _("The task is paused; its clock has stopped."),
+    ),
+    "resume": (
+        forms.ResumeForm,
+        lambda item, user, data: deadlines.task_resume(item=item, by=user, reason=data["reason"]),
+        _("The task is resumed; its due date moved by the paused working days."),
+    ),
+}
+
+
+@login_required
+@require_POST
+def task_deadline(request, task_id):
+    """Extend (coordinators), pause or resume (coordinators, lead department head) a task."""
+    item = WorkItem.objects.select_related("case").filter(pk=task_id).first()
+    if item is None or not access.can_view_case(request.user, item.case):
+        raise Http404
+    action = request.POST.get("action", "")
+    if action not in _DEADLINE_ACTIONS:
+        messages.error(request, _("Unknown deadline action."))
+        return redirect("workflows:task", task_id=task_id)
+    form_class, apply, done = _DEADLINE_ACTIONS[action]
+    form = form_class(request.POST)
+    if not form.is_valid():
+        for field, errors in form.errors.items():
+            label = form.fields[field].label if field in form.fields else ""
+            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        return redirect("workflows:task", task_id=task_id)
+    try:
+        apply(item, request.user, form.cleaned_data)
+    except (PermissionDenied, ValidationError) as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(request, done)
+    return redirect("workflows:task", task_id=task_id)
+
+
+@login_required
+def notification_log(request):
+    """The notification log, for coordinators and auditors."""
+    if not access.sees_everything(request.user):
+        raise PermissionDenied
+    status = request.GET.get("status", "")
+    rows = selectors.notification_list(status=status or None)
+    return render(
+        request,
+        "workflows/notifications.html",
+        {"page": _page(request, rows), "status": status, "statuses": NotificationStatus.choices},
+    )
+
+
+@login_required
+def notification_preferences(request):
+    """Each user chooses immediate mail or the daily digest only."""
+    profile, _created = Profile.objects.get_or_create(user=request.user)
+    form = forms.NotificationPreferenceForm(
+        request.POST or None, initial={"notification_mode": profile.notification_mode}
+    )
+    if request.method == "POST" and form.is_valid():
+        profile.notification_mode = form.cleaned_data["notification_mode"]
+        profile.save(update_fields=["notification_mode"])
+        messages.success(request, _("Saved."))
+        return redirect("workflows:preferences")
+    return render(request, "workflows/preferences.html", {"form": form})
 
 
 @login_required

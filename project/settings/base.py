@@ -158,6 +158,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Reform-plan measures, cases and tasks.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Several models have a "status" field; each choice set gets its own schema name.
+    "ENUM_NAME_OVERRIDES": {
+        "WorkItemStatusEnum": "workflows.models.cases.WorkItemStatus",
+        "NotificationStatusEnum": "workflows.models.notifications.NotificationStatus",
+    },
 }
 
 # The catalogue shipped with the product and loaded when no file is named.

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
@@ -133,6 +134,15 @@ class WorkItem(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status == WorkItemStatus.OPEN
+
+    @property
+    def is_overdue(self) -> bool:
+        return (
+            self.is_open
+            and self.paused_at is None
+            and self.due_at is not None
+            and self.due_at < timezone.now()
+        )
 
 
 class ProgressUpdate(models.Model):

@@ -29,6 +29,11 @@ def _canonical(event: AuditEvent) -> bytes:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _json_value(value):
+    # Dates and times as ISO 8601, so that readers can parse them back.
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
 def event_hash(event: AuditEvent) -> str:
     """SHA-256 of the event's canonical form (which includes the previous event's hash)."""
     return hashlib.sha256(_canonical(event)).hexdigest()
@@ -52,7 +57,7 @@ def audit_record(
             case=case,
             work_item=work_item,
             reason=reason or "",
-            data=json.loads(json.dumps(data or {}, default=str)),
+            data=json.loads(json.dumps(data or {}, default=_json_value)),
             prev_hash=last or GENESIS_HASH,
         )
         event.hash = event_hash(event)

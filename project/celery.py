@@ -11,9 +11,13 @@ app = Celery("reformflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Explicit list rather than autodiscovery: tests/test_celery_registry.py checks it.
 app.conf.include = ["tasks.timers", "tasks.notifications", "tasks.reports"]
-# Times are Asia/Shanghai (CELERY_TIMEZONE). The sweep is cheap when nothing is due.
+# Times are Asia/Shanghai (CELERY_TIMEZONE). The sweep is cheap when nothing is due; its
+# interval can be shortened (tests, drills) with SWEEP_INTERVAL_SECONDS.
 app.conf.beat_schedule = {
-    "sweep-every-minute": {"task": "tasks.timers.sweep", "schedule": 60.0},
+    "sweep": {
+        "task": "tasks.timers.sweep",
+        "schedule": float(os.environ.get("SWEEP_INTERVAL_SECONDS", "60")),
+    },
     "daily-digest-0830": {
         "task": "tasks.notifications.daily_digest",
         "schedule": crontab(hour=8, minute=30),

@@ -134,6 +134,7 @@ def test_mail_is_in_the_recipients_language(item, demo_users):
         sweep_run(now=moment)
     message = mail.outbox[0]
     assert "2.2 起草实施方案" in message.subject
+    assert "1 个工作日后到期" in message.subject
     assert "起草实施方案" in message.body
     html = message.alternatives[0][0]
     assert "起草实施方案" in html

@@ -186,3 +186,43 @@ def test_a_per_measure_policy_overrides_the_default(item):
     late = sweep_at(beijing(2027, 3, 23, 18))
     assert recipients(late) == ["secretary_publicity_network@example.org"]
     assert WorkItem.objects.get(pk=item.pk).case.rag == Rag.AMBER
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_truly_concurrent_sweeps_on_postgresql_record_and_send_each_message_once(
+    launch, open_item
+):
+    import threading
+
+    from django.db import connection, connections
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs PostgreSQL row locks (set DATABASE_URL to a PostgreSQL database)")
+    with time_machine.travel(OPENED, tick=False):
+        cases = [launch(code) for code in ("2.2", "2.3", "3.1")]
+    moment = beijing(2027, 3, 25, 9)  # each draft: rung 1 (staff + head) and rung 2 (leader)
+    barrier = threading.Barrier(2, timeout=10)
+    errors: list[Exception] = []
+
+    def sweep() -> None:
+        try:
+            barrier.wait()
+            sweep_run(now=moment)
+        except Exception as exc:  # noqa: BLE001 - asserted on below
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=sweep) for _ in range(2)]
+    with time_machine.travel(moment, tick=False):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert errors == []
+    escalations = Escalation.objects.filter(case__in=cases)
+    assert escalations.count() == 6  # 3 tasks x rungs 1 and 2, each once
+    sent = Notification.objects.filter(case__in=cases)
+    assert set(sent.values_list("status", flat=True)) == {"sent"}
+    keys = [(m.to[0], m.extra_headers["X-Reformflow-Notification"]) for m in mail.outbox]
+    assert len(keys) == len(set(keys)) == sent.count()

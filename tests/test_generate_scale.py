@@ -1,0 +1,48 @@
+"""The scale generator writes consistent rows: pages, services and the sweep work on them."""
+
+import io
+
+import pytest
+from django.core.management import call_command
+
+from workflows import selectors, services
+from workflows.escalation import sweep_run
+from workflows.models import Case, Organisation, WorkItem
+
+pytestmark = pytest.mark.django_db
+
+
+def test_generate_scale_creates_organisations_users_and_cases_that_the_services_can_move(
+    demo_users,
+):
+    out = io.StringIO()
+    call_command("generate_scale", "--organisations", "3", "--overdue-share", "0.5", stdout=out)
+    assert "3 organisations, 117 users, 90 cases" in out.getvalue()
+    orgs = Organisation.objects.filter(code__startswith="scale-")
+    assert orgs.count() == 3 and {o.level.key for o in orgs} == {"provincial"}
+    assert all(o.path == f"{o.parent.path}{o.pk}/" for o in orgs)
+    cases = Case.objects.filter(organisation__in=orgs)
+    assert cases.count() == 90
+    open_cases = cases.filter(is_open=True)
+    # Every open case has exactly one open task, on its current step, with a due date.
+    for case in open_cases:
+        item = WorkItem.objects.get(case=case, status="open")
+        assert item.step_id == case.current_step_id and item.due_at is not None
+    assert WorkItem.objects.filter(case__in=cases).count() > 90
+
+    # A generated approval task can be decided through the normal service and flow.
+    item = (
+        WorkItem.objects.filter(case__in=open_cases, status="open", kind="approve", for_head=True)
+        .select_related("department__head", "case")
+        .first()
+    )
+    assert item is not None
+    head = item.department.head
+    assert item in selectors.work_item_list_inbox(head)
+    services.task_approve(item=item, user=head, comment="fine")
+    item.case.refresh_from_db()
+    assert item.case.current_step.position > item.step.position
+
+    # The sweep handles the generated overdue tasks.
+    result = sweep_run(deliver=False)
+    assert result.escalations > 0

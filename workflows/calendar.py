@@ -60,11 +60,13 @@ def _provisional_holidays(year: int) -> dict[dt.date, str] | None:
         return None
 
 
+# Pure per date (the packages' data does not change while the process runs): cache it, since
+# due-date arithmetic and the sweep walk the same days over and over.
+@lru_cache(maxsize=16384)
 def _computed_day(day: dt.date) -> DayInfo:
     try:
         on_holiday, name = chinese_calendar.get_holiday_detail(day)
         working = chinese_calendar.is_workday(day)
-        _log_source(day.year, OFFICIAL)
         if working and day.weekday() >= 5:
             name = f"make-up working day for {name}" if name else "make-up working day"
         return DayInfo(day, working, name or "", OFFICIAL)
@@ -74,11 +76,9 @@ def _computed_day(day: dt.date) -> DayInfo:
         logger.warning("chinese-calendar failed on %s", day, exc_info=True)
     statutory = _provisional_holidays(day.year)
     if statutory is not None:
-        _log_source(day.year, PROVISIONAL)
         if day in statutory:
             return DayInfo(day, False, statutory[day], PROVISIONAL)
         return DayInfo(day, day.weekday() < 5, "", PROVISIONAL)
-    _log_source(day.year, WEEKEND_ONLY)
     return DayInfo(day, day.weekday() < 5, "", WEEKEND_ONLY)
 
 
@@ -100,7 +100,9 @@ class WorkingCalendar:
         if day in self.overrides:
             working, name = self.overrides[day]
             return DayInfo(day, working, name, OVERRIDE)
-        return _computed_day(day)
+        info = _computed_day(day)
+        _log_source(day.year, info.source)
+        return info
 
     def is_working(self, day: dt.date) -> bool:
         return self.day(day).is_working

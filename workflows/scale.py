@@ -281,7 +281,7 @@ def _generate_cases(
         for measure in measures:
             steps = steps_of[measure.pk]
             # Spread over the plan: a few not started beyond step 1, most mid-way, some done.
-            reached = min(len(steps), int(rng.triangular(0, len(steps) + 1, len(steps) / 2)))
+            reached = min(len(steps), int(rng.triangular(0, len(steps) + 1, len(steps) * 0.75)))
             done = reached >= len(steps)
             started = now - dt.timedelta(days=rng.randint(30, 400))
             processes.append(
@@ -320,8 +320,7 @@ def _generate_cases(
             )
         )
         moment = started
-        for position, step in enumerate(steps[: reached + (0 if done else 1)]):
-            is_open = position == reached and not done
+        for step, is_open, outcome in _history(rng, steps, reached, done):
             opened = moment
             due_day = calendar.add_working_days(local_date(opened), step.working_days)
             due = due_at_for(due_day)
@@ -344,14 +343,16 @@ def _generate_cases(
                     token=Token("start"),
                 )
             )
-            items_meta.append((process, org, step, routing, is_open, opened, due, finished))
+            items_meta.append(
+                (process, org, step, routing, is_open, opened, due, finished, outcome)
+            )
             moment = finished or moment
     Task.objects.bulk_create(tasks, batch_size=5000)
     _insert_cases(case_rows)
     work_items, progress = [], []
     dept_key_by_pk = {pk: key for (_org, key), pk in dept_ids.items()}
     leader_key = {m.pk: m.supervising_leader.key for m in measures}
-    for task, (process, org, step, routing, is_open, opened, due, finished) in zip(
+    for task, (process, org, step, routing, is_open, opened, due, finished, outcome) in zip(
         tasks, items_meta, strict=True
     ):
         department_id, leader_id, for_head = routing
@@ -375,7 +376,7 @@ def _generate_cases(
                 for_head=for_head,
                 assignee_id=None if is_open and step.kind in PRODUCING else worker,
                 status=WorkItemStatus.OPEN if is_open else WorkItemStatus.DONE,
-                outcome="" if is_open else _outcome(step.kind),
+                outcome=outcome,
                 completed_by_id=None if is_open else worker,
                 percent=0 if is_open else 100,
                 finished_at=finished,
@@ -427,6 +428,25 @@ def _generate_cases(
     )
     result.progress_updates += 2 * len(progress)
     result.notifications += len(notifications)
+
+
+# Share of passed approvals that first returned the work for rework (then approved it).
+RETURN_SHARE = 0.45
+
+
+def _history(rng, steps, reached, done):
+    """(step, is_open, outcome) for each task the case has had, returns for rework included."""
+    history = []
+    last_producer = None
+    for position, step in enumerate(steps[: reached + (0 if done else 1)]):
+        is_open = position == reached and not done
+        if step.kind in PRODUCING:
+            last_producer = step
+        elif not is_open and last_producer is not None and rng.random() < RETURN_SHARE:
+            history.append((step, False, Outcome.RETURNED))
+            history.append((last_producer, False, _outcome(last_producer.kind)))
+        history.append((step, is_open, "" if is_open else _outcome(step.kind)))
+    return history
 
 
 def _routing(step, org, lead, leader, dept_ids):

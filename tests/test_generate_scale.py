@@ -13,8 +13,9 @@ pytestmark = pytest.mark.django_db
 
 
 def test_generate_scale_creates_organisations_users_and_cases_that_the_services_can_move(
-    demo_users,
+    demo_users, launch
 ):
+    national_case = launch("3.1")
     out = io.StringIO()
     call_command("generate_scale", "--organisations", "3", "--overdue-share", "0.5", stdout=out)
     assert "3 organisations, 117 users, 90 cases" in out.getvalue()
@@ -23,6 +24,10 @@ def test_generate_scale_creates_organisations_users_and_cases_that_the_services_
     assert all(o.path == f"{o.parent.path}{o.pk}/" for o in orgs)
     cases = Case.objects.filter(organisation__in=orgs)
     assert cases.count() == 90
+    # Each province's 3.1 case hangs under the national 3.1 case, as a cascade would put it.
+    assert set(cases.filter(measure__code="3.1").values_list("parent_case", flat=True)) == {
+        national_case.pk
+    }
     open_cases = cases.filter(is_open=True)
     # Every open case has exactly one open task, on its current step, with a due date.
     for case in open_cases:

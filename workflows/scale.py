@@ -23,6 +23,7 @@ from viewflow.workflow.token import Token
 from . import roles
 from .calendar import WorkingCalendar, due_at_for, local_date
 from .models import (
+    Case,
     Department,
     LeaderRole,
     Measure,
@@ -204,7 +205,7 @@ def _insert_cases(rows: list[tuple]) -> None:
             "INSERT INTO workflows_case (process_ptr_id, measure_id, organisation_id,"
             " parent_case_id, lead_department_id, supervising_leader_id, current_step_id,"
             " percent_complete, rag, is_open, launched_by_id)"
-            " VALUES (%s, %s, %s, NULL, %s, %s, %s, %s, %s, %s, NULL)",
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, NULL)",
             rows,
         )
 
@@ -230,6 +231,13 @@ def generate(
     start = Organisation.objects.count() + 1
     plan = _tree_plan(organisations, start)
     created_by_index: dict[int, Organisation] = {}
+    # (organisation, measure) -> case id, starting with the national cases already launched.
+    case_of = {
+        (org_id, measure_id): pk
+        for pk, org_id, measure_id in Case.objects.filter(is_open=True).values_list(
+            "pk", "organisation_id", "measure_id"
+        )
+    }
     batch = 100
     for offset in range(0, len(plan), batch):
         chunk = plan[offset : offset + batch]
@@ -253,6 +261,7 @@ def generate(
             result.organisations += len(orgs)
             dept_ids, leader_ids, users = _copy_structure(orgs, password_hash, result)
             _generate_cases(
+                case_of,
                 rng,
                 orgs,
                 measures,
@@ -274,7 +283,18 @@ def generate(
 
 
 def _generate_cases(
-    rng, orgs, measures, steps_of, dept_ids, leader_ids, users, calendar, now, overdue_share, result
+    case_of,
+    rng,
+    orgs,
+    measures,
+    steps_of,
+    dept_ids,
+    leader_ids,
+    users,
+    calendar,
+    now,
+    overdue_share,
+    result,
 ):
     processes, case_rows, plans = [], [], []
     for org in orgs:
@@ -306,11 +326,15 @@ def _generate_cases(
         percent = 100 if done else round(100 * done_days / total_days)
         rag = "red" if rng.random() < 0.04 else ("amber" if rng.random() < 0.1 else "green")
         current = None if done else steps[reached]
+        # Linked to the parent federation's case of the same measure, as a cascade would.
+        parent_case = case_of.get((org.parent_id, measure.pk))
+        case_of[(org.pk, measure.pk)] = process.pk
         case_rows.append(
             (
                 process.pk,
                 measure.pk,
                 org.pk,
+                parent_case,
                 lead,
                 leader,
                 current.pk if current else None,

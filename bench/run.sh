@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# `make bench`: build the national-scale data set on PostgreSQL (unless BENCH_REUSE=1) and
+# print the figures. Needs PostgreSQL on 127.0.0.1:5432 (trust auth) and wrk.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+DB=${BENCH_DB:-reformflow_bench}
+ORGS=${BENCH_ORGS:-3000}
+PY=${PY:-.venv/bin/python}
+export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
+export DJANGO_SETTINGS_MODULE=project.settings.local DEBUG=false
+
+command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
+if [ "${BENCH_REUSE:-0}" != 1 ]; then
+    echo "==> fresh database $DB with $ORGS organisations (about 20 s per 100 organisations)"
+    psql -h 127.0.0.1 -U postgres -qc "drop database if exists $DB" -c "create database $DB"
+    $PY manage.py migrate --noinput -v0
+    $PY manage.py load_catalogue >/dev/null
+    DEMO_PASSWORD=bench-password $PY manage.py seed_demo >/dev/null
+    $PY manage.py launch_measures --all >/dev/null
+    $PY manage.py generate_scale --organisations "$ORGS" | tail -n 1
+    psql -h 127.0.0.1 -U postgres -d "$DB" -qc "vacuum analyze"
+fi
+exec $PY bench/bench.py "$@"

@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpa
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed messages collectstatic demo test \
-	lint format clean worker beat web compose-config
+	lint format clean worker beat web compose-config bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -102,6 +102,10 @@ test: $(VENV_STAMP) ## ruff, migration check and pytest; CI runs this
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
 		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
+
+# BENCH_ORGS (default 3000 = 90,000 cases), BENCH_REUSE=1 to keep the data set, BENCH_DURATION.
+bench: $(VENV_STAMP) ## national-scale benchmarks on PostgreSQL (see bench/RESULTS.md)
+	bash bench/run.sh
 
 lint: $(VENV_STAMP) ## ruff check and format check
 	$(RUFF) check .

@@ -237,14 +237,16 @@ def _digest_context(notification: Notification, now) -> dict:
     }
 
 
-def digest_record_all(*, now=None) -> int:
-    """Record today's digest for each user with something to report; returns how many."""
+def digest_record_all(*, now=None, users=None) -> int:
+    """Record today's digest for each user (default: all active) with something to report;
+    returns how many were recorded."""
     from django.contrib.auth import get_user_model
 
     now = now or timezone.now()
     day = local_date(now).isoformat()
     created = 0
-    users = get_user_model().objects.filter(is_active=True).exclude(email="")
+    users = users if users is not None else get_user_model().objects.all()
+    users = users.filter(is_active=True).exclude(email="")
     users = users.select_related("profile").prefetch_related("groups")
     for user in users.iterator(chunk_size=500):
         if access.is_auditor(user):

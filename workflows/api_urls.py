@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from .api import CaseViewSet, MeasureListView, TaskViewSet
+from .api import AuditEventListView, CaseViewSet, MeasureListView, TaskViewSet
 
 app_name = "api"
 
@@ -25,4 +25,5 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/progress", _task_action("progress"), name="task-progress"),
     path("v1/tasks/<int:pk>/claim", _task_action("claim"), name="task-claim"),
     path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
+    path("v1/audit/", AuditEventListView.as_view(), name="audit-list"),
 ]

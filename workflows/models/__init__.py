@@ -1,6 +1,6 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
-from .audit import AuditEvent
+from .audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
 from .cases import (
     Case,
     Comment,
@@ -16,6 +16,8 @@ from .organisation import Department, LeaderRole, Organisation, OrganisationLeve
 
 __all__ = [
     "AuditEvent",
+    "AuditTrailIsAppendOnly",
+    "AuditVerification",
     "Case",
     "Comment",
     "Evidence",

@@ -13,6 +13,7 @@ from tests.casework import (
     case_url,
     claim,
     decide,
+    login_as,
     open_item_of,
     submit,
     task_url,

@@ -549,8 +549,9 @@ def _moment(request, name: str, *, end: bool = False) -> datetime | None:
     if not raw:
         return None
     try:
-        moment = parse_datetime(raw)
-        day = None if moment else parse_date(raw)
+        # parse_date first: parse_datetime would read a bare date as midnight.
+        day = parse_date(raw)
+        moment = None if day else parse_datetime(raw)
     except ValueError:
         moment = day = None
     if day is not None:

@@ -21,7 +21,7 @@ PYTEST_ARGS ?=
 SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
-.PHONY: help venv system-deps dirs migrate catalogue seed messages collectstatic demo test \
+.PHONY: help venv system-deps dirs migrate catalogue seed verify-audit messages collectstatic demo test \
 	lint format clean worker beat web compose-config bench
 
 help: ## list the targets
@@ -64,6 +64,9 @@ catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisat
 
 seed: $(VENV_STAMP) ## create demo accounts (prints logins and password)
 	$(MANAGE) seed_demo
+
+verify-audit: $(VENV_STAMP) ## walk the audit trail's hash chain (exit 1 at the first broken event)
+	$(MANAGE) verify_audit
 
 # compilemessages would otherwise walk into .venv and recompile Django's own catalogues.
 messages: $(VENV_STAMP) ## compile translations (nothing to do without a locale folder)

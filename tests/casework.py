@@ -31,8 +31,14 @@ def routed_user(item: WorkItem):
     return item.department.staff.order_by("username").first()
 
 
+def login_as(client, user) -> None:
+    """Log in unless already logged in as this user (each login is an audit event)."""
+    if client.session.get("_auth_user_id") != str(user.pk):
+        client.force_login(user)
+
+
 def post_as(client, user, item: WorkItem, data: dict):
-    client.force_login(user)
+    login_as(client, user)
     return client.post(task_url(item), data)
 
 

@@ -13,6 +13,7 @@ from tests.casework import (
     case_url,
     claim,
     decide,
+    login_as,
     open_item_of,
     submit,
     task_url,
@@ -216,6 +217,7 @@ def test_a_return_without_reason_shows_the_error_at_the_comment_and_changes_noth
 ):
     case, _staff, approval = _submitted_draft(client, demo_users, launch)
     head = demo_users("network_work.head")
+    login_as(client, head)  # the login is an audit event of its own
     events_before = AuditEvent.objects.count()
 
     response = decide(client, head, approval, "return", "   ")

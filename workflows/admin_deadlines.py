@@ -3,6 +3,7 @@ escalation policy, and the read-only notification log and deadline history."""
 
 from django.contrib import admin, messages
 
+from .admin import AuditedAdmin
 from .deadlines import due_dates_recompute
 from .models import (
     CalendarDay,
@@ -15,7 +16,7 @@ from .models import (
 
 
 @admin.register(CalendarDay)
-class CalendarDayAdmin(admin.ModelAdmin):
+class CalendarDayAdmin(AuditedAdmin):
     list_display = ("date", "kind", "name", "note", "updated_at")
     list_filter = ("kind",)
     date_hierarchy = "date"
@@ -50,14 +51,14 @@ class EscalationRungInline(admin.TabularInline):
 
 
 @admin.register(EscalationPolicy)
-class EscalationPolicyAdmin(admin.ModelAdmin):
+class EscalationPolicyAdmin(AuditedAdmin):
     list_display = ("__str__", "reminder_days_before", "reminder_hour")
     raw_id_fields = ("measure",)
     inlines = [EscalationRungInline]
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """A record, not a form: it is written by the services only."""
+class ReadOnlyAdmin(AuditedAdmin):
+    """A record, not a form: it is written by the services only (auditors may view it)."""
 
     def has_add_permission(self, request):
         return False

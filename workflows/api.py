@@ -5,24 +5,31 @@ service decides, so a visible task the caller may not act on is the service's 40
 its reason. Every error answers `{"detail": "<message>"}` (see `exception_handler`).
 """
 
+from datetime import datetime, time, timedelta
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
-from rest_framework import exceptions, serializers, status, viewsets
+from rest_framework import exceptions, permissions, serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import access, deadlines, selectors, services
+from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from .models import (
+    AuditEvent,
     Case,
     LeaderRole,
     Measure,
@@ -88,6 +95,7 @@ class ErrorSerializer(serializers.Serializer):
 
 _ERROR_DESCRIPTIONS = {
     400: "Invalid input: a missing reason, a bad percent, or the wrong action for the step",
+    401: "Not logged in",
     403: "Not allowed: not your task or queue, auditor, separation of duties, not a coordinator",
     404: "Not found, or on a case you cannot see",
     409: "The task is already done or taken by someone else; nothing was changed",
@@ -625,3 +633,96 @@ class NotificationListView(GenericAPIView):
             rows = rows.filter(work_item=int(task))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(NotificationSerializer(page, many=True).data)
+
+
+# --------------------------------------------------------------------------- audit trail
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    actor = serializers.CharField(
+        source="actor_name", help_text="Username; empty for the system (commands, timers)"
+    )
+    case = serializers.IntegerField(source="case_id", allow_null=True)
+    measure = serializers.CharField(source="case.measure.code", allow_null=True, default=None)
+    task = serializers.IntegerField(source="work_item_id", allow_null=True)
+    step = serializers.CharField(source="work_item.step.key", allow_null=True, default=None)
+    data = serializers.JSONField()
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "verb",
+            "actor",
+            "case",
+            "measure",
+            "task",
+            "step",
+            "reason",
+            "data",
+            "prev_hash",
+            "hash",
+        ]
+
+
+def _moment(request, name: str, *, end: bool = False) -> datetime | None:
+    """An ISO 8601 datetime or date query parameter; a bare date `until` covers that whole day."""
+    raw = request.query_params.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        # parse_date first: parse_datetime would read a bare date as midnight.
+        day = parse_date(raw)
+        moment = None if day else parse_datetime(raw)
+    except ValueError:
+        moment = day = None
+    if day is not None:
+        moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
+    if moment is None:
+        raise BadRequest(f"{name}: expected an ISO 8601 date or datetime, got {raw!r}.")
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
+
+
+@extend_schema(tags=["audit"])
+class AuditEventListView(GenericAPIView):
+    """The audit trail, newest first (auditors and coordinators)."""
+
+    serializer_class = AuditEventSerializer
+    permission_classes = [
+        permissions.IsAuthenticated,
+        AuditorsReadOnly,
+        AuditorsAndCoordinators,
+    ]
+
+    @extend_schema(
+        operation_id="audit_list",
+        parameters=[
+            OpenApiParameter("verb", OpenApiTypes.STR, description="e.g. approved, logged_in"),
+            OpenApiParameter("case", OpenApiTypes.INT, description="Case id"),
+            OpenApiParameter("actor", OpenApiTypes.STR, description='Username, or "system"'),
+            OpenApiParameter(
+                "since", OpenApiTypes.DATETIME, description="ISO 8601 date or datetime, inclusive"
+            ),
+            OpenApiParameter(
+                "until",
+                OpenApiTypes.DATETIME,
+                description="ISO 8601 datetime (exclusive) or date (that whole day included)",
+            ),
+        ],
+        responses={200: AuditEventSerializer(many=True), **_errors(400, 401, 403)},
+    )
+    def get(self, request):
+        """Audit events filtered by verb, case, actor and time, newest first."""
+        case = request.query_params.get("case", "").strip()
+        if case and not case.isdigit():
+            raise BadRequest(f"case: expected a case id, got {case!r}.")
+        events = selectors.audit_event_list(
+            verb=request.query_params.get("verb", "").strip(),
+            actor=request.query_params.get("actor", "").strip(),
+            case_id=int(case) if case else None,
+            since=_moment(request, "since"),
+            until=_moment(request, "until", end=True),
+        )
+        page = self.paginate_queryset(events)
+        return self.get_paginated_response(AuditEventSerializer(page, many=True).data)

@@ -3,7 +3,13 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from .api import CaseViewSet, MeasureListView, NotificationListView, TaskViewSet
+from .api import (
+    AuditEventListView,
+    CaseViewSet,
+    MeasureListView,
+    NotificationListView,
+    TaskViewSet,
+)
 
 app_name = "api"
 
@@ -29,4 +35,5 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),
     path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),
     path("v1/notifications/", NotificationListView.as_view(), name="notification-list"),
+    path("v1/audit/", AuditEventListView.as_view(), name="audit-list"),
 ]

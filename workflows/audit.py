@@ -4,10 +4,12 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
-from .models import AuditEvent
+from . import access
+from .models import AuditEvent, AuditVerification
 
 GENESIS_HASH = "0" * 64
 # Any constant works; it only has to be the same in every process that appends.
@@ -71,17 +73,87 @@ class ChainCheck:
     count: int
     broken_event_id: int | None = None
     problem: str = ""
+    # The last event found intact (the chain's head when ok).
+    head_event_id: int | None = None
+    head_hash: str = ""
 
 
 def audit_verify(*, batch_size: int = 5000) -> ChainCheck:
     """Walk the chain in order; returns the first event whose link or hash does not match."""
     expected_prev = GENESIS_HASH
     count = 0
+    head: AuditEvent | None = None
     for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=batch_size):
         count += 1
+        problem = ""
         if event.prev_hash != expected_prev:
-            return ChainCheck(False, count, event.pk, "prev_hash does not match the event before")
-        if event_hash(event) != event.hash:
-            return ChainCheck(False, count, event.pk, "content does not match its hash")
+            problem = "prev_hash does not match the event before (an event was removed or altered)"
+        elif event_hash(event) != event.hash:
+            problem = "content does not match its hash (the row was edited)"
+        if problem:
+            return ChainCheck(
+                False,
+                count,
+                event.pk,
+                problem,
+                head_event_id=head.pk if head else None,
+                head_hash=head.hash if head else "",
+            )
         expected_prev = event.hash
-    return ChainCheck(True, count)
+        head = event
+    return ChainCheck(
+        True, count, head_event_id=head.pk if head else None, head_hash=head.hash if head else ""
+    )
+
+
+def _check_last_head_kept(check: ChainCheck) -> ChainCheck:
+    """A sound chain can still have lost its newest events, or been rewritten with fresh hashes:
+    the head recorded by the last successful run must still be there, unchanged."""
+    last = AuditVerification.objects.filter(ok=True, head_event_id__isnull=False).first()
+    if last is None:
+        return check
+    kept = AuditEvent.objects.filter(pk=last.head_event_id).values_list("hash", flat=True).first()
+    if kept == last.head_hash:
+        return check
+    what = "is missing" if kept is None else "has a different hash"
+    return ChainCheck(
+        False,
+        check.count,
+        last.head_event_id,
+        f"the newest event at the verification of {last.checked_at.isoformat()} {what} "
+        "(the trail was cut or rewritten)",
+        head_event_id=check.head_event_id,
+        head_hash=check.head_hash,
+    )
+
+
+def audit_verification_run(*, by=None) -> AuditVerification:
+    """Verify the chain, store the result and audit the run; `by` is None from the command line."""
+    if by is not None and not access.sees_everything(by):
+        raise PermissionDenied("Only auditors and coordinators can verify the audit trail.")
+    check = audit_verify()
+    if check.ok:
+        check = _check_last_head_kept(check)
+    with transaction.atomic():
+        result = AuditVerification.objects.create(
+            checked_at=timezone.now(),
+            ok=check.ok,
+            count=check.count,
+            broken_event_id=check.broken_event_id,
+            problem=check.problem,
+            head_event_id=check.head_event_id,
+            head_hash=check.head_hash,
+            run_by=by,
+        )
+        audit_record(
+            verb="audit_verified",
+            actor=by,
+            data={
+                "ok": check.ok,
+                "count": check.count,
+                "broken_event": check.broken_event_id,
+                "problem": check.problem,
+                "verification": result.pk,
+            },
+        )
+    return result

@@ -113,3 +113,32 @@ class NotificationPreferenceForm(forms.Form):
         ],
         widget=forms.RadioSelect,
     )
+
+
+class AuditFilterForm(forms.Form):
+    """The audit desk's filters; every field is optional."""
+
+    verb = forms.ChoiceField(label=_("Action"), required=False)
+    actor = forms.CharField(
+        label=_("User"), required=False, help_text=_("A username, or “system”.")
+    )
+    case = forms.CharField(
+        label=_("Case or measure"), required=False, help_text=_("A case number or a measure code.")
+    )
+    since = forms.DateField(
+        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, *args, verbs=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["verb"].choices = [("", _("Any"))] + [(verb, verb) for verb in verbs]
+
+    def clean(self):
+        data = super().clean()
+        since, until = data.get("since"), data.get("until")
+        if since and until and since > until:
+            raise forms.ValidationError(_("“From” is after “To”."))
+        return data

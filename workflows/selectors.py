@@ -1,11 +1,21 @@
 """Read-side queries for pages and the API; each returns a bounded number of queries."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Prefetch, QuerySet
 
 from . import access
-from .models import Aspect, Case, Measure, Notification, WorkItem, WorkItemStatus
+from .models import (
+    Aspect,
+    AuditEvent,
+    AuditVerification,
+    Case,
+    Measure,
+    Notification,
+    WorkItem,
+    WorkItemStatus,
+)
 
 WORK_ITEM_RELATED = (
     "case__measure",
@@ -75,7 +85,7 @@ def programme_rows(user, *, organisation=None) -> list[tuple[Aspect, list[Measur
     visible = access.case_list_visible(user)
     if organisation is not None:
         visible = visible.filter(organisation=organisation)
-    cases = visible.select_related("current_step", "measure").order_by(
+    cases = visible.select_related("current_step", "measure", "organisation").order_by(
         "measure_id", "-is_open", "-created"
     )
     latest: dict[int, Case] = {}
@@ -124,3 +134,42 @@ def notification_list(*, status: str | None = None) -> QuerySet[Notification]:
     if status:
         rows = rows.filter(status=status)
     return rows.order_by("-created_at", "-pk")
+
+
+def audit_event_list(
+    *,
+    verb: str = "",
+    actor: str = "",
+    case_id: int | None = None,
+    measure_code: str = "",
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> QuerySet[AuditEvent]:
+    """Audit events matching every given filter, newest first, with case and step joined.
+
+    `actor` is a username ("system" for events without one); `until` is exclusive.
+    """
+    events = AuditEvent.objects.select_related("case__measure", "work_item__step")
+    if verb:
+        events = events.filter(verb=verb)
+    if actor:
+        events = events.filter(actor_name="" if actor == "system" else actor)
+    if case_id is not None:
+        events = events.filter(case_id=case_id)
+    if measure_code:
+        events = events.filter(case__measure__code=measure_code)
+    if since is not None:
+        events = events.filter(created_at__gte=since)
+    if until is not None:
+        events = events.filter(created_at__lt=until)
+    return events.order_by("-pk")
+
+
+def audit_verb_list() -> list[str]:
+    """Every verb recorded so far, for the desk's filter."""
+    return list(AuditEvent.objects.order_by("verb").values_list("verb", flat=True).distinct())
+
+
+def audit_verification_latest() -> AuditVerification | None:
+    """The most recent verify_audit result, or None if the chain was never verified."""
+    return AuditVerification.objects.select_related("run_by").first()

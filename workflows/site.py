@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views
+from . import views, views_desk
 from .flows import MeasureFlow
 
 
@@ -31,6 +31,14 @@ class ReformApp(Application):
     deadline_path = path("tasks/<int:task_id>/deadline/", views.task_deadline, name="deadline")
     notifications_path = path("notifications/", views.notification_log, name="notifications")
     preferences_path = path("me/notifications/", views.notification_preferences, name="preferences")
+    # The audit desk (auditors and coordinators).
+    audit_path = path("desk/audit/", views_desk.audit_trail, name="audit")
+    audit_csv_path = path("desk/audit.csv", views_desk.audit_csv, name="audit_csv")
+    audit_verify_path = path("desk/audit/verify/", views_desk.audit_verify, name="audit_verify")
+    programme_csv_path = path("desk/programme.csv", views_desk.programme_csv, name="programme_csv")
+    programme_xlsx_path = path(
+        "desk/programme.xlsx", views_desk.programme_xlsx, name="programme_xlsx"
+    )
 
 
 site = Site(

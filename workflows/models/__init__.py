@@ -1,6 +1,6 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
-from .audit import AuditEvent
+from .audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
 from .cases import (
     Case,
     Comment,
@@ -38,6 +38,8 @@ __all__ = [
     "NotificationStatus",
     "Recipient",
     "AuditEvent",
+    "AuditTrailIsAppendOnly",
+    "AuditVerification",
     "Case",
     "Comment",
     "Evidence",

@@ -1,0 +1,25 @@
+"""API permission classes. Kept apart from api.py because settings name them: DRF imports
+them while `rest_framework.views` is still loading, so this module imports no DRF views."""
+
+from rest_framework import permissions
+
+from . import access
+
+
+class AuditorsReadOnly(permissions.BasePermission):
+    """Auditors may read; every write method is refused before the view runs. A default
+    permission class in settings, so endpoints added later are covered too."""
+
+    message = "Auditors have read-only access."
+
+    def has_permission(self, request, view) -> bool:
+        return request.method in permissions.SAFE_METHODS or not access.is_auditor(request.user)
+
+
+class AuditorsAndCoordinators(permissions.BasePermission):
+    """Only the people who watch the whole programme: auditors and coordinators."""
+
+    message = "Only auditors and coordinators can read the audit trail."
+
+    def has_permission(self, request, view) -> bool:
+        return access.sees_everything(request.user)

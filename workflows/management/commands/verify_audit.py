@@ -1,0 +1,28 @@
+from django.core.management.base import BaseCommand, CommandError
+
+from workflows.audit import audit_verification_run
+from workflows.models import AuditEvent, AuditVerification
+
+
+def describe_break(result: AuditVerification) -> str:
+    """One line naming the first broken event: id, verb, time and what is wrong."""
+    event = AuditEvent.objects.filter(pk=result.broken_event_id).first()
+    if event is None:
+        where = f"event {result.broken_event_id} (no longer in the trail)"
+    else:
+        where = f"event {event.pk} ({event.verb}, {event.created_at.isoformat()})"
+    return f"BROKEN at {where}: {result.problem}; {result.count} events checked"
+
+
+class Command(BaseCommand):
+    help = (
+        "Walk the audit trail's hash chain; print OK with the count, or the first broken event "
+        "and exit non-zero. Each run is stored for the audit desk and audited."
+    )
+
+    def handle(self, *args, **options):
+        result = audit_verification_run(by=None)
+        if not result.ok:
+            # CommandError: manage.py prints it on stderr and exits with status 1.
+            raise CommandError(describe_break(result))
+        self.stdout.write(f"OK: {result.count} events")

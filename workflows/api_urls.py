@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from .api import CaseViewSet, MeasureListView, TaskViewSet
+from .api import CaseViewSet, MeasureListView, ReportViewSet, TaskViewSet
 
 app_name = "api"
 
@@ -25,4 +25,10 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/progress", _task_action("progress"), name="task-progress"),
     path("v1/tasks/<int:pk>/claim", _task_action("claim"), name="task-claim"),
     path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
+    path(
+        "v1/reports/",
+        ReportViewSet.as_view({"get": "list", "post": "create"}),
+        name="report-list",
+    ),
+    path("v1/reports/<int:pk>/", ReportViewSet.as_view({"get": "retrieve"}), name="report-detail"),
 ]

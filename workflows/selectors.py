@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from . import access
-from .models import Aspect, Case, Measure, WorkItem, WorkItemStatus
+from .models import Aspect, Case, Measure, Report, WorkItem, WorkItemStatus
 
 WORK_ITEM_RELATED = (
     "case__measure",
@@ -113,3 +113,27 @@ def case_get_detail(case_id: int) -> Case:
         "current_step",
         "launched_by",
     ).get(pk=case_id)
+
+
+def report_list(
+    user,
+    *,
+    kind: str = "",
+    measure: Measure | None = None,
+    aspect: Aspect | None = None,
+    status: str = "",
+) -> QuerySet[Report]:
+    """Reports the user may see, filtered, newest first, with what the desk and API show."""
+    reports = access.report_list_visible(user).select_related(
+        "case__measure", "aspect", "requested_by"
+    )
+    if kind:
+        reports = reports.filter(kind=kind)
+    if measure is not None:
+        reports = reports.filter(case__measure=measure)
+    if aspect is not None:
+        # A programme report of one aspect, or a completion report of one of its measures.
+        reports = reports.filter(Q(aspect=aspect) | Q(case__measure__aspect=aspect))
+    if status:
+        reports = reports.filter(status=status)
+    return reports.order_by("-created_at", "-pk")

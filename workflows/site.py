@@ -28,6 +28,17 @@ class ReformApp(Application):
     evidence_path = path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence")
     task_path = path("tasks/<int:task_id>/", views.task_detail, name="task")
     reassign_path = path("tasks/<int:task_id>/reassign/", views.task_reassign, name="reassign")
+    reports_path = path("reports/", views.reports, name="reports")
+    report_request_path = path("reports/request/", views.report_request, name="report_request")
+    report_status_path = path(
+        "reports/<int:report_id>/status/", views.report_status, name="report_status"
+    )
+    report_download_path = path(
+        "reports/<int:report_id>/download/", views.report_download, name="report_download"
+    )
+    report_regenerate_path = path(
+        "reports/<int:report_id>/regenerate/", views.report_regenerate, name="report_regenerate"
+    )
 
 
 site = Site(

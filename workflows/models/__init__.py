@@ -13,6 +13,7 @@ from .cases import (
 )
 from .catalogue import Aspect, CatalogueSource, Measure, StepKind, StepRole, StepTemplate
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
+from .reports import Report, ReportKind, ReportStatus
 
 __all__ = [
     "AuditEvent",
@@ -32,6 +33,9 @@ __all__ = [
     "Organisation",
     "OrganisationLevel",
     "Profile",
+    "Report",
+    "ReportKind",
+    "ReportStatus",
     "StepKind",
     "StepRole",
     "StepTemplate",

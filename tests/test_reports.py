@@ -522,3 +522,38 @@ def test_user_text_is_escaped_in_the_pdf(
     text = pdf_text(Report.objects.get(kind="programme"))
     # The markup arrives as literal text (cells may wrap it, hence no spaces compared).
     assert without_spaces(hostile) in without_spaces(text)
+
+
+def test_a_failed_render_is_marked_failed_and_a_new_version_finishes_the_flow(
+    client, demo_users, launch, django_capture_on_commit_callbacks, monkeypatch
+):
+    def broken(data, **kwargs):
+        raise RuntimeError("layout exploded")
+
+    monkeypatch.setattr(reports, "report_pdf", broken)
+    case = completed(client, launch, django_capture_on_commit_callbacks)
+    failed = Report.objects.get(case=case)
+    assert (failed.status, failed.sha256, failed.file.name) == ("failed", "", "")
+    assert "layout exploded" in failed.error
+    # The flow keeps waiting for a completion report.
+    handle = Task.objects.get(process=case, flow_task=MeasureFlow.completion_report)
+    assert handle.status == STATUS.NEW
+    client.force_login(demo_users("coordinator.office"))
+    assert client.get(reverse("workflows:report_download", args=[failed.pk])).status_code == 404
+    assert client.get(reverse("workflows:report_status", args=[failed.pk])).json() == {
+        "id": failed.pk,
+        "status": "failed",
+        "status_display": "Failed",
+        "progress": failed.progress,
+        "download_url": None,
+        "name": failed.download_name,
+    }
+
+    monkeypatch.undo()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("workflows:report_regenerate", args=[failed.pk]))
+    second = Report.objects.get(case=case, version=2)
+    assert second.status == "ready"
+    handle.refresh_from_db()
+    case.refresh_from_db()
+    assert handle.status == STATUS.DONE and case.status == STATUS.DONE

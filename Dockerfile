@@ -14,7 +14,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # CJK font and Pango for WeasyPrint PDFs, gettext for translations, make for the targets.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 gettext make \
+        fonts-wqy-microhei libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 gettext make \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app

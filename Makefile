@@ -18,7 +18,8 @@ VENV_STAMP ?= $(VENV)/.installed
 LOG_LEVEL ?= info
 PYTEST_ARGS ?=
 
-SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0
+SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
+	libharfbuzz-subset0
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed verify-audit messages collectstatic demo test \
@@ -38,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $@
 
-system-deps: ## apt-install runtime packages (CJK font, gettext, pdftotext, Pango) if missing
+system-deps: ## apt-install runtime packages (CJK font, gettext, pdftotext, Pango, HarfBuzz subsetter) if missing
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do \
 		dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \

@@ -8,7 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from . import roles
-from .models import Case, Department, LeaderRole, StepKind, WorkItem
+from .models import Case, Department, LeaderRole, Report, ReportKind, StepKind, WorkItem
 
 
 def _in_group(user, name: str) -> bool:
@@ -33,6 +33,11 @@ def is_coordinator(user) -> bool:
 
 def sees_everything(user) -> bool:
     return is_coordinator(user) or is_auditor(user)
+
+
+def is_leader(user) -> bool:
+    """Members of the leaders group (supervising leaders and the leadership above them)."""
+    return user.is_authenticated and _in_group(user, roles.LEADERS)
 
 
 def user_department_ids(user) -> tuple[set[int], set[int]]:
@@ -127,3 +132,38 @@ def check_can_coordinate(user) -> None:
     """Raise PermissionDenied unless the user is a coordinator."""
     if not is_coordinator(user):
         raise PermissionDenied("Only coordinators can do this.")
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def sees_all_reports(user) -> bool:
+    """Coordinators, auditors and leaders read every report, programme reports included."""
+    return sees_everything(user) or is_leader(user)
+
+
+def report_list_visible(user) -> QuerySet[Report]:
+    """Reports the user may see and download: all, or completion reports of visible cases."""
+    reports = Report.objects.all()
+    if not user.is_authenticated:
+        return reports.none()
+    if sees_all_reports(user):
+        return reports
+    return reports.filter(kind=ReportKind.COMPLETION, case__in=case_list_visible(user))
+
+
+def can_view_report(user, report: Report) -> bool:
+    """Whether the user may see and download this report (a case's follows case access)."""
+    if sees_all_reports(user):
+        return True
+    if report.kind != ReportKind.COMPLETION or report.case_id is None:
+        return False
+    return case_list_visible(user).filter(pk=report.case_id).exists()
+
+
+def check_can_request_programme_report(user) -> None:
+    """Raise PermissionDenied unless the user may request a programme report."""
+    if not sees_all_reports(user):
+        raise PermissionDenied(
+            "Only coordinators, auditors and leaders can request programme reports."
+        )

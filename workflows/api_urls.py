@@ -8,6 +8,7 @@ from .api import (
     CaseViewSet,
     MeasureListView,
     NotificationListView,
+    ReportViewSet,
     TaskViewSet,
 )
 
@@ -36,4 +37,10 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),
     path("v1/notifications/", NotificationListView.as_view(), name="notification-list"),
     path("v1/audit/", AuditEventListView.as_view(), name="audit-list"),
+    path(
+        "v1/reports/",
+        ReportViewSet.as_view({"get": "list", "post": "create"}),
+        name="report-list",
+    ),
+    path("v1/reports/<int:pk>/", ReportViewSet.as_view({"get": "retrieve"}), name="report-detail"),
 ]

@@ -4,7 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
-from .models import Measure
+from .models import Aspect, Measure, ReportKind, ReportStatus
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -142,3 +142,38 @@ class AuditFilterForm(forms.Form):
         if since and until and since > until:
             raise forms.ValidationError(_("“From” is after “To”."))
         return data
+
+
+class ReportFilterForm(forms.Form):
+    """The reports desk's filters (GET); every field optional."""
+
+    kind = forms.ChoiceField(
+        label=_("Kind"), required=False, choices=[("", _("Any kind")), *ReportKind.choices]
+    )
+    measure = forms.ModelChoiceField(
+        label=_("Measure"),
+        required=False,
+        queryset=Measure.objects.order_by("aspect__position", "position"),
+        to_field_name="code",
+        empty_label=_("Any measure"),
+    )
+    aspect = forms.ModelChoiceField(
+        label=_("Aspect"),
+        required=False,
+        queryset=Aspect.objects.all(),
+        to_field_name="code",
+        empty_label=_("Any aspect"),
+    )
+    status = forms.ChoiceField(
+        label=_("Status"), required=False, choices=[("", _("Any status")), *ReportStatus.choices]
+    )
+
+
+class ReportRequestForm(forms.Form):
+    aspect = forms.ModelChoiceField(
+        label=_("Scope"),
+        required=False,
+        queryset=Aspect.objects.all(),
+        to_field_name="code",
+        empty_label=_("The whole programme"),
+    )

@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from . import access
 from .models import (
@@ -13,6 +13,7 @@ from .models import (
     Case,
     Measure,
     Notification,
+    Report,
     WorkItem,
     WorkItemStatus,
 )
@@ -173,3 +174,27 @@ def audit_verb_list() -> list[str]:
 def audit_verification_latest() -> AuditVerification | None:
     """The most recent verify_audit result, or None if the chain was never verified."""
     return AuditVerification.objects.select_related("run_by").first()
+
+
+def report_list(
+    user,
+    *,
+    kind: str = "",
+    measure: Measure | None = None,
+    aspect: Aspect | None = None,
+    status: str = "",
+) -> QuerySet[Report]:
+    """Reports the user may see, filtered, newest first, with what the desk and API show."""
+    reports = access.report_list_visible(user).select_related(
+        "case__measure", "aspect", "requested_by"
+    )
+    if kind:
+        reports = reports.filter(kind=kind)
+    if measure is not None:
+        reports = reports.filter(case__measure=measure)
+    if aspect is not None:
+        # A programme report of one aspect, or a completion report of one of its measures.
+        reports = reports.filter(Q(aspect=aspect) | Q(case__measure__aspect=aspect))
+    if status:
+        reports = reports.filter(status=status)
+    return reports.order_by("-created_at", "-pk")

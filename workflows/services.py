@@ -5,6 +5,7 @@ moves a viewflow task or writes a case row directly.
 """
 
 import hashlib
+import logging
 from dataclasses import dataclass
 from pathlib import PurePath
 
@@ -12,15 +13,22 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.template.defaultfilters import filesizeformat
-from django.utils import timezone
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
 from . import access
 from .audit import audit_record
 from .deadlines import due_fields_for_new_task
 from .models import (
+    Aspect,
     Case,
     Comment,
     Department,
@@ -31,11 +39,16 @@ from .models import (
     Outcome,
     ProgressUpdate,
     Rag,
+    Report,
+    ReportKind,
+    ReportStatus,
     StepKind,
     StepTemplate,
     WorkItem,
     WorkItemStatus,
 )
+
+logger = logging.getLogger(__name__)
 
 
 class TaskConflict(Exception):
@@ -273,6 +286,7 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
         activation.execute()
         if next_step is None:
             audit_record(verb="case_completed", actor=user, case=case)
+            report_queue_completion(case=case)
     return item
 
 
@@ -498,6 +512,212 @@ def comment_add(*, case: Case, user, text: str) -> Comment:
         comment = Comment.objects.create(case=case, author=user, text=text.strip())
         audit_record(verb="comment_added", actor=user, case=case, data={"text": comment.text})
     return comment
+
+
+# --------------------------------------------------------------------------- reports
+
+
+def _report_scope(*, kind: str, case: Case | None = None, aspect: Aspect | None = None) -> str:
+    if kind == ReportKind.COMPLETION:
+        return f"case:{case.pk}"
+    return f"aspect:{aspect.code}" if aspect is not None else "programme"
+
+
+def _report_create(*, kind: str, case=None, aspect=None, by=None) -> Report:
+    """A queued report row numbered one above the scope's latest version (race-safe)."""
+    scope = _report_scope(kind=kind, case=case, aspect=aspect)
+    for _attempt in range(5):
+        latest = Report.objects.filter(kind=kind, scope=scope).aggregate(v=Max("version"))["v"]
+        try:
+            with transaction.atomic():
+                return Report.objects.create(
+                    kind=kind,
+                    scope=scope,
+                    case=case,
+                    aspect=aspect,
+                    version=(latest or 0) + 1,
+                    requested_by=by if by is not None and by.is_authenticated else None,
+                )
+        except IntegrityError:
+            continue  # a concurrent request took this version number; take the next one
+    raise TaskConflict("Too many concurrent report requests; try again.")
+
+
+def _report_queue(report: Report) -> None:
+    from tasks.reports import render_report
+
+    report_id = report.pk
+    transaction.on_commit(lambda: render_report.delay(report_id))
+
+
+def report_queue_completion(*, case: Case, by=None) -> Report:
+    """Queue the next version of a completed case's completion report; renders after commit."""
+    if case.is_open:
+        raise ValidationError("A completion report is made once the case is complete.")
+    with transaction.atomic():
+        report = _report_create(kind=ReportKind.COMPLETION, case=case, by=by)
+        _report_queue(report)
+    return report
+
+
+def report_request_completion(*, case: Case, by) -> Report:
+    """A coordinator asks for a new version of a completed case's completion report."""
+    access.check_can_coordinate(by)
+    with transaction.atomic():
+        report = report_queue_completion(case=case, by=by)
+        audit_record(
+            verb="report_requested",
+            actor=by,
+            case=case,
+            data={"report": report.pk, "kind": report.kind, "version": report.version},
+        )
+    return report
+
+
+def report_request_programme(*, by, aspect: Aspect | None = None) -> Report:
+    """Queue a programme progress report (whole programme or one aspect) as of rendering time."""
+    access.check_can_request_programme_report(by)
+    with transaction.atomic():
+        report = _report_create(kind=ReportKind.PROGRAMME, aspect=aspect, by=by)
+        audit_record(
+            verb="report_requested",
+            actor=by,
+            data={
+                "report": report.pk,
+                "kind": report.kind,
+                "scope": report.scope,
+                "version": report.version,
+            },
+        )
+        _report_queue(report)
+    return report
+
+
+def _report_progress(report_id: int, percent: int) -> None:
+    # Outside any transaction (the renderer holds none), so the desk's polling sees it at once.
+    Report.objects.filter(pk=report_id, status=ReportStatus.RENDERING).update(progress=percent)
+
+
+def _report_language(report: Report) -> str:
+    profile = getattr(report.requested_by, "profile", None) if report.requested_by_id else None
+    return getattr(profile, "language", "") or settings.LANGUAGE_CODE
+
+
+def report_render(*, report_id: int) -> Report | None:
+    """Render a queued report, store the PDF under its SHA-256 and mark it ready (or failed).
+
+    Returns None when the report is not queued (already rendered, or taken by another worker).
+    A completion report then finishes the case's flow (its `completion_report` node).
+    """
+    from .report_data import report_data_collect
+    from .reports import report_pdf
+
+    as_of = timezone.now()
+    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
+        status=ReportStatus.RENDERING, progress=5, as_of=as_of
+    )
+    if not claimed:
+        return None
+    report = Report.objects.select_related("case", "aspect", "requested_by__profile").get(
+        pk=report_id
+    )
+    try:
+        with translation.override(_report_language(report)):
+            data = report_data_collect(
+                report, as_of=as_of, on_progress=lambda p: _report_progress(report_id, p)
+            )
+            pdf = report_pdf(data, on_progress=lambda p: _report_progress(report_id, p))
+        with transaction.atomic():
+            _report_store(report, pdf)
+            if report.kind == ReportKind.COMPLETION:
+                _completion_flow_finish(report.case)
+    except Exception as exc:
+        logger.exception("report %s failed to render", report_id)
+        Report.objects.filter(pk=report_id).update(
+            status=ReportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
+        )
+        report.refresh_from_db()
+        return report
+    _report_ready_mail(report)
+    return report
+
+
+def _report_store(report: Report, pdf: bytes) -> None:
+    digest = hashlib.sha256(pdf).hexdigest()
+    name = f"reports/{digest[:2]}/{digest}.pdf"
+    # Content-addressed: an existing file of this name holds these very bytes, so it is
+    # reused as is, and a stored report file is never written over.
+    if not default_storage.exists(name):
+        name = default_storage.save(name, ContentFile(pdf))
+    report.file.name = name
+    report.sha256 = digest
+    report.size = len(pdf)
+    report.status = ReportStatus.READY
+    report.progress = 100
+    report.finished_at = timezone.now()
+    report.error = ""
+    report.save(
+        update_fields=["file", "sha256", "size", "status", "progress", "finished_at", "error"]
+    )
+    audit_record(
+        verb="report_generated",
+        actor=report.requested_by,
+        case=report.case,
+        data={
+            "report": report.pk,
+            "kind": report.kind,
+            "scope": report.scope,
+            "version": report.version,
+            "sha256": digest,
+            "size": len(pdf),
+        },
+    )
+
+
+def _completion_flow_finish(case: Case) -> None:
+    """Run the case's waiting `completion_report` node, so the flow reaches its end."""
+    from .flows import MeasureFlow
+
+    task = Task.objects.filter(
+        process=case, flow_task=MeasureFlow.completion_report, status=STATUS.NEW
+    ).first()
+    if task is not None:  # a later version finds the flow already finished
+        MeasureFlow.completion_report.run(task)
+
+
+def _report_ready_mail(report: Report) -> None:
+    user = report.requested_by
+    if user is None or not user.email:
+        return
+    context = {
+        "report": report,
+        "user": user,
+        "url": settings.SITE_URL.rstrip("/")
+        + reverse("workflows:report_download", args=[report.pk]),
+    }
+    with translation.override(_report_language(report)):
+        subject = render_to_string("emails/report_ready.subject.txt", context).strip()
+        body = render_to_string("emails/report_ready.txt", context)
+    try:
+        send_mail(subject, body, None, [user.email])
+    except Exception:  # the report is ready whatever the mail server says
+        logger.exception("could not mail report %s to %s", report.pk, user.get_username())
+
+
+def report_open_for_download(*, report: Report, user):
+    """Open a ready report's file for the user and audit the download; PermissionDenied if not."""
+    if not access.can_view_report(user, report):
+        raise PermissionDenied("You cannot see this report.")
+    if report.status != ReportStatus.READY or not report.file:
+        raise ValidationError("This report is not ready yet.")
+    handle = report.file.open("rb")
+    audit_record(
+        verb="report_downloaded",
+        actor=user,
+        case=report.case,
+        data={"report": report.pk, "kind": report.kind, "version": report.version},
+    )
+    return handle
 
 
 def user_by_username(username: str):

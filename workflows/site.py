@@ -39,6 +39,17 @@ class ReformApp(Application):
     programme_xlsx_path = path(
         "desk/programme.xlsx", views_desk.programme_xlsx, name="programme_xlsx"
     )
+    reports_path = path("reports/", views.reports, name="reports")
+    report_request_path = path("reports/request/", views.report_request, name="report_request")
+    report_status_path = path(
+        "reports/<int:report_id>/status/", views.report_status, name="report_status"
+    )
+    report_download_path = path(
+        "reports/<int:report_id>/download/", views.report_download, name="report_download"
+    )
+    report_regenerate_path = path(
+        "reports/<int:report_id>/regenerate/", views.report_regenerate, name="report_regenerate"
+    )
 
 
 site = Site(

@@ -24,6 +24,7 @@ from .deadlines import (
 )
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
+from .reports import Report, ReportKind, ReportStatus
 
 __all__ = [
     "CalendarDay",
@@ -56,6 +57,9 @@ __all__ = [
     "Organisation",
     "OrganisationLevel",
     "Profile",
+    "Report",
+    "ReportKind",
+    "ReportStatus",
     "StepKind",
     "StepRole",
     "StepTemplate",

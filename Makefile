@@ -18,11 +18,12 @@ VENV_STAMP ?= $(VENV)/.installed
 LOG_LEVEL ?= info
 PYTEST_ARGS ?=
 
-SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0
+# chromium: Debian's browser for the Playwright tests (tests/browser/); Playwright downloads none.
+SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0 chromium
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed messages collectstatic demo test \
-	lint format clean worker beat web compose-config
+	lint format clean worker beat web compose-config screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -38,7 +39,7 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m pip install --quiet -e . --group dev
 	touch $@
 
-system-deps: ## apt-install runtime packages (CJK font, gettext, pdftotext, Pango) if missing
+system-deps: ## apt-install system packages (CJK font, gettext, pdftotext, Pango, Chromium) if missing
 	@missing=""; \
 	for pkg in $(SYSTEM_PACKAGES); do \
 		dpkg -s "$$pkg" >/dev/null 2>&1 || missing="$$missing $$pkg"; \
@@ -79,6 +80,11 @@ collectstatic: $(VENV_STAMP) ## gather static files into STATIC_ROOT
 
 # --- running -----------------------------------------------------------------------------
 
+# One password for the whole `make demo` run (unless DEMO_PASSWORD is set), so the guide that
+# run-demo.sh prints at the end can repeat the password seed_demo set.
+ifndef DEMO_PASSWORD
+demo: export DEMO_PASSWORD := $(shell python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
+endif
 demo: venv system-deps migrate catalogue seed messages ## embedded demo: SQLite, filesystem broker, outbox
 	VENV=$(VENV) scripts/run-demo.sh
 
@@ -93,8 +99,10 @@ beat: dirs ## Celery beat (fires due viewflow timers on schedule)
 
 # --- quality -----------------------------------------------------------------------------
 
-# system-deps is best effort here: without pdftotext or the CJK font the PDF tests say so.
-test: $(VENV_STAMP) ## ruff, migration check and pytest; CI runs this
+# system-deps is best effort here: without pdftotext or the CJK font the PDF tests say so, and
+# without /usr/bin/chromium the browser tests fail with the fix (PYTEST_ARGS='-m "not browser"'
+# leaves them out locally).
+test: $(VENV_STAMP) ## ruff, migration check and pytest (browser tests included); CI runs this
 	@$(MAKE) --no-print-directory system-deps || echo "test: system-deps failed, continuing"
 	$(RUFF) check .
 	$(RUFF) format --check .
@@ -102,6 +110,11 @@ test: $(VENV_STAMP) ## ruff, migration check and pytest; CI runs this
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
 		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
+
+# The browser tests always write docs/screenshots/NAME.tmp.png; this also replaces the
+# committed NAME.png files shown in README.md.
+screenshots: $(VENV_STAMP) ## refresh docs/screenshots/*.png from the browser tests
+	UPDATE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest -m browser -q
 
 lint: $(VENV_STAMP) ## ruff check and format check
 	$(RUFF) check .

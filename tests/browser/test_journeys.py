@@ -41,6 +41,8 @@ def test_coordinator_launches_a_measure_and_finds_it_on_the_dashboard(login):
     expect(dashboard_row(page, "2.3")).to_contain_text("Not launched")
     case = Case.objects.get(measure__code="2.2")
     assert WorkItem.objects.get(case=case, status="open").step.key == "draft_plan"
+    page.reload()  # without the launch message and its toast over the rows
+    expect(dashboard_row(page, "2.2")).to_contain_text("In progress")
     screenshot(page, "dashboard")
 
 

@@ -21,23 +21,42 @@ trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-"$BIN/celery" -A project worker --beat --concurrency 2 -l info &
+# The worker's output also goes to var/celery-worker.log, so we can tell when it is ready.
+: >var/celery-worker.log
+"$BIN/celery" -A project worker --beat --concurrency 2 -l info \
+    > >(tee -a var/celery-worker.log) 2>&1 &
 pids+=("$!")
-
-cat <<MSG
-
-  Reformflow demo
-  ---------------
-  Log in at   http://127.0.0.1:8000/   (Django admin at http://127.0.0.1:8000/admin/)
-  Logins and the shared password were printed by seed_demo above
-  (set DEMO_PASSWORD to choose the password).
-  Mail is not sent: each message is written to var/outbox/
-  Stop with Ctrl-C.
-
-MSG
 
 "$BIN/python" manage.py runserver 127.0.0.1:8000 --noreload &
 pids+=("$!")
+
+# Print the guide once the server answers and the worker is ready (at most ~30 s), so it
+# comes after their startup noise instead of being buried in it.
+server_up() {
+    "$BIN/python" -c 'import socket
+socket.create_connection(("127.0.0.1", 8000), timeout=1).close()' 2>/dev/null
+}
+for _ in $(seq 1 60); do
+    server_up && grep -q " ready\.$" var/celery-worker.log && break
+    sleep 0.5
+done
+
+cat <<MSG
+
+  Reformflow demo is running
+  --------------------------
+  Open        http://127.0.0.1:8000/   (Django admin: http://127.0.0.1:8000/admin/)
+  Log in as any of these (each page then tells you what to do next):
+MSG
+"$BIN/python" manage.py seed_demo --summary ||
+    echo "    (no demo accounts yet: run make seed)"
+cat <<MSG
+  Every other account (one staff and one head per department, one per leader role) was
+  listed by seed_demo above.
+  Mail is not sent: each message is written as a file to $(pwd)/var/outbox/
+  Stop with Ctrl-C.
+
+MSG
 
 # Whichever process ends first ends the demo; its status becomes ours.
 status=0

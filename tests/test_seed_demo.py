@@ -5,7 +5,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
 from workflows import roles
-from workflows.models import Department, LeaderRole
+from workflows.models import Department, LeaderRole, Measure
 
 
 def _run(capsys, monkeypatch, password=None):
@@ -57,3 +57,34 @@ def test_production_settings_refuse_seed_demo(catalogue, settings, monkeypatch):
 def test_seed_demo_needs_the_catalogue(db):
     with pytest.raises(CommandError, match="load_catalogue"):
         call_command("seed_demo")
+
+
+def test_seed_demo_summary_names_one_existing_login_per_role_for_one_measure(
+    catalogue, capsys, monkeypatch
+):
+    _run(capsys, monkeypatch, "summary-pass-123")
+
+    call_command("seed_demo", "--summary")
+    out = capsys.readouterr().out
+
+    lines = [line.split() for line in out.splitlines() if line.startswith("    ")]
+    usernames = [words[0] for words in lines]
+    first = Measure.objects.order_by("aspect__position", "position").first()
+    assert usernames == [
+        "coordinator.office",
+        f"{first.lead_department.key}.staff",
+        f"{first.lead_department.key}.head",
+        first.supervising_leader.key,
+        "auditor",
+        "admin",
+    ]
+    for username in usernames:
+        assert authenticate(username=username, password="summary-pass-123"), username
+    assert f"measure {first.code}" in out
+    assert "Password (all of them): summary-pass-123" in out
+    assert get_user_model().objects.count() == 43  # read only
+
+
+def test_seed_demo_summary_without_accounts_says_to_seed_first(catalogue):
+    with pytest.raises(CommandError, match="run python manage.py seed_demo first"):
+        call_command("seed_demo", "--summary")

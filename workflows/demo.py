@@ -10,7 +10,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from . import roles
-from .models import Department, LeaderRole, Organisation, Profile
+from .models import Department, LeaderRole, Measure, Organisation, Profile
 
 
 @dataclass(frozen=True)
@@ -116,3 +116,37 @@ def demo_seed(*, password: str) -> list[DemoLogin]:
 def demo_password_generate() -> str:
     """A random password for demo accounts when DEMO_PASSWORD is not set."""
     return secrets.token_urlsafe(12)
+
+
+def demo_logins_by_role() -> list[DemoLogin]:
+    """One existing demo login per role, for a first run; staff, head and leader share a measure.
+
+    They are the people of the catalogue's first measure, so someone trying each login in turn
+    can follow that measure's case from draft to approval. Reads only; writes nothing.
+    """
+    measure = (
+        Measure.objects.select_related("lead_department", "supervising_leader")
+        .order_by("aspect__position", "position")
+        .first()
+    )
+    if measure is None:
+        return []
+    existing = set(get_user_model().objects.values_list("username", flat=True))
+    candidates = [
+        DemoLogin("coordinator.office", "coordinator: launch measures, watch the programme"),
+        DemoLogin(
+            f"{measure.lead_department.key}.staff",
+            f"department staff: draft and submit the plan of measure {measure.code}",
+        ),
+        DemoLogin(
+            f"{measure.lead_department.key}.head",
+            f"department head: approve or return measure {measure.code}'s plan",
+        ),
+        DemoLogin(
+            measure.supervising_leader.key,
+            f"supervising leader: approve measure {measure.code}'s plan",
+        ),
+        DemoLogin("auditor", "auditor: reads everything, changes nothing"),
+        DemoLogin("admin", "administrator: Django admin at /admin/"),
+    ]
+    return [login for login in candidates if login.username in existing]

@@ -57,6 +57,12 @@ class CompleteImplementationForm(forms.Form):
         label=_("Closing note"), widget=forms.Textarea(attrs={"rows": 4}), required=False
     )
 
+    def __init__(self, *args, **kwargs):
+        # It shares the page with ProgressForm, whose narrative is also `note`: distinct ids
+        # keep each label tied to its own textarea (the posted field name stays `note`).
+        kwargs.setdefault("auto_id", "id_complete_%s")
+        super().__init__(*args, **kwargs)
+
 
 class ReassignForm(forms.Form):
     to = forms.ModelChoiceField(

@@ -39,9 +39,16 @@ def _page(request, queryset):
 @login_required
 def home(request):
     user = request.user
+    headed, staffed = access.user_department_ids(user)
     context = {
         "is_coordinator": access.is_coordinator(user),
         "is_auditor": access.is_auditor(user),
+        # What a new user should do first depends on the roles they hold; a person can hold
+        # several (a head who also supervises), so each gets its own line.
+        "is_head": bool(headed),
+        "is_staff_member": bool(staffed),
+        "is_leader": bool(access.user_leader_role_ids(user)),
+        "is_admin": user.is_staff,
         "inbox_count": selectors.work_item_list_inbox(user).count(),
         "queue_count": selectors.work_item_list_queue(user).count(),
         "source": CatalogueSource.objects.first(),
@@ -51,11 +58,13 @@ def home(request):
 
 @login_required
 def dashboard(request):
+    aspects = selectors.programme_rows(request.user)
     return render(
         request,
         "workflows/dashboard.html",
         {
-            "aspects": selectors.programme_rows(request.user),
+            "aspects": aspects,
+            "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
             "source": CatalogueSource.objects.first(),
             "is_coordinator": access.is_coordinator(request.user),
         },
@@ -84,7 +93,10 @@ def queue(request):
         request,
         selectors.work_item_list_queue(request.user),
         title=_("Queue"),
-        empty=_("No unclaimed tasks in your departments' queues."),
+        empty=_(
+            "No unclaimed tasks in your departments' queues. Tasks routed to your department"
+            " appear here until one of you claims them."
+        ),
     )
 
 
@@ -94,7 +106,10 @@ def archive(request):
         request,
         selectors.work_item_list_archive(request.user),
         title=_("Archive"),
-        empty=_("Tasks you complete will be listed here."),
+        empty=_(
+            "You have not finished any task yet. Tasks you submit, approve, return or complete"
+            " will be listed here."
+        ),
     )
 
 
@@ -236,9 +251,10 @@ def task_detail(request, task_id):
             "evidence": item.evidence.all(),
             "can_manage_deadline": item.is_open
             and _may(deadlines.check_can_manage_deadline, request.user, item),
-            "extend_form": forms.ExtendDeadlineForm(),
-            "pause_form": forms.PauseForm(),
-            "resume_form": forms.ResumeForm(),
+            # Own id prefixes: these forms share field names with the reassign form.
+            "extend_form": forms.ExtendDeadlineForm(auto_id="extend_%s"),
+            "pause_form": forms.PauseForm(auto_id="pause_%s"),
+            "resume_form": forms.ResumeForm(auto_id="resume_%s"),
             "deadline_changes": item.deadline_changes.select_related("by"),
         },
     )

@@ -2,16 +2,31 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.demo import DemoSeedRefused, demo_password_generate, demo_seed
+from workflows.demo import (
+    DemoSeedRefused,
+    demo_logins_by_role,
+    demo_password_generate,
+    demo_seed,
+)
 from workflows.models import Organisation
 
 
 class Command(BaseCommand):
     help = "Create demo accounts for every role (password from DEMO_PASSWORD, else random)."
 
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--summary",
+            action="store_true",
+            help="Print one existing login per role (changes nothing); used by `make demo`.",
+        )
+
     def handle(self, *args, **options):
         if not Organisation.objects.filter(parent__isnull=True).exists():
             raise CommandError("Load the catalogue first: python manage.py load_catalogue")
+        if options["summary"]:
+            self._summary()
+            return
         password = os.environ.get("DEMO_PASSWORD") or demo_password_generate()
         try:
             logins = demo_seed(password=password)
@@ -23,3 +38,17 @@ class Command(BaseCommand):
             self.stdout.write(f"  {login.username.ljust(width)}  {login.role}")
         source = "from DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else "generated"
         self.stdout.write(f"Password ({source}): {password}")
+
+    def _summary(self):
+        logins = demo_logins_by_role()
+        if not logins:
+            raise CommandError("No demo accounts yet: run python manage.py seed_demo first")
+        width = max(len(login.username) for login in logins)
+        for login in logins:
+            self.stdout.write(f"    {login.username.ljust(width)}  {login.role}")
+        if os.environ.get("DEMO_PASSWORD"):
+            self.stdout.write(f"  Password (all of them): {os.environ['DEMO_PASSWORD']}")
+        else:
+            self.stdout.write(
+                "  Password: the one seed_demo printed (set DEMO_PASSWORD to choose it)"
+            )

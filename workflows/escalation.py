@@ -154,12 +154,14 @@ class SweepResult:
     escalations: int = 0
     delivered: int = 0
     failed: int = 0
+    reports_resent: int = 0
 
     def __str__(self) -> str:
         return (
             f"sweep at {self.now.isoformat()}: {self.reminders} reminders and "
             f"{self.escalations} escalations recorded, {self.delivered} messages sent, "
             f"{self.failed} failed, {self.timers_fired} viewflow timers fired"
+            + (f", {self.reports_resent} reports re-sent" if self.reports_resent else "")
         )
 
 
@@ -275,6 +277,9 @@ def sweep_run(*, now: dt.datetime | None = None, deliver: bool = True) -> SweepR
     now = now or timezone.now()
     result = SweepResult(now=now)
     result.timers_fired = fire_due_timers()
+    from .services import report_list_recover
+
+    result.reports_resent = report_list_recover()
     calendar, book = WorkingCalendar.load(), PolicyBook.load()
     longest_notice = max(
         [max(p.reminder_days_before, default=0) for p in [book.default, *book.by_measure.values()]]

@@ -16,7 +16,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, Q
 from django.template.defaultfilters import filesizeformat
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -543,11 +543,44 @@ def _report_create(*, kind: str, case=None, aspect=None, by=None) -> Report:
     raise TaskConflict("Too many concurrent report requests; try again.")
 
 
-def _report_queue(report: Report) -> None:
+def _report_enqueue(report_id: int) -> bool:
+    """Hand the render to a worker; if the broker is down, the sweep re-sends it later."""
     from tasks.reports import render_report
 
+    try:
+        render_report.delay(report_id)
+    except Exception:  # noqa: BLE001 - the row stays queued: report_list_recover finds it
+        logger.warning("broker unavailable: report %s stays queued for the sweep", report_id)
+        return False
+    return True
+
+
+def _report_queue(report: Report) -> None:
     report_id = report.pk
-    transaction.on_commit(lambda: render_report.delay(report_id))
+    # After commit, and never failing the request: the approval that completed the case is
+    # saved whatever the broker's state.
+    transaction.on_commit(lambda: _report_enqueue(report_id))
+
+
+def report_list_recover(*, now=None) -> int:
+    """Re-send reports a broker outage or a dead worker left behind; returns how many.
+
+    Queued reports older than a minute were never picked up (the broker was down, or the
+    message was lost). A report still "rendering" after the hard time limit belongs to a
+    worker that died: it goes back to queued, and no partial file is ever marked ready.
+    """
+    now = now or timezone.now()
+    stale = now - timezone.timedelta(seconds=settings.REPORT_RENDER_STALE_SECONDS)
+    Report.objects.filter(status=ReportStatus.RENDERING, as_of__lt=stale).update(
+        status=ReportStatus.QUEUED, progress=0
+    )
+    waiting = Report.objects.filter(
+        status=ReportStatus.QUEUED, created_at__lt=now - timezone.timedelta(minutes=1)
+    ).values_list("pk", flat=True)
+    sent = 0
+    for report_id in waiting:
+        sent += _report_enqueue(report_id)
+    return sent
 
 
 def report_queue_completion(*, case: Case, by=None) -> Report:
@@ -613,8 +646,12 @@ def report_render(*, report_id: int) -> Report | None:
     from .reports import report_pdf
 
     as_of = timezone.now()
-    claimed = Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
-        status=ReportStatus.RENDERING, progress=5, as_of=as_of
+    # A redelivered message (its worker died) may reclaim a render that has gone stale.
+    stale = as_of - timezone.timedelta(seconds=settings.REPORT_RENDER_STALE_SECONDS)
+    claimed = (
+        Report.objects.filter(pk=report_id)
+        .filter(Q(status=ReportStatus.QUEUED) | Q(status=ReportStatus.RENDERING, as_of__lt=stale))
+        .update(status=ReportStatus.RENDERING, progress=5, as_of=as_of)
     )
     if not claimed:
         return None
@@ -647,6 +684,9 @@ def _report_store(report: Report, pdf: bytes) -> None:
     name = f"reports/{digest[:2]}/{digest}.pdf"
     # Content-addressed: an existing file of this name holds these very bytes, so it is
     # reused as is, and a stored report file is never written over.
+    if default_storage.exists(name) and not _stored_file_matches(name, digest):
+        # A worker killed mid-write left a partial file under this name: it is not a report.
+        default_storage.delete(name)
     if not default_storage.exists(name):
         name = default_storage.save(name, ContentFile(pdf))
     report.file.name = name
@@ -672,6 +712,14 @@ def _report_store(report: Report, pdf: bytes) -> None:
             "size": len(pdf),
         },
     )
+
+
+def _stored_file_matches(name: str, digest: str) -> bool:
+    sha = hashlib.sha256()
+    with default_storage.open(name, "rb") as stored:
+        for chunk in iter(lambda: stored.read(1 << 16), b""):
+            sha.update(chunk)
+    return sha.hexdigest() == digest
 
 
 def _completion_flow_finish(case: Case) -> None:

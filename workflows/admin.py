@@ -141,4 +141,4 @@ class CatalogueSourceAdmin(admin.ModelAdmin):
 admin.site.register(Profile)
 
 # Deadline admin lives in its own module; importing it registers its classes.
-from . import admin_deadlines  # noqa: E402, F401
+from . import admin_deadlines, admin_supervision  # noqa: E402, F401

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views
+from . import views, views_supervision
 from .flows import MeasureFlow
 
 
@@ -31,6 +31,19 @@ class ReformApp(Application):
     deadline_path = path("tasks/<int:task_id>/deadline/", views.task_deadline, name="deadline")
     notifications_path = path("notifications/", views.notification_log, name="notifications")
     preferences_path = path("me/notifications/", views.notification_preferences, name="preferences")
+    # Supervision (督查督办): workflows/views_supervision.py
+    supervision_path = path(
+        "cases/<int:case_id>/supervision/", views_supervision.case_supervision, name="supervision"
+    )
+    cycle_path = path("cycles/<int:cycle_id>/", views_supervision.cycle_detail, name="cycle")
+    appraisal_path = path("appraisal/", views_supervision.appraisal_page, name="appraisal")
+    appraisal_department_path = path(
+        "appraisal/departments/<int:department_id>/",
+        views_supervision.appraisal_department,
+        name="appraisal_department",
+    )
+    bulletin_path = path("appraisal/bulletin.pdf", views_supervision.bulletin_pdf, name="bulletin")
+    ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
 
 
 site = Site(

@@ -278,10 +278,12 @@ def cycle_detail(request, cycle_id):
     cycle = get_object_or_404(
         FeedbackCycle.objects.select_related("case__measure", "report", "carried_from"), pk=cycle_id
     )
-    case = _visible_case(request.user, cycle.case_id)
     user = request.user
     headed, staffed = access.user_department_ids(user)
-    partner = supervision.partner_departments(case).filter(pk__in=headed | staffed).first()
+    partner = supervision.partner_departments(cycle.case).filter(pk__in=headed | staffed).first()
+    # Partner departments see the cycle they contribute to, even without other access.
+    case = selectors.case_get_detail(cycle.case_id) if partner else None
+    case = case or _visible_case(user, cycle.case_id)
     lead_member = supervision.is_lead_member(user, case) and not access.is_auditor(user)
     report_form = FeedbackReportForm(cycle=cycle, initial=supervision.feedback_prefill(cycle))
     input_form = PartnerInputForm()

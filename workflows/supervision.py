@@ -411,8 +411,9 @@ def orders_step_up(*, now=None) -> int:
     for pk in list(due[:500]):
         try:
             with transaction.atomic():
+                # of=self: PostgreSQL cannot lock the nullable side of the head's outer join.
                 order = (
-                    SupervisionOrder.objects.select_for_update()
+                    SupervisionOrder.objects.select_for_update(of=("self",))
                     .select_related("case__lead_department__head", "case__measure")
                     .get(pk=pk)
                 )

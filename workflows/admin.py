@@ -282,7 +282,7 @@ class CatalogueSourceAdmin(AuditedAdmin):
 
 
 # Deadline admin lives in its own module; importing it registers its classes.
-from . import admin_deadlines  # noqa: E402, F401
+from . import admin_deadlines, admin_supervision  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)
 

@@ -74,9 +74,16 @@ def check_can_manage_deadline(user, item: WorkItem) -> None:
         raise PermissionDenied("Only coordinators and the lead department's head can do this.")
 
 
-def deadline_extend(*, item: WorkItem, by, new_date: dt.date, reason: str) -> WorkItem:
-    """A coordinator moves the due date to a later day; the date then stays fixed."""
-    access.check_can_coordinate(by)
+def deadline_extend(
+    *, item: WorkItem, by, new_date: dt.date, reason: str, by_request=None
+) -> WorkItem:
+    """A coordinator moves the due date to a later day; the date then stays fixed.
+
+    `by_request`: an ExtensionRequest its approvers approved (supervision.extension_decide);
+    the approval stands in for the coordinator and the request id is audited.
+    """
+    if by_request is None:
+        access.check_can_coordinate(by)
     reason = _require_reason(reason, "extend a deadline")
     with transaction.atomic():
         item = _locked_open_item(item)
@@ -99,6 +106,7 @@ def deadline_extend(*, item: WorkItem, by, new_date: dt.date, reason: str) -> Wo
             reason=reason,
             by=by,
             verb="deadline_extended",
+            extra={"extension_request": by_request.pk} if by_request is not None else None,
         )
     return item
 

@@ -155,6 +155,7 @@ class SweepResult:
     delivered: int = 0
     failed: int = 0
     reports_resent: int = 0
+    supervision: object = None
 
     def __str__(self) -> str:
         return (
@@ -249,6 +250,9 @@ def escalation_fire(*, item: WorkItem, rung: Rung, now) -> Escalation | None:
                 "rag": case.rag,
             },
         )
+        from .supervision import order_from_escalation
+
+        order_from_escalation(escalation=escalation, rung=rung.rung, now=now)
     return escalation
 
 
@@ -329,6 +333,9 @@ def sweep_run(*, now: dt.datetime | None = None, deliver: bool = True) -> SweepR
         result.reminders = (
             Notification.objects.filter(kind=NotificationKind.REMINDER).count() - before
         )
+    from .supervision import supervision_sweep
+
+    result.supervision = supervision_sweep(now=now)
     if deliver:
         delivery = notifications_deliver_due(now=now)
         result.delivered, result.failed = delivery.sent, delivery.failed

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
 from . import access
-from .calendar import WorkingCalendar, due_at_for, local_date
+from .calendar import SHANGHAI, WorkingCalendar, at_local, due_at_for, local_date
 from .models import (
     Notification,
     NotificationKind,
@@ -127,6 +127,8 @@ class DeliveryResult:
     sent: int = 0
     failed: int = 0
     retrying: int = 0
+    folded: int = 0
+    held: int = 0
 
 
 def _send_one(connection, notification: Notification, now) -> bool:
@@ -158,17 +160,86 @@ def _send_one(connection, notification: Notification, now) -> bool:
     return True
 
 
+def quiet_hours_end(now) -> dt.datetime | None:
+    """When quiet hours (NOTIFICATION_QUIET_HOURS, Asia/Shanghai) end, if `now` is inside them."""
+    spec = (settings.NOTIFICATION_QUIET_HOURS or "").strip()
+    if not spec:
+        return None
+    start_text, end_text = spec.split("-")
+    start, end = dt.time.fromisoformat(start_text.strip()), dt.time.fromisoformat(end_text.strip())
+    local = now.astimezone(SHANGHAI)
+    clock, today = local.time(), local.date()
+    if start > end:  # spans midnight, e.g. 22:00-07:00
+        if clock >= start:
+            return at_local(today + dt.timedelta(days=1), end)
+        if clock < end:
+            return at_local(today, end)
+        return None
+    return at_local(today, end) if start <= clock < end else None
+
+
+def _sent_today(recipient_ids, now) -> dict[int, int]:
+    midnight = at_local(local_date(now), dt.time.min)
+    rows = (
+        Notification.objects.filter(
+            recipient__in=recipient_ids, status=NotificationStatus.SENT, sent_at__gte=midnight
+        )
+        .exclude(kind=NotificationKind.DIGEST)
+        .values("recipient")
+        .annotate(n=Count("pk"))
+    )
+    return {row["recipient"]: row["n"] for row in rows}
+
+
+def _fold(notification: Notification) -> None:
+    notification.status = NotificationStatus.FOLDED
+    notification.save(update_fields=["status"])
+
+
 def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryResult:
-    """Send every pending message whose time has come, over one SMTP connection per batch."""
+    """Send every pending message whose time has come, over one SMTP connection per batch.
+
+    Manners: nothing is sent in quiet hours (due rows wait until they end); a digest-only
+    user's messages, and a user's messages beyond the daily cap, fold into the digest.
+    """
     now = now or timezone.now()
     result = DeliveryResult()
     Notification.objects.filter(
         status=NotificationStatus.SENDING, claimed_at__lt=now - STALE_CLAIM
     ).update(status=NotificationStatus.PENDING)
+    held_until = quiet_hours_end(now)
+    if held_until is not None:
+        result.held = Notification.objects.filter(
+            status=NotificationStatus.PENDING, next_attempt_at__lt=held_until
+        ).update(next_attempt_at=held_until)
+        return result
+    cap = settings.NOTIFICATION_DAILY_CAP
     for _ in range(max_batches):
         batch = _claim_batch(now)
         if not batch:
             break
+        sent_today = _sent_today({n.recipient_id for n in batch}, now)
+        immediate = []
+        for notification in batch:
+            if notification.kind == NotificationKind.DIGEST:
+                immediate.append(notification)
+                continue
+            profile = getattr(notification.recipient, "profile", None)
+            if getattr(profile, "notification_mode", "") == "digest":
+                _fold(notification)
+                result.folded += 1
+            elif sent_today.get(notification.recipient_id, 0) >= cap:
+                _fold(notification)
+                result.folded += 1
+            else:
+                # Counted when claimed, so a batch cannot overshoot the cap.
+                sent_today[notification.recipient_id] = (
+                    sent_today.get(notification.recipient_id, 0) + 1
+                )
+                immediate.append(notification)
+        batch = immediate
+        if not batch:
+            continue
         connection = get_connection()
         try:
             connection.open()

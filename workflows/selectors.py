@@ -86,7 +86,7 @@ def programme_rows(user, *, organisation=None) -> list[tuple[Aspect, list[Measur
     visible = access.case_list_visible(user)
     if organisation is not None:
         visible = visible.filter(organisation=organisation)
-    cases = visible.select_related("current_step", "measure", "organisation").order_by(
+    cases = visible.select_related("current_step", "measure", "organisation", "light").order_by(
         "measure_id", "-is_open", "-created"
     )
     latest: dict[int, Case] = {}

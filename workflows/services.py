@@ -24,7 +24,7 @@ from django.utils import timezone, translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from . import access
+from . import access, lights
 from .audit import audit_record
 from .deadlines import due_fields_for_new_task
 from .models import (
@@ -208,6 +208,7 @@ def case_launch(*, measure: Measure, by, organisation: Organisation | None = Non
                 case=case,
                 data={"measure": measure.code, "organisation": organisation.code},
             )
+            lights.case_lights_refresh(case=case)
     except IntegrityError:
         # A concurrent launch won the partial unique index; return its case.
         existing = Case.objects.filter(measure=measure, organisation=organisation, is_open=True)
@@ -287,6 +288,7 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
         if next_step is None:
             audit_record(verb="case_completed", actor=user, case=case)
             report_queue_completion(case=case)
+        lights.case_lights_refresh(case=case, now=now)
     return item
 
 
@@ -438,6 +440,7 @@ def progress_report(*, item: WorkItem, user, percent: int, note: str, files=()) 
             work_item=item,
             data={"percent": percent, "note": note.strip()},
         )
+        lights.case_lights_refresh(case=case)
     return update
 
 

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_desk
+from . import views, views_desk, views_supervision
 from .flows import MeasureFlow
 
 
@@ -50,6 +50,19 @@ class ReformApp(Application):
     report_regenerate_path = path(
         "reports/<int:report_id>/regenerate/", views.report_regenerate, name="report_regenerate"
     )
+    # Supervision (督查督办): workflows/views_supervision.py
+    supervision_path = path(
+        "cases/<int:case_id>/supervision/", views_supervision.case_supervision, name="supervision"
+    )
+    cycle_path = path("cycles/<int:cycle_id>/", views_supervision.cycle_detail, name="cycle")
+    appraisal_path = path("appraisal/", views_supervision.appraisal_page, name="appraisal")
+    appraisal_department_path = path(
+        "appraisal/departments/<int:department_id>/",
+        views_supervision.appraisal_department,
+        name="appraisal_department",
+    )
+    bulletin_path = path("appraisal/bulletin.pdf", views_supervision.bulletin_pdf, name="bulletin")
+    ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
 
 
 site = Site(

@@ -141,6 +141,10 @@ REPORT_RENDER_STALE_SECONDS = env.int("REPORT_RENDER_STALE_SECONDS", default=400
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # --- Email: EMAIL_URL (smtp://user:pass@host:port) or, embedded, a local outbox folder.
+# Notification manners: no mail in quiet hours (Asia/Shanghai, "HH:MM-HH:MM", empty: none),
+# and at most this many reminders per person per day before the rest fold into the digest.
+NOTIFICATION_QUIET_HOURS = env.str("NOTIFICATION_QUIET_HOURS", default="22:00-07:00")
+NOTIFICATION_DAILY_CAP = env.int("NOTIFICATION_DAILY_CAP", default=10)
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:
     vars().update(env.email_url("EMAIL_URL"))

@@ -9,6 +9,8 @@ class NotificationKind(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
     ESCALATION = "escalation", _("Escalation")
     DIGEST = "digest", _("Daily digest")
+    FEEDBACK = "feedback", _("Progress report reminder")
+    SUPERVISION = "supervision", _("Supervision order")
 
 
 class NotificationStatus(models.TextChoices):

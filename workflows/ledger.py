@@ -1,0 +1,196 @@
+"""The programme ledger (台账): one row per measure in the layout of an official ledger, exported
+as XLSX (openpyxl) and DOCX (python-docx)."""
+
+import io
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from . import access
+from .calendar import local_date
+from .models import (
+    Case,
+    CycleStatus,
+    FeedbackCycle,
+    Light,
+    Measure,
+    OrderStatus,
+    SupervisionOrder,
+    WorkItem,
+    WorkItemStatus,
+)
+
+_LIGHT_TEXT = {Light.GREEN: "green 绿", Light.YELLOW: "yellow 黄", Light.RED: "red 红"}
+
+
+@dataclass
+class LedgerRow:
+    code: str
+    measure: str
+    lead: str
+    partners: str
+    target: str
+    progress: str
+    light: str
+    issues: str
+    next_steps: str
+
+
+def ledger_columns() -> list[str]:
+    return [
+        _("No."),
+        _("Measure"),
+        _("Lead department"),
+        _("Partner departments"),
+        _("Target"),
+        _("Progress this cycle"),
+        _("Traffic light (deadline / progress)"),
+        _("Issues"),
+        _("Next steps"),
+    ]
+
+
+def ledger_rows(user) -> list[LedgerRow]:
+    """The ledger's rows for the measures whose latest case the user may see (bounded queries)."""
+    cases = {}
+    for case in (
+        access.case_list_visible(user)
+        .select_related("lead_department", "light")
+        .order_by("measure_id", "-is_open", "-created")
+    ):
+        cases.setdefault(case.measure_id, case)
+    case_ids = [c.pk for c in cases.values()]
+    reports = {}
+    for cycle in (
+        FeedbackCycle.objects.filter(case__in=case_ids, report__isnull=False)
+        .select_related("report")
+        .order_by("period_start")
+    ):
+        reports[cycle.case_id] = cycle
+    missed = set(
+        FeedbackCycle.objects.filter(case__in=case_ids, status=CycleStatus.MISSED).values_list(
+            "case_id", "period_start"
+        )
+    )
+    orders: dict[int, list[SupervisionOrder]] = {}
+    for order in SupervisionOrder.objects.filter(case__in=case_ids, status=OrderStatus.OPEN):
+        orders.setdefault(order.case_id, []).append(order)
+    open_items = {
+        i.case_id: i
+        for i in WorkItem.objects.filter(case__in=case_ids, status=WorkItemStatus.OPEN)
+        .select_related("step")
+        .order_by("created_at")
+    }
+    now = timezone.now()
+    rows = []
+    measures = Measure.objects.select_related("lead_department").prefetch_related(
+        "partner_departments"
+    )
+    for measure in measures.order_by("aspect__position", "position"):
+        case: Case | None = cases.get(measure.pk)
+        cycle = reports.get(case.pk) if case else None
+        item = open_items.get(case.pk) if case else None
+        light = getattr(case, "light", None) if case else None
+        issues = []
+        if case:
+            issues += [
+                _("missed report for the period from %(start)s") % {"start": start.isoformat()}
+                for case_id, start in sorted(missed)
+                if case_id == case.pk
+            ]
+            issues += [
+                _("open %(colour)s supervision order") % {"colour": order.get_colour_display()}
+                for order in orders.get(case.pk, [])
+            ]
+            if item is not None and item.due_at and item.due_at < now:
+                issues.append(_("“%(step)s” overdue") % {"step": item.step.title})
+        rows.append(
+            LedgerRow(
+                code=measure.code,
+                measure=measure.title,
+                lead=measure.lead_department.title,
+                partners="、".join(d.title for d in measure.partner_departments.all()),
+                target=_("%(months)s months") % {"months": measure.target_months}
+                + (f" · {measure.summary_en}" if measure.summary_en else ""),
+                progress=(
+                    f"{cycle.report.percent}% · {cycle.report.note}"
+                    if cycle
+                    else (f"{case.percent_complete}%" if case else _("Not launched"))
+                ),
+                light=(
+                    f"{_LIGHT_TEXT[light.deadline]} / {_LIGHT_TEXT[light.progress]}"
+                    if light
+                    else "—"
+                ),
+                issues="；".join(issues) or "—",
+                next_steps=(
+                    f"{item.step.title} ({_('due')} {local_date(item.due_at).isoformat()})"
+                    if item is not None and item.due_at
+                    else "—"
+                ),
+            )
+        )
+    return rows
+
+
+def _values(row: LedgerRow) -> list[str]:
+    return [
+        row.code,
+        row.measure,
+        row.lead,
+        row.partners,
+        row.target,
+        row.progress,
+        row.light,
+        row.issues,
+        row.next_steps,
+    ]
+
+
+def ledger_xlsx(rows: list[LedgerRow], *, title: str) -> bytes:
+    """The ledger as an XLSX workbook: a title row, a header row, one row per measure."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font
+
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "台账"
+    sheet.append([title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    sheet.append(ledger_columns())
+    for cell in sheet[2]:
+        cell.font = Font(bold=True)
+    for row in rows:
+        sheet.append(_values(row))
+    for column, width in zip("ABCDEFGHI", (6, 40, 18, 24, 40, 40, 18, 30, 30), strict=True):
+        sheet.column_dimensions[column].width = width
+    for line in sheet.iter_rows(min_row=2):
+        for cell in line:
+            cell.alignment = Alignment(wrap_text=True, vertical="top")
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def ledger_docx(rows: list[LedgerRow], *, title: str) -> bytes:
+    """The ledger as a DOCX document: a heading and one table, landscape."""
+    from docx import Document
+    from docx.enum.section import WD_ORIENT
+    from docx.shared import Cm
+
+    document = Document()
+    section = document.sections[0]
+    section.orientation = WD_ORIENT.LANDSCAPE
+    section.page_width, section.page_height = Cm(29.7), Cm(21.0)
+    document.add_heading(title, level=1)
+    table = document.add_table(rows=1, cols=len(ledger_columns()))
+    table.style = "Table Grid"
+    for cell, text in zip(table.rows[0].cells, ledger_columns(), strict=True):
+        cell.text = text
+    for row in rows:
+        for cell, text in zip(table.add_row().cells, _values(row), strict=True):
+            cell.text = text
+    buffer = io.BytesIO()
+    document.save(buffer)
+    return buffer.getvalue()

@@ -1,0 +1,162 @@
+"""Two-axis traffic lights (红黄绿灯): deadline closeness, and progress against time elapsed
+(序时进度). The thresholds are LightRule rows; every change of a case's light is recorded so a
+lapse stays visible after the case recovers."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from .calendar import WorkingCalendar, local_date
+from .models import (
+    Axis,
+    Case,
+    CaseLight,
+    Light,
+    LightChange,
+    LightRule,
+    StepKind,
+    WorkItem,
+    WorkItemStatus,
+)
+
+# Used for any (axis, light) the table lacks; the migration creates these rows.
+DEFAULT_THRESHOLDS = {
+    (Axis.DEADLINE, Light.YELLOW): 3,  # due in 3 working days or less
+    (Axis.DEADLINE, Light.RED): -1,  # overdue
+    (Axis.PROGRESS, Light.YELLOW): 10,  # 10-30 points behind the expected percent
+    (Axis.PROGRESS, Light.RED): 31,  # more than 30 points behind
+}
+_RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+# The sweep refreshes at most this many cases per run, least recently computed first.
+SWEEP_BATCH = 500
+
+
+@dataclass(frozen=True)
+class LightRules:
+    thresholds: dict
+
+    @classmethod
+    def load(cls) -> "LightRules":
+        """The admin's rule rows over the defaults (one small query)."""
+        thresholds = dict(DEFAULT_THRESHOLDS)
+        for axis, light, threshold in LightRule.objects.values_list("axis", "light", "threshold"):
+            thresholds[(axis, light)] = threshold
+        return cls(thresholds)
+
+    def deadline_light(self, working_days_left: int | None) -> str:
+        if working_days_left is None:
+            return Light.GREEN
+        if working_days_left <= self.thresholds[(Axis.DEADLINE, Light.RED)]:
+            return Light.RED
+        if working_days_left <= self.thresholds[(Axis.DEADLINE, Light.YELLOW)]:
+            return Light.YELLOW
+        return Light.GREEN
+
+    def progress_light(self, points_behind: int | None) -> str:
+        if points_behind is None:
+            return Light.GREEN
+        if points_behind >= self.thresholds[(Axis.PROGRESS, Light.RED)]:
+            return Light.RED
+        if points_behind >= self.thresholds[(Axis.PROGRESS, Light.YELLOW)]:
+            return Light.YELLOW
+        return Light.GREEN
+
+
+def working_days_left(item: WorkItem, calendar: WorkingCalendar, now: dt.datetime) -> int | None:
+    """Working days until the task is due (0 on the due day); negative once overdue."""
+    if item.due_at is None or item.paused_at is not None:
+        return None
+    today, due_day = local_date(now), local_date(item.due_at)
+    if item.due_at < now:
+        return -max(1, calendar.working_days_between(due_day, today))
+    return calendar.working_days_between(today, due_day)
+
+
+def expected_percent(case: Case, calendar: WorkingCalendar, now: dt.datetime, total_days: int):
+    """序时进度: working days elapsed since launch over the working days the plan allows."""
+    if total_days <= 0:
+        return 100
+    elapsed = calendar.working_days_between(local_date(case.created), local_date(now))
+    return min(100, round(100 * elapsed / total_days))
+
+
+@dataclass(frozen=True)
+class TaskLights:
+    deadline: str
+    progress: str | None
+
+
+def task_lights(item: WorkItem, *, rules=None, calendar=None, now=None) -> TaskLights:
+    """A task's lights: deadline closeness; progress only for implementation steps."""
+    rules, calendar = rules or LightRules.load(), calendar or WorkingCalendar.load()
+    now = now or timezone.now()
+    if item.status != WorkItemStatus.OPEN:
+        return TaskLights(Light.GREEN, None)
+    deadline = rules.deadline_light(working_days_left(item, calendar, now))
+    progress = None
+    if item.kind == StepKind.IMPLEMENT and item.due_start and item.due_working_days:
+        elapsed = calendar.working_days_between(item.due_start, local_date(now))
+        expected = min(100, round(100 * elapsed / item.due_working_days))
+        progress = rules.progress_light(expected - item.percent)
+    return TaskLights(deadline, progress)
+
+
+def _worst(*lights: str) -> str:
+    return max(lights, key=_RANK.__getitem__)
+
+
+def case_lights_refresh(*, case: Case, now=None, rules=None, calendar=None) -> CaseLight:
+    """Recompute a case's two lights, store them and record every change (LightChange)."""
+    now = now or timezone.now()
+    rules, calendar = rules or LightRules.load(), calendar or WorkingCalendar.load()
+    open_items = list(case.work_items.filter(status=WorkItemStatus.OPEN))
+    days_left = [d for i in open_items if (d := working_days_left(i, calendar, now)) is not None]
+    left = min(days_left) if days_left else None
+    total = sum(case.measure.steps.values_list("working_days", flat=True))
+    expected = expected_percent(case, calendar, now, total) if case.is_open else 100
+    actual = 100 if not case.is_open else case.percent_complete
+    deadline = rules.deadline_light(left) if case.is_open else Light.GREEN
+    progress = rules.progress_light(expected - actual) if case.is_open else Light.GREEN
+    with transaction.atomic():
+        light = CaseLight.objects.select_for_update().filter(case=case).first()
+        previous = (light.deadline, light.progress) if light else (Light.GREEN, Light.GREEN)
+        if light is None:
+            light = CaseLight(case=case)
+        light.deadline, light.progress = deadline, progress
+        light.working_days_left, light.expected_percent = left, expected
+        light.actual_percent, light.computed_at = actual, now
+        light.save()
+        changes = [
+            LightChange(case=case, axis=axis, from_light=old, to_light=new, at=now)
+            for axis, old, new in (
+                (Axis.DEADLINE, previous[0], deadline),
+                (Axis.PROGRESS, previous[1], progress),
+            )
+            if old != new
+        ]
+        LightChange.objects.bulk_create(changes)
+    return light
+
+
+def lights_sweep(*, now=None, limit: int = SWEEP_BATCH) -> int:
+    """Refresh the open cases whose lights are oldest (at most `limit`); returns how many."""
+    now = now or timezone.now()
+    rules, calendar = LightRules.load(), WorkingCalendar.load()
+    cases = (
+        Case.objects.filter(is_open=True)
+        .select_related("measure")
+        .order_by(F("light__computed_at").asc(nulls_first=True), "pk")[:limit]
+    )
+    count = 0
+    for case in cases:
+        case_lights_refresh(case=case, now=now, rules=rules, calendar=calendar)
+        count += 1
+    return count
+
+
+def light_history(case: Case) -> list[LightChange]:
+    """The case's light changes, oldest first (what the case page shows as its lapses)."""
+    return list(case.light_changes.order_by("at", "pk"))

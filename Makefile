@@ -62,8 +62,9 @@ migrate: $(VENV_STAMP) dirs ## apply migrations
 catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisation
 	$(MANAGE) load_catalogue
 
-seed: $(VENV_STAMP) ## create demo accounts (prints logins and password)
-	$(MANAGE) seed_demo
+DEMO_PROVINCES ?= 3
+seed: $(VENV_STAMP) ## create demo accounts, with DEMO_PROVINCES provincial federations (prints logins)
+	$(MANAGE) seed_demo --provinces $(DEMO_PROVINCES)
 
 # compilemessages would otherwise walk into .venv and recompile Django's own catalogues.
 messages: $(VENV_STAMP) ## compile translations (nothing to do without a locale folder)

@@ -15,6 +15,7 @@ from .models import (
     StepRole,
     StepTemplate,
 )
+from .organisations import organisation_roles_copy
 
 PROVENANCE_LABELS = {
     "article-text": "From the article's text",
@@ -34,6 +35,12 @@ class OrganisationAdmin(admin.ModelAdmin):
     search_fields = ("code", "title_en", "title_zh")
     list_select_related = ("level", "parent")
     raw_id_fields = ("parent",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and obj.parent_id is not None:
+            # A federation added by hand maps onto the national roles, like an imported one.
+            organisation_roles_copy(organisation=obj)
 
 
 @admin.register(Department)

@@ -29,17 +29,25 @@ def due_fields_for_new_task(
     *, step, opened_at: dt.datetime, calendar=None, cap: dt.datetime | None = None
 ) -> dict:
     """The due-date fields of a task opened now: the step's working days from the next one on,
-    but never later than `cap` (a cascaded case's parent deadline)."""
+    but never later than `cap` (a cascaded case's parent deadline).
+
+    When the cap cut the date short, "capped_from" holds the date it would have had (not a
+    model field: the caller pops it for the audit trail).
+    """
     calendar = calendar or WorkingCalendar.load()
     start = local_date(opened_at)
-    due = _capped(due_at_for(calendar.add_working_days(start, step.working_days)), cap)
-    return {
+    computed = due_at_for(calendar.add_working_days(start, step.working_days))
+    due = _capped(computed, cap)
+    fields = {
         "due_start": start,
         "due_working_days": step.working_days,
         "due_at": due,
         "original_due_at": due,
         "due_fixed": False,
     }
+    if due != computed:
+        fields["capped_from"] = computed
+    return fields
 
 
 def _record(item, *, kind, old, new, reason="", by=None, verb, extra=None) -> None:

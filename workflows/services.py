@@ -123,6 +123,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
     routing = step_routing(case=case, step=step)
     cap = case.deadline_cap
     due = due_fields_for_new_task(step=step, opened_at=timezone.now(), cap=cap)
+    capped_from = due.pop("capped_from", None)
     item = WorkItem.objects.create(
         **due,
         task=task,
@@ -145,7 +146,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
             "assignee": _username(task.owner),
             "due_at": item.due_at,
             # Present when the parent case's deadline cut this task's own due date short.
-            **({"deadline_cap": cap} if cap is not None and item.due_at == cap else {}),
+            **({"deadline_cap": cap, "capped_from": capped_from} if capped_from else {}),
         },
     )
     if task.owner is not None:

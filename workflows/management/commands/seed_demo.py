@@ -9,12 +9,28 @@ from workflows.models import Organisation
 class Command(BaseCommand):
     help = "Create demo accounts for every role (password from DEMO_PASSWORD, else random)."
 
-    def handle(self, *args, **options):
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--provinces",
+            type=int,
+            default=0,
+            help="also create this many provincial federations with accounts (at most 6)",
+        )
+        parser.add_argument(
+            "--prefectures",
+            type=int,
+            default=0,
+            help="and this many prefecture (city) federations in each province",
+        )
+
+    def handle(self, *args, provinces=0, prefectures=0, **options):
         if not Organisation.objects.filter(parent__isnull=True).exists():
             raise CommandError("Load the catalogue first: python manage.py load_catalogue")
         password = os.environ.get("DEMO_PASSWORD") or demo_password_generate()
         try:
-            logins = demo_seed(password=password)
+            logins = demo_seed(password=password, provinces=provinces, prefectures=prefectures)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         except DemoSeedRefused as exc:
             raise CommandError(str(exc)) from exc
         width = max(len(login.username) for login in logins)

@@ -64,8 +64,9 @@ migrate: $(VENV_STAMP) dirs ## apply migrations
 catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisation
 	$(MANAGE) load_catalogue
 
-seed: $(VENV_STAMP) ## create demo accounts (prints logins and password)
-	$(MANAGE) seed_demo
+DEMO_PROVINCES ?= 3
+seed: $(VENV_STAMP) ## create demo accounts, with DEMO_PROVINCES provincial federations (prints logins)
+	$(MANAGE) seed_demo --provinces $(DEMO_PROVINCES)
 
 verify-audit: $(VENV_STAMP) ## walk the audit trail's hash chain (exit 1 at the first broken event)
 	$(MANAGE) verify_audit

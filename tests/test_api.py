@@ -418,6 +418,7 @@ def test_measures_lists_the_programme_in_the_request_language(api):
         "lead_department": "network_work",
         "supervising_leader": "secretary_publicity_network",
         "case": case_id,
+        "organisation": "acftu",
         "status": "open",
         "current_step": "draft_plan",
         "assignee": None,

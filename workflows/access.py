@@ -8,7 +8,17 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from . import roles
-from .models import Case, Department, LeaderRole, Report, ReportKind, StepKind, WorkItem
+from .models import (
+    Case,
+    Department,
+    LeaderRole,
+    Organisation,
+    Profile,
+    Report,
+    ReportKind,
+    StepKind,
+    WorkItem,
+)
 
 
 def _in_group(user, name: str) -> bool:
@@ -31,13 +41,49 @@ def is_coordinator(user) -> bool:
     return user.is_superuser or _in_group(user, roles.COORDINATORS)
 
 
-def sees_everything(user) -> bool:
+def user_organisation(user) -> Organisation | None:
+    """The user's home organisation (Profile.organisation), cached per request object."""
+    if not user.is_authenticated:
+        return None
+    if not hasattr(user, "_reformflow_organisation"):
+        profile = Profile.objects.filter(user=user).select_related("organisation__level").first()
+        user._reformflow_organisation = profile.organisation if profile else None
+    return user._reformflow_organisation
+
+
+def user_scope_path(user) -> str | None:
+    """The path of the subtree a coordinator or auditor oversees; None means the whole tree.
+
+    Superusers and users of the national federation oversee everything; so do accounts with
+    no home organisation, which is how every account worked before subordinate federations.
+    """
+    if user.is_superuser:
+        return None
+    organisation = user_organisation(user)
+    if organisation is None or organisation.parent_id is None:
+        return None
+    return organisation.path
+
+
+def oversees_cases(user) -> bool:
+    """Coordinators and auditors see every case in their organisation's subtree."""
     return is_coordinator(user) or is_auditor(user)
 
 
 def is_leader(user) -> bool:
     """Members of the leaders group (supervising leaders and the leadership above them)."""
     return user.is_authenticated and _in_group(user, roles.LEADERS)
+
+
+def sees_everything(user) -> bool:
+    """National coordinators and auditors: every case, the notification log, engine pages."""
+    return oversees_cases(user) and user_scope_path(user) is None
+
+
+def in_scope(user, organisation: Organisation) -> bool:
+    """Whether the organisation is in the subtree the user oversees."""
+    path = user_scope_path(user)
+    return path is None or organisation.path.startswith(path)
 
 
 def user_department_ids(user) -> tuple[set[int], set[int]]:
@@ -59,24 +105,51 @@ def user_leader_role_ids(user) -> set[int]:
     return cached
 
 
+def user_post_scopes(user) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
+    """((department key, organisation path), (leader role key, organisation path)) the user
+    holds, cached: a post sees its own key's cases in its organisation and below."""
+    cached = getattr(user, "_reformflow_post_scopes", None)
+    if cached is None:
+        departments = set(
+            Department.objects.filter(Q(head=user) | Q(staff=user)).values_list(
+                "key", "organisation__path"
+            )
+        )
+        leader_roles = set(
+            LeaderRole.objects.filter(holder=user).values_list("key", "organisation__path")
+        )
+        cached = (departments, leader_roles)
+        user._reformflow_post_scopes = cached
+    return cached
+
+
 def case_list_visible(user) -> QuerySet[Case]:
-    """Cases the user may see: all for coordinators/auditors, else their departments' and roles'."""
+    """Cases the user may see, never a sibling organisation's.
+
+    Coordinators and auditors: every case of their organisation and below (national: all).
+    Department heads, staff and leaders: the cases their department or post leads or
+    supervises, in their organisation and below (matched by key, since each federation has
+    its own copy of the departments), plus any case with a task routed to them.
+    """
     cases = Case.objects.all()
     if not user.is_authenticated:
         return cases.none()
-    if sees_everything(user):
-        return cases
+    if oversees_cases(user):
+        path = user_scope_path(user)
+        return cases if path is None else cases.filter(organisation__path__startswith=path)
     headed, staffed = user_department_ids(user)
     departments = headed | staffed
     leader_roles = user_leader_role_ids(user)
     involved = WorkItem.objects.filter(
         Q(department__in=departments) | Q(leader_role__in=leader_roles) | Q(assignee=user)
     ).values("case_id")
-    return cases.filter(
-        Q(lead_department__in=departments)
-        | Q(supervising_leader__in=leader_roles)
-        | Q(pk__in=involved)
-    )
+    visible = Q(pk__in=involved)
+    department_scopes, leader_scopes = user_post_scopes(user)
+    for key, path in department_scopes:
+        visible |= Q(lead_department__key=key, organisation__path__startswith=path)
+    for key, path in leader_scopes:
+        visible |= Q(supervising_leader__key=key, organisation__path__startswith=path)
+    return cases.filter(visible)
 
 
 def work_item_list_actionable(user) -> QuerySet[WorkItem]:
@@ -128,10 +201,22 @@ def check_can_act(user, item: WorkItem) -> None:
         )
 
 
-def check_can_coordinate(user) -> None:
-    """Raise PermissionDenied unless the user is a coordinator."""
+def can_coordinate(user, organisation: Organisation | None = None) -> bool:
+    """A coordinator, and (if given) the organisation is in their subtree."""
+    if not is_coordinator(user):
+        return False
+    return organisation is None or in_scope(user, organisation)
+
+
+def check_can_coordinate(user, organisation: Organisation | None = None) -> None:
+    """Raise PermissionDenied unless the user coordinates (the organisation's subtree, if given)."""
     if not is_coordinator(user):
         raise PermissionDenied("Only coordinators can do this.")
+    if organisation is not None and not in_scope(user, organisation):
+        raise PermissionDenied(
+            f"{organisation.title_en} is outside your organisation; coordinators act only "
+            "within their own federation and the ones below it."
+        )
 
 
 # --------------------------------------------------------------------------- reports

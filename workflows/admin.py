@@ -22,6 +22,7 @@ from .models import (
     StepRole,
     StepTemplate,
 )
+from .organisations import organisation_roles_copy
 
 # Values never copied into the trail (the field is named as changed, its value is not).
 _SECRET_FIELD_WORDS = ("password", "secret", "token", "key")
@@ -177,6 +178,12 @@ class OrganisationAdmin(AuditedAdmin):
     search_fields = ("code", "title_en", "title_zh")
     list_select_related = ("level", "parent")
     raw_id_fields = ("parent",)
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change and obj.parent_id is not None:
+            # A federation added by hand maps onto the national roles, like an imported one.
+            organisation_roles_copy(organisation=obj)
 
 
 @admin.register(Department)

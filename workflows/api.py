@@ -27,7 +27,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import access, deadlines, forms, selectors, services
+from . import access, cascade, deadlines, forms, selectors, services
 from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from .models import (
     Aspect,
@@ -37,6 +37,8 @@ from .models import (
     Measure,
     Notification,
     NotificationStatus,
+    Organisation,
+    OrganisationLevel,
     ProgressUpdate,
     Report,
     ReportKind,
@@ -134,6 +136,9 @@ class MeasureRowSerializer(serializers.Serializer):
     lead_department = serializers.CharField(source="measure.lead_department.key")
     supervising_leader = serializers.SerializerMethodField()
     case = serializers.IntegerField(source="case.pk", allow_null=True, default=None)
+    organisation = serializers.CharField(
+        source="case.organisation.code", allow_null=True, default=None
+    )
     status = serializers.SerializerMethodField(help_text="open, done, or none (no visible case)")
     current_step = serializers.CharField(
         source="case.current_step.key", allow_null=True, default=None
@@ -165,6 +170,8 @@ class CaseSerializer(serializers.ModelSerializer):
     launched_by = serializers.CharField(
         source="launched_by.username", allow_null=True, default=None
     )
+    parent_case = serializers.IntegerField(source="parent_case_id", allow_null=True)
+    level = serializers.CharField(source="organisation.level.key")
 
     class Meta:
         model = Case
@@ -172,6 +179,9 @@ class CaseSerializer(serializers.ModelSerializer):
             "id",
             "measure",
             "organisation",
+            "level",
+            "parent_case",
+            "deadline_cap",
             "lead_department",
             "supervising_leader",
             "status",
@@ -224,12 +234,50 @@ class ProgressUpdateSerializer(serializers.ModelSerializer):
         fields = ["id", "case", "task", "step", "percent", "note", "author", "created_at"]
 
 
+class OverdueChildSerializer(serializers.Serializer):
+    case = serializers.IntegerField(source="case_id")
+    organisation = serializers.CharField(source="organisation.code")
+    days_overdue = serializers.IntegerField()
+
+
+class ChildCaseSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    organisation = serializers.CharField(source="organisation.code")
+    level = serializers.CharField(source="organisation.level.key")
+    status = serializers.SerializerMethodField(help_text="open or done")
+    current_step = serializers.CharField(source="current_step.key", allow_null=True, default=None)
+    percent_complete = serializers.IntegerField()
+    rag = serializers.CharField()
+    finished = serializers.DateTimeField(allow_null=True)
+    days_overdue = serializers.IntegerField(help_text="Of its open task; 0 if not overdue")
+
+    def get_status(self, case) -> str:
+        return _case_status(case)
+
+
+class RollupSerializer(serializers.Serializer):
+    children = serializers.IntegerField(help_text="Cases cascaded from this one")
+    open = serializers.IntegerField()
+    done = serializers.IntegerField()
+    by_rag = serializers.DictField(child=serializers.IntegerField())
+    percent_complete = serializers.IntegerField(
+        allow_null=True, help_text="Mean of the children's percent, each child weighing the same"
+    )
+    most_overdue = OverdueChildSerializer(allow_null=True)
+    cases = ChildCaseSerializer(source="rows", many=True)
+
+
 class CaseDetailSerializer(CaseSerializer):
     tasks = serializers.SerializerMethodField()
     progress = serializers.SerializerMethodField()
+    rollup = serializers.SerializerMethodField()
 
     class Meta(CaseSerializer.Meta):
-        fields = [*CaseSerializer.Meta.fields, "tasks", "progress"]
+        fields = [*CaseSerializer.Meta.fields, "tasks", "progress", "rollup"]
+
+    @extend_schema_field(RollupSerializer)
+    def get_rollup(self, case):
+        return RollupSerializer(selectors.case_rollup(case)).data
 
     @extend_schema_field(CaseTaskSerializer(many=True))
     def get_tasks(self, case):
@@ -293,6 +341,26 @@ class TaskSerializer(serializers.ModelSerializer):
 
     def get_candidates(self, item) -> list[str]:
         return task_candidates(item)
+
+
+class CascadeInput(serializers.Serializer):
+    organisations = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Codes of organisations directly below the case's",
+    )
+    level = serializers.CharField(
+        required=False, help_text="Or a level key: every organisation directly below at it"
+    )
+
+
+class CascadeResultSerializer(serializers.Serializer):
+    created = CaseSerializer(many=True)
+    existing = CaseSerializer(many=True)
+
+
+class OverrideInput(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class LaunchInput(serializers.Serializer):
@@ -367,6 +435,34 @@ def _input(serializer_class, request) -> dict:
 
 # --------------------------------------------------------------------------- views
 
+_SCOPE_PARAMETERS = [
+    OpenApiParameter("organisation", str, description="Only this organisation (its code)"),
+    OpenApiParameter("level", str, description="Only organisations at this level (its key)"),
+]
+
+
+def _scope_filters(request) -> tuple[Organisation | None, str | None]:
+    """?organisation=<code> and ?level=<key>; an unknown code or key is a 400."""
+    organisation = level = None
+    code = request.query_params.get("organisation")
+    if code:
+        organisation = Organisation.objects.filter(code=code).first()
+        if organisation is None:
+            raise BadRequest(f"organisation: there is no organisation '{code}'")
+    level = request.query_params.get("level") or None
+    if level and not OrganisationLevel.objects.filter(key=level).exists():
+        raise BadRequest(f"level: there is no organisation level '{level}'")
+    return organisation, level
+
+
+def _filter_scope(queryset, request, prefix: str = ""):
+    organisation, level = _scope_filters(request)
+    if organisation is not None:
+        queryset = queryset.filter(**{f"{prefix}organisation": organisation})
+    if level is not None:
+        queryset = queryset.filter(**{f"{prefix}organisation__level__key": level})
+    return queryset
+
 
 @extend_schema(tags=["measures"])
 class MeasureListView(GenericAPIView):
@@ -375,10 +471,20 @@ class MeasureListView(GenericAPIView):
     serializer_class = MeasureRowSerializer
     pagination_class = None
 
-    @extend_schema(operation_id="measure_list", responses={200: MeasureRowSerializer(many=True)})
+    @extend_schema(
+        operation_id="measure_list",
+        parameters=_SCOPE_PARAMETERS,
+        responses={200: MeasureRowSerializer(many=True), **_errors(400)},
+    )
     def get(self, request):
-        """Every measure with the latest case the caller can see (status "none" if none)."""
-        rows = [row for _aspect, rows in selectors.programme_rows(request.user) for row in rows]
+        """Every measure with the latest case the caller can see (status "none" if none).
+
+        By default the caller's own organisation; `?organisation=` another one; `?level=`
+        one row per visible case at that level (within `?organisation=`'s subtree if given).
+        """
+        organisation, level = _scope_filters(request)
+        programme = selectors.programme_rows(request.user, organisation=organisation, level=level)
+        rows = [row for _aspect, rows in programme for row in rows]
         leader_ids = {row.measure.supervising_leader_id for row in rows}
         leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
         serializer = MeasureRowSerializer(rows, many=True, context={"leader_keys": leader_keys})
@@ -396,7 +502,7 @@ class CaseViewSet(viewsets.GenericViewSet):
             access.case_list_visible(self.request.user)
             .select_related(
                 "measure",
-                "organisation",
+                "organisation__level",
                 "lead_department",
                 "supervising_leader",
                 "current_step",
@@ -405,10 +511,14 @@ class CaseViewSet(viewsets.GenericViewSet):
             .order_by("-created", "-pk")
         )
 
-    @extend_schema(operation_id="case_list", responses={200: CaseSerializer(many=True)})
+    @extend_schema(
+        operation_id="case_list",
+        parameters=_SCOPE_PARAMETERS,
+        responses={200: CaseSerializer(many=True), **_errors(400)},
+    )
     def list(self, request):
         """Cases the caller can see, newest first."""
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(_filter_scope(self.get_queryset(), request))
         return self.get_paginated_response(CaseSerializer(page, many=True).data)
 
     @extend_schema(operation_id="case_get", responses={200: CaseDetailSerializer, **_errors(404)})
@@ -433,6 +543,37 @@ class CaseViewSet(viewsets.GenericViewSet):
         return Response(
             CaseDetailSerializer(self.get_queryset().get(pk=case.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="case_cascade",
+        request=CascadeInput,
+        responses={
+            201: CascadeResultSerializer,
+            200: OpenApiResponse(CascadeResultSerializer, description="Every child case existed"),
+            **_errors(400, 403, 404),
+        },
+    )
+    def cascade(self, request, pk):
+        """Cascade to organisations directly below, by code or a whole level (coordinators)."""
+        case = self.get_object()
+        data = _input(CascadeInput, request)
+        result = cascade.case_cascade(
+            case=case,
+            by=request.user,
+            organisations=data.get("organisations"),
+            level=data.get("level"),
+        )
+        ids = [c.pk for c in [*result.created, *result.existing]]
+        fresh = self.get_queryset().in_bulk(ids)
+        body = {
+            "created": CaseSerializer([fresh[c.pk] for c in result.created], many=True).data,
+            "existing": CaseSerializer(
+                [fresh[c.pk] for c in result.existing if c.pk in fresh], many=True
+            ).data,
+        }
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
         )
 
 
@@ -467,10 +608,14 @@ class TaskViewSet(viewsets.GenericViewSet):
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)
 
-    @extend_schema(operation_id="task_list", responses={200: TaskSerializer(many=True)})
+    @extend_schema(
+        operation_id="task_list",
+        parameters=_SCOPE_PARAMETERS,
+        responses={200: TaskSerializer(many=True), **_errors(400)},
+    )
     def list(self, request):
         """The caller's open tasks: assigned to them, or waiting in a queue they serve."""
-        page = self.paginate_queryset(self.get_queryset())
+        page = self.paginate_queryset(_filter_scope(self.get_queryset(), request, "case__"))
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 
     @extend_schema(operation_id="task_get", responses={200: TaskSerializer, **_errors(404)})
@@ -536,6 +681,19 @@ class TaskViewSet(viewsets.GenericViewSet):
             item=item, user=request.user, percent=data["percent"], note=data["note"]
         )
         return Response(ProgressUpdateSerializer(update).data)
+
+    @extend_schema(
+        operation_id="task_override_guard",
+        request=OverrideInput,
+        responses={200: TaskSerializer, **_ACTION_ERRORS},
+    )
+    def override_guard(self, request, pk):
+        """Let an implementation step close with child cases open, with a reason (coordinators)."""
+        item = self.get_object()
+        data = _input(OverrideInput, request)
+        return self._task_response(
+            services.task_complete_override(item=item, by=request.user, reason=data["reason"])
+        )
 
     @extend_schema(
         operation_id="task_claim",

@@ -24,6 +24,11 @@ urlpatterns = [
     path("v1/measures/", MeasureListView.as_view(), name="measure-list"),
     path("v1/cases/", CaseViewSet.as_view({"get": "list", "post": "create"}), name="case-list"),
     path("v1/cases/<int:pk>/", CaseViewSet.as_view({"get": "retrieve"}), name="case-detail"),
+    path(
+        "v1/cases/<int:pk>/cascade",
+        CaseViewSet.as_view({"post": "cascade"}),
+        name="case-cascade",
+    ),
     path("v1/tasks/", TaskViewSet.as_view({"get": "list"}), name="task-list"),
     path("v1/tasks/<int:pk>/", TaskViewSet.as_view({"get": "retrieve"}), name="task-detail"),
     path("v1/tasks/<int:pk>/approve", _task_action("approve"), name="task-approve"),
@@ -31,6 +36,11 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/complete", _task_action("complete"), name="task-complete"),
     path("v1/tasks/<int:pk>/progress", _task_action("progress"), name="task-progress"),
     path("v1/tasks/<int:pk>/claim", _task_action("claim"), name="task-claim"),
+    path(
+        "v1/tasks/<int:pk>/override-guard",
+        _task_action("override_guard"),
+        name="task-override-guard",
+    ),
     path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
     path("v1/tasks/<int:pk>/extend", _task_action("extend"), name="task-extend"),
     path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),

@@ -21,18 +21,33 @@ class DeadlineError(ValidationError):
     """A deadline change that cannot be made as asked (the message says why)."""
 
 
-def due_fields_for_new_task(*, step, opened_at: dt.datetime, calendar=None) -> dict:
-    """The due-date fields of a task opened now: the step's working days from the next one on."""
+def _capped(due: dt.datetime, cap: dt.datetime | None) -> dt.datetime:
+    return due if cap is None else min(due, cap)
+
+
+def due_fields_for_new_task(
+    *, step, opened_at: dt.datetime, calendar=None, cap: dt.datetime | None = None
+) -> dict:
+    """The due-date fields of a task opened now: the step's working days from the next one on,
+    but never later than `cap` (a cascaded case's parent deadline).
+
+    When the cap cut the date short, "capped_from" holds the date it would have had (not a
+    model field: the caller pops it for the audit trail).
+    """
     calendar = calendar or WorkingCalendar.load()
     start = local_date(opened_at)
-    due = due_at_for(calendar.add_working_days(start, step.working_days))
-    return {
+    computed = due_at_for(calendar.add_working_days(start, step.working_days))
+    due = _capped(computed, cap)
+    fields = {
         "due_start": start,
         "due_working_days": step.working_days,
         "due_at": due,
         "original_due_at": due,
         "due_fixed": False,
     }
+    if due != computed:
+        fields["capped_from"] = computed
+    return fields
 
 
 def _record(item, *, kind, old, new, reason="", by=None, verb, extra=None) -> None:
@@ -65,7 +80,7 @@ def _require_reason(reason: str, action: str) -> str:
 
 def check_can_manage_deadline(user, item: WorkItem) -> None:
     """Coordinators, and the head of the case's lead department, may pause and resume."""
-    if access.is_coordinator(user):
+    if access.can_coordinate(user, item.case.organisation):
         return
     if access.is_auditor(user) or not user.is_authenticated:
         raise PermissionDenied("Only coordinators and the lead department's head can do this.")
@@ -83,7 +98,7 @@ def deadline_extend(
     the approval stands in for the coordinator and the request id is audited.
     """
     if by_request is None:
-        access.check_can_coordinate(by)
+        access.check_can_coordinate(by, item.case.organisation)
     reason = _require_reason(reason, "extend a deadline")
     with transaction.atomic():
         item = _locked_open_item(item)
@@ -167,7 +182,9 @@ def task_resume(*, item: WorkItem, by, reason: str = "") -> WorkItem:
 
 
 def _computed_due(item: WorkItem, calendar: WorkingCalendar) -> dt.datetime:
-    return due_at_for(calendar.add_working_days(item.due_start, item.due_working_days))
+    # A recomputed or resumed date still respects the parent's deadline on a cascaded case.
+    due = due_at_for(calendar.add_working_days(item.due_start, item.due_working_days))
+    return _capped(due, item.case.deadline_cap)
 
 
 def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:

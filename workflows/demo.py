@@ -10,7 +10,18 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from . import roles
-from .models import Department, LeaderRole, Measure, Organisation, Profile
+from .models import Department, LeaderRole, Measure, Organisation, OrganisationLevel, Profile
+from .organisations import organisation_create, organisation_roles_copy
+
+# Demo provincial federations, in this order: (code, English name, Chinese name).
+DEMO_PROVINCES = (
+    ("beijing", "Beijing Federation of Trade Unions", "北京市总工会"),
+    ("shanghai", "Shanghai Federation of Trade Unions", "上海市总工会"),
+    ("guangdong", "Guangdong Federation of Trade Unions", "广东省总工会"),
+    ("zhejiang", "Zhejiang Federation of Trade Unions", "浙江省总工会"),
+    ("sichuan", "Sichuan Federation of Trade Unions", "四川省总工会"),
+    ("hubei", "Hubei Federation of Trade Unions", "湖北省总工会"),
+)
 
 
 @dataclass(frozen=True)
@@ -33,9 +44,84 @@ def _user(username: str, *, first: str, last: str = "", organisation, group: str
     return user
 
 
+def _staff_federation(organisation: Organisation, prefix: str, add) -> None:
+    """Accounts for a subordinate federation: a coordinator, each department's head and
+    staff, each leader role's holder, all named `<prefix>.<...>`."""
+    organisation_roles_copy(organisation=organisation)
+    add(
+        _user(
+            f"{prefix}.coordinator",
+            first="Coordinator",
+            last=organisation.title_en,
+            organisation=organisation,
+            group=roles.COORDINATORS,
+        ),
+        f"coordinator of {organisation.title_en}",
+    )
+    for dept in organisation.departments.order_by("key"):
+        head = _user(
+            f"{prefix}.{dept.key}.head",
+            first="Head",
+            last=f"{dept.title_en} ({organisation.code})",
+            organisation=organisation,
+            group=roles.DEPARTMENT_HEADS,
+        )
+        staff = _user(
+            f"{prefix}.{dept.key}.staff",
+            first="Staff",
+            last=f"{dept.title_en} ({organisation.code})",
+            organisation=organisation,
+            group=roles.DEPARTMENT_STAFF,
+        )
+        if dept.head_id != head.pk:
+            dept.head = head
+            dept.save(update_fields=["head"])
+        dept.staff.add(staff)
+        add(head, f"head of {dept.title_en}, {organisation.code}")
+        add(staff, f"staff of {dept.title_en}, {organisation.code}")
+    for leader in organisation.leader_roles.order_by("key"):
+        user = _user(
+            f"{prefix}.{leader.key}",
+            first=leader.key.replace("_", " ").title(),
+            last=f"({organisation.code})",
+            organisation=organisation,
+            group=roles.LEADERS,
+        )
+        if leader.holder_id != user.pk:
+            leader.holder = user
+            leader.save(update_fields=["holder"])
+        add(user, f"{leader.title_en}, {organisation.code}")
+
+
+def _demo_federations(national: Organisation, provinces: int, prefectures: int, add) -> None:
+    if provinces > len(DEMO_PROVINCES):
+        raise ValueError(f"at most {len(DEMO_PROVINCES)} demo provinces")
+    provincial = OrganisationLevel.objects.get(key="provincial")
+    prefecture = OrganisationLevel.objects.get(key="prefecture")
+    for code, title_en, title_zh in DEMO_PROVINCES[:provinces]:
+        province = Organisation.objects.filter(code=code).first() or organisation_create(
+            code=code, title_en=title_en, title_zh=title_zh, level=provincial, parent=national
+        )
+        _staff_federation(province, code, add)
+        for n in range(1, prefectures + 1):
+            city_code = f"{code}-city-{n}"
+            city = Organisation.objects.filter(code=city_code).first() or organisation_create(
+                code=city_code,
+                title_en=f"{title_en.split()[0]} city {n} Federation of Trade Unions",
+                title_zh=f"{title_zh[:2]}第{n}市总工会",
+                level=prefecture,
+                parent=province,
+            )
+            _staff_federation(city, city_code, add)
+
+
 @transaction.atomic
-def demo_seed(*, password: str) -> list[DemoLogin]:
-    """Create or refresh one account per role; returns the logins in a stable order."""
+def demo_seed(*, password: str, provinces: int = 0, prefectures: int = 0) -> list[DemoLogin]:
+    """Create or refresh one account per role; returns the logins in a stable order.
+
+    With `provinces`, also that many provincial federations (and `prefectures` cities in
+    each), each with its own departments, leader roles and accounts, to demo cascading.
+    """
     if not settings.ALLOW_DEMO_SEED:
         raise DemoSeedRefused("seed_demo is disabled by these settings (production)")
     if not password:
@@ -106,6 +192,7 @@ def demo_seed(*, password: str) -> list[DemoLogin]:
     admin.is_superuser = True
     admin.save(update_fields=["is_staff", "is_superuser"])
     add(admin, "administrator (Django admin)")
+    _demo_federations(national, provinces, prefectures, add)
 
     hashed = get_user_model()(username="x")
     hashed.set_password(password)

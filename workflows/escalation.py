@@ -112,6 +112,25 @@ def task_candidates(item: WorkItem) -> list:
     return []
 
 
+def coordinators_of(organisation_id: int) -> list:
+    """The active coordinators whose home organisation is this one."""
+    return list(
+        get_user_model().objects.filter(
+            groups__name=roles.COORDINATORS, is_active=True, profile__organisation=organisation_id
+        )
+    )
+
+
+def parent_coordinators(case) -> list:
+    """For a cascaded case, the coordinators of the parent case's organisation; else []."""
+    if case.parent_case_id is None:
+        return []
+    parent_organisation = (
+        type(case).objects.filter(pk=case.parent_case_id).values_list("organisation", flat=True)
+    )
+    return coordinators_of(parent_organisation[0])
+
+
 def recipients_for(item: WorkItem, key: str) -> list:
     """The active users a policy recipient key names for this task."""
     case = item.case
@@ -131,13 +150,7 @@ def recipients_for(item: WorkItem, key: str) -> list:
         )
         users = [role.holder] if role and role.holder_id else []
     elif key == Recipient.COORDINATORS:
-        users = list(
-            get_user_model().objects.filter(
-                groups__name=roles.COORDINATORS,
-                is_active=True,
-                profile__organisation=case.organisation_id,
-            )
-        )
+        users = coordinators_of(case.organisation_id)
     else:
         raise ValueError(f"unknown recipient {key!r}")
     return [u for u in users if u is not None and u.is_active]
@@ -230,6 +243,10 @@ def escalation_fire(*, item: WorkItem, rung: Rung, now) -> Escalation | None:
         except IntegrityError:
             return None
         users = [u for key in rung.notify for u in recipients_for(item, key)]
+        # A child case turning red is the parent federation's business too: its coordinators
+        # hear of it (each still gets one message: the dedupe key names the user).
+        upward = parent_coordinators(item.case) if rung.turns_case_red else []
+        users += upward
         rows = _notification_rows(
             item, users, kind=NotificationKind.ESCALATION, rung=rung.rung, now=now
         )
@@ -247,6 +264,7 @@ def escalation_fire(*, item: WorkItem, rung: Rung, now) -> Escalation | None:
                 "rung": rung.rung,
                 "due_at": item.due_at,
                 "notified": sorted({u.get_username() for u in users}),
+                **({"parent_notified": sorted(u.get_username() for u in upward)} if upward else {}),
                 "rag": case.rag,
             },
         )

@@ -100,9 +100,16 @@ class MeasureFlow(flow.Flow):
 
         return sees_everything(user)
 
-    def start_case(self, activation, *, measure, organisation, launched_by):
+    def start_case(
+        self, activation, *, measure, organisation, launched_by, parent_case=None, deadline_cap=None
+    ):
         return services.case_prepare(
-            case=activation.process, measure=measure, organisation=organisation, by=launched_by
+            case=activation.process,
+            measure=measure,
+            organisation=organisation,
+            by=launched_by,
+            parent_case=parent_case,
+            deadline_cap=deadline_cap,
         )
 
     def step_owner(self, activation):

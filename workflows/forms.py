@@ -183,3 +183,31 @@ class ReportRequestForm(forms.Form):
         to_field_name="code",
         empty_label=_("The whole programme"),
     )
+
+
+class CascadeForm(forms.Form):
+    """Cascade to chosen organisations directly below, or to all of them at one level."""
+
+    organisations = forms.MultipleChoiceField(
+        label=_("Organisations"), required=False, widget=forms.CheckboxSelectMultiple
+    )
+    level = forms.ChoiceField(label=_("Or every organisation at this level"), required=False)
+
+    def __init__(self, *args, choices=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["organisations"].choices = [(o.code, o.title) for o in choices]
+        levels = {o.level.key: o.level.title for o in choices}
+        self.fields["level"].choices = [("", "—"), *levels.items()]
+
+    def clean(self):
+        data = super().clean()
+        if bool(data.get("organisations")) == bool(data.get("level")):
+            raise forms.ValidationError(_("Tick organisations or choose one level (not both)."))
+        return data
+
+
+class GuardOverrideForm(forms.Form):
+    reason = forms.CharField(
+        label=_("Why the implementation may close with child cases open"),
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )

@@ -1,9 +1,12 @@
 """Read-side queries for pages and the API; each returns a bounded number of queries."""
 
-from dataclasses import dataclass
+import datetime as dt
+import math
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Avg, Count, OuterRef, Prefetch, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from . import access
 from .models import (
@@ -13,6 +16,8 @@ from .models import (
     Case,
     Measure,
     Notification,
+    Organisation,
+    Rag,
     Report,
     WorkItem,
     WorkItemStatus,
@@ -81,21 +86,54 @@ class MeasureRow:
     open_item: WorkItem | None
 
 
-def programme_rows(user, *, organisation=None) -> list[tuple[Aspect, list[MeasureRow]]]:
-    """The dashboard: aspects, then measures with the latest visible case and its open task."""
+def organisation_list_visible(user) -> QuerySet[Organisation]:
+    """Organisations whose cases the user may filter by: their subtree (national: all)."""
+    organisations = Organisation.objects.select_related("level").order_by("level__rank", "code")
+    path = access.user_scope_path(user)
+    if not access.oversees_cases(user):
+        home = access.user_organisation(user)
+        path = home.path if home is not None and home.parent_id is not None else None
+    return organisations if path is None else organisations.filter(path__startswith=path)
+
+
+def programme_rows(
+    user, *, organisation: Organisation | None = None, level: str | None = None
+) -> list[tuple[Aspect, list[MeasureRow]]]:
+    """The dashboard: aspects, then measures with the visible case(s) and open task.
+
+    With `level`, one row per visible case at that level (organisations in code order);
+    otherwise the latest case of `organisation`, by default the user's home organisation
+    (national if none), so child federations' cases never stand in for the user's own.
+    A fixed number of queries, however many organisations there are.
+    """
     visible = access.case_list_visible(user)
-    if organisation is not None:
-        visible = visible.filter(organisation=organisation)
+    if level is not None:
+        visible = visible.filter(organisation__level__key=level)
+        if organisation is not None:
+            visible = visible.filter(organisation__path__startswith=organisation.path)
+    else:
+        home = (
+            organisation
+            or access.user_organisation(user)
+            or Organisation.objects.filter(parent__isnull=True).first()
+        )
+        visible = visible.filter(organisation=home)
     cases = visible.select_related("current_step", "measure", "organisation", "light").order_by(
-        "measure_id", "-is_open", "-created"
+        "measure_id", "organisation__code", "-is_open", "-created"
     )
-    latest: dict[int, Case] = {}
+    shown: dict[int, list[Case]] = {}
+    seen: set[tuple[int, int]] = set()
     for case in cases:
-        latest.setdefault(case.measure_id, case)
+        # One case per measure and organisation: the open one, else the latest.
+        if (case.measure_id, case.organisation_id) in seen:
+            continue
+        seen.add((case.measure_id, case.organisation_id))
+        shown.setdefault(case.measure_id, []).append(case)
     open_items = {
         item.case_id: item
         for item in WorkItem.objects.filter(
-            case__in=[c.pk for c in latest.values()], status=WorkItemStatus.OPEN
+            case__in=[c.pk for cases in shown.values() for c in cases],
+            status=WorkItemStatus.OPEN,
         ).select_related("assignee", "department", "leader_role", "step")
     }
     aspects = Aspect.objects.prefetch_related(
@@ -110,16 +148,88 @@ def programme_rows(user, *, organisation=None) -> list[tuple[Aspect, list[Measur
     for aspect in aspects:
         rows = []
         for measure in aspect.measures.all():
-            case = latest.get(measure.pk)
-            rows.append(MeasureRow(measure, case, open_items.get(case.pk) if case else None))
+            cases = shown.get(measure.pk) or [None]
+            for case in cases:
+                rows.append(MeasureRow(measure, case, open_items.get(case.pk) if case else None))
         result.append((aspect, rows))
     return result
+
+
+@dataclass(frozen=True)
+class OverdueChild:
+    case_id: int
+    organisation: Organisation
+    days_overdue: int
+
+
+@dataclass
+class Rollup:
+    """The children of a cascaded case at a glance.
+
+    `percent_complete` is the mean of the children's own percent complete, each child
+    weighing the same (a completed child counts 100); None without children.
+    """
+
+    children: int = 0
+    open: int = 0
+    done: int = 0
+    by_rag: dict[str, int] = field(default_factory=dict)
+    percent_complete: int | None = None
+    most_overdue: OverdueChild | None = None
+    rows: list[Case] = field(default_factory=list)
+
+
+def days_overdue(due_at: dt.datetime | None, now: dt.datetime) -> int:
+    """Whole days past due, any part of a day counting as one; 0 when not overdue."""
+    if due_at is None or due_at >= now:
+        return 0
+    return math.ceil((now - due_at).total_seconds() / 86400)
+
+
+def case_rollup(case: Case, *, now: dt.datetime | None = None) -> Rollup:
+    """Counts by status and RAG, mean percent and the most overdue open child, aggregated in
+    SQL: three queries whatever the number of children (one when there are none)."""
+    now = now or timezone.now()
+    children = Case.objects.filter(parent_case=case)
+    figures = children.aggregate(
+        total=Count("pk"),
+        open=Count("pk", filter=Q(is_open=True)),
+        percent=Avg("percent_complete"),
+        **{f"rag_{rag}": Count("pk", filter=Q(rag=rag)) for rag in Rag.values},
+    )
+    if not figures["total"]:
+        return Rollup()
+    open_due = WorkItem.objects.filter(
+        case=OuterRef("pk"), status=WorkItemStatus.OPEN, paused_at__isnull=True
+    ).order_by("due_at")
+    rows = list(
+        children.select_related("organisation__level", "current_step")
+        .annotate(open_due_at=Subquery(open_due.values("due_at")[:1]))
+        .order_by("organisation__code")
+    )
+    worst = None
+    for row in rows:
+        row.days_overdue = days_overdue(row.open_due_at, now) if row.is_open else 0
+        if row.days_overdue and (worst is None or row.days_overdue > worst.days_overdue):
+            worst = row
+    return Rollup(
+        children=figures["total"],
+        open=figures["open"],
+        done=figures["total"] - figures["open"],
+        by_rag={rag: figures[f"rag_{rag}"] for rag in Rag.values},
+        percent_complete=math.floor(figures["percent"] + 0.5),
+        most_overdue=OverdueChild(worst.pk, worst.organisation, worst.days_overdue)
+        if worst
+        else None,
+        rows=rows,
+    )
 
 
 def case_get_detail(case_id: int) -> Case:
     return Case.objects.select_related(
         "measure__aspect",
         "organisation",
+        "parent_case__organisation",
         "lead_department",
         "supervising_leader",
         "current_step",

@@ -134,7 +134,9 @@ def work_item_open(*, task, case: Case) -> WorkItem:
     """Create the WorkItem for a new human task (called by the flow when a task is created)."""
     step = case.current_step
     routing = step_routing(case=case, step=step)
-    due = due_fields_for_new_task(step=step, opened_at=timezone.now())
+    cap = case.deadline_cap
+    due = due_fields_for_new_task(step=step, opened_at=timezone.now(), cap=cap)
+    capped_from = due.pop("capped_from", None)
     item = WorkItem.objects.create(
         **due,
         task=task,
@@ -156,6 +158,8 @@ def work_item_open(*, task, case: Case) -> WorkItem:
             "kind": step.kind,
             "assignee": _username(task.owner),
             "due_at": item.due_at,
+            # Present when the parent case's deadline cut this task's own due date short.
+            **({"deadline_cap": cap, "capped_from": capped_from} if capped_from else {}),
         },
     )
     if task.owner is not None:
@@ -172,42 +176,73 @@ def _username(user) -> str | None:
 # --------------------------------------------------------------------------- launching
 
 
-def case_prepare(*, case: Case, measure: Measure, organisation: Organisation, by) -> Case:
+def case_prepare(
+    *,
+    case: Case,
+    measure: Measure,
+    organisation: Organisation,
+    by,
+    parent_case: Case | None = None,
+    deadline_cap=None,
+) -> Case:
     """Fill a new case's fields before the flow saves it (called from the flow's start node)."""
     case.measure = measure
     case.organisation = organisation
     case.launched_by = by
-    case.lead_department = Department.objects.get(
-        organisation=organisation, key=measure.lead_department.key
-    )
-    case.supervising_leader = LeaderRole.objects.get(
-        organisation=organisation, key=measure.supervising_leader.key
-    )
+    case.parent_case = parent_case
+    case.deadline_cap = deadline_cap
+    try:
+        case.lead_department = Department.objects.get(
+            organisation=organisation, key=measure.lead_department.key
+        )
+        case.supervising_leader = LeaderRole.objects.get(
+            organisation=organisation, key=measure.supervising_leader.key
+        )
+    except (Department.DoesNotExist, LeaderRole.DoesNotExist) as exc:
+        raise ValidationError(
+            f"{organisation.title_en} has no {measure.lead_department.key} department or "
+            f"{measure.supervising_leader.key} leader role; give it its departments and roles "
+            "first (workflows.organisations.organisation_roles_copy)."
+        ) from exc
     case.current_step = measure.steps.order_by("position").first()
     if case.current_step is None:
         raise ValidationError(f"measure {measure.code} has no steps")
     return case
 
 
-def case_launch(*, measure: Measure, by, organisation: Organisation | None = None):
-    """Start the measure's case; returns (case, created). Never two open cases per organisation."""
+def case_launch(
+    *,
+    measure: Measure,
+    by,
+    organisation: Organisation | None = None,
+    parent_case: Case | None = None,
+    deadline_cap=None,
+):
+    """Start the measure's case; returns (case, created). Never two open cases per organisation.
+
+    `parent_case` and `deadline_cap` are set by cascading (workflows.cascade).
+    """
     from .flows import MeasureFlow
 
-    if by is not None:
-        access.check_can_coordinate(by)
     organisation = organisation or Organisation.national()
+    if by is not None:
+        access.check_can_coordinate(by, organisation)
     existing = Case.objects.filter(measure=measure, organisation=organisation, is_open=True).first()
     if existing:
         return existing, False
     try:
         with transaction.atomic():
-            case = MeasureFlow.start.run(measure=measure, organisation=organisation, launched_by=by)
-            audit_record(
-                verb="case_launched",
-                actor=by,
-                case=case,
-                data={"measure": measure.code, "organisation": organisation.code},
+            case = MeasureFlow.start.run(
+                measure=measure,
+                organisation=organisation,
+                launched_by=by,
+                parent_case=parent_case,
+                deadline_cap=deadline_cap,
             )
+            data = {"measure": measure.code, "organisation": organisation.code}
+            if parent_case is not None:
+                data.update(parent_case=parent_case.pk, deadline_cap=deadline_cap)
+            audit_record(verb="case_launched", actor=by, case=case, data=data)
             lights.case_lights_refresh(case=case)
     except IntegrityError:
         # A concurrent launch won the partial unique index; return its case.
@@ -250,6 +285,7 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
         if item.status != WorkItemStatus.OPEN or task.status in (STATUS.DONE, STATUS.CANCELED):
             raise TaskConflict(_already_done_message(item))
         access.check_can_act(user, item)
+        _check_completion_guard(item)
         case: Case = activation.process
         now = timezone.now()
         item.status = WorkItemStatus.DONE
@@ -288,6 +324,14 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
         if next_step is None:
             audit_record(verb="case_completed", actor=user, case=case)
             report_queue_completion(case=case)
+            if case.parent_case_id is not None:
+                # Reported up: the parent case's timeline and roll-up show the child done.
+                audit_record(
+                    verb="child_completed",
+                    actor=user,
+                    case=case.parent_case,
+                    data={"child_case": case.pk, "organisation": case.organisation.code},
+                )
         lights.case_lights_refresh(case=case, now=now)
     return item
 
@@ -325,8 +369,59 @@ def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
     )
 
 
+def open_child_count(case: Case) -> int:
+    """How many cases cascaded from this one are still open."""
+    return Case.objects.filter(parent_case=case, is_open=True).count()
+
+
+def _check_completion_guard(item: WorkItem) -> None:
+    """An implementation step stays open while cascaded child cases are, unless overridden."""
+    if item.kind != StepKind.IMPLEMENT or item.guard_overridden_by_id is not None:
+        return
+    still_open = open_child_count(item.case)
+    if still_open:
+        raise ValidationError(
+            f"The implementation cannot be declared done while {still_open} child "
+            f"case{'s are' if still_open != 1 else ' is'} still open; wait for them, or ask a "
+            "coordinator to override with a reason."
+        )
+
+
+def task_complete_override(*, item: WorkItem, by, reason: str) -> WorkItem:
+    """A coordinator lets an implementation step close although child cases are still open."""
+    access.check_can_coordinate(by, item.case.organisation)
+    if item.kind != StepKind.IMPLEMENT:
+        raise ValidationError("Only an implementation step waits for child cases.")
+    if not (reason or "").strip():
+        raise ReasonRequired("A reason is required to override the completion guard.")
+    with transaction.atomic():
+        item = WorkItem.objects.select_for_update().select_related("case").get(pk=item.pk)
+        if item.status != WorkItemStatus.OPEN:
+            raise TaskConflict(_already_done_message(item))
+        open_children = list(
+            Case.objects.filter(parent_case=item.case, is_open=True)
+            .order_by("organisation__code")
+            .values_list("organisation__code", flat=True)
+        )
+        item.guard_overridden_by = by
+        item.save(update_fields=["guard_overridden_by"])
+        audit_record(
+            verb="completion_guard_overridden",
+            actor=by,
+            case=item.case,
+            work_item=item,
+            reason=reason.strip(),
+            data={"open_children": len(open_children), "organisations": open_children},
+        )
+    return item
+
+
 def task_complete(*, item: WorkItem, user, note: str = "", percent: int | None = None) -> WorkItem:
-    """Complete a submit, implement or review step (staff declare implementation done)."""
+    """Complete a submit, implement or review step (staff declare implementation done).
+
+    An implementation step with open cascaded child cases refuses (ValidationError) unless a
+    coordinator overrode the guard (task_complete_override).
+    """
     if item.kind not in (StepKind.SUBMIT, StepKind.IMPLEMENT, StepKind.REVIEW):
         raise ValidationError(f"a {item.kind} step is approved or returned, not completed")
     if percent is not None and not 0 <= percent <= 100:
@@ -385,7 +480,7 @@ def _set_owner(item: WorkItem, user) -> None:
 
 def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
     """A coordinator hands an open task to someone else; the reason is recorded."""
-    access.check_can_coordinate(by)
+    access.check_can_coordinate(by, item.case.organisation)
     if not (reason or "").strip():
         raise ReasonRequired("A reason is required to reassign a task.")
     if to_user is not None and access.is_auditor(to_user):

@@ -25,10 +25,14 @@ class ReformApp(Application):
     launch_path = path("launch/", views.launch, name="launch")
     case_path = path("cases/<int:case_id>/", views.case_detail, name="case")
     comment_path = path("cases/<int:case_id>/comment/", views.case_comment, name="comment")
+    cascade_path = path("cases/<int:case_id>/cascade/", views.case_cascade, name="cascade")
     evidence_path = path("evidence/<int:evidence_id>/", views.evidence_download, name="evidence")
     task_path = path("tasks/<int:task_id>/", views.task_detail, name="task")
     reassign_path = path("tasks/<int:task_id>/reassign/", views.task_reassign, name="reassign")
     deadline_path = path("tasks/<int:task_id>/deadline/", views.task_deadline, name="deadline")
+    override_path = path(
+        "tasks/<int:task_id>/override/", views.task_guard_override, name="guard_override"
+    )
     notifications_path = path("notifications/", views.notification_log, name="notifications")
     preferences_path = path("me/notifications/", views.notification_preferences, name="preferences")
     # The audit desk (auditors and coordinators).

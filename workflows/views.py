@@ -5,6 +5,7 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,7 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, deadlines, forms, selectors, services
+from . import access, cascade, deadlines, forms, selectors, services
 from .middleware import auditors_may_post
 from .models import (
     AuditEvent,
@@ -23,6 +24,8 @@ from .models import (
     Evidence,
     Measure,
     NotificationStatus,
+    Organisation,
+    OrganisationLevel,
     Profile,
     Report,
     StepKind,
@@ -56,9 +59,39 @@ def home(request):
     return render(request, "workflows/home.html", context)
 
 
+def programme_filters(user, params) -> tuple[Organisation | None, str | None]:
+    """The dashboard's ?organisation=<code> and ?level=<key>; unknown or out of reach: 404."""
+    organisation = level = None
+    code = params.get("organisation") or ""
+    if code:
+        organisation = selectors.organisation_list_visible(user).filter(code=code).first()
+        if organisation is None:
+            raise Http404
+    if params.get("level"):
+        level = params["level"]
+        if not OrganisationLevel.objects.filter(key=level).exists():
+            raise Http404
+    return organisation, level
+
+
 @login_required
 def dashboard(request):
-    aspects = selectors.programme_rows(request.user)
+    organisation, level = programme_filters(request.user, request.GET)
+    # The menu lists the user's organisation and the ones right below; any other in reach
+    # works by its code in the URL (there may be thousands).
+    # No organisation at all before the catalogue is loaded: the page says how to load it.
+    home = (
+        access.user_organisation(request.user)
+        or Organisation.objects.filter(parent__isnull=True).first()
+    )
+    organisations = (
+        list(
+            selectors.organisation_list_visible(request.user).filter(Q(pk=home.pk) | Q(parent=home))
+        )
+        if home
+        else []
+    )
+    aspects = selectors.programme_rows(request.user, organisation=organisation, level=level)
     return render(
         request,
         "workflows/dashboard.html",
@@ -67,6 +100,10 @@ def dashboard(request):
             "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
             "source": CatalogueSource.objects.first(),
             "is_coordinator": access.is_coordinator(request.user),
+            "organisations": organisations,
+            "levels": list(OrganisationLevel.objects.all()),
+            "selected_organisation": organisation.code if organisation else "",
+            "selected_level": level or "",
         },
     )
 
@@ -140,8 +177,45 @@ def case_detail(request, case_id):
             "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
             "can_comment": not access.is_auditor(request.user),
             "is_coordinator": access.is_coordinator(request.user),
+            "rollup": selectors.case_rollup(case),
+            "cascade_form": _cascade_form(case, request.user),
         },
     )
+
+
+def _cascade_form(case, user, data=None):
+    choices = cascade.cascade_choices(case, user)
+    return forms.CascadeForm(data, choices=choices) if choices else None
+
+
+@login_required
+@require_POST
+def case_cascade(request, case_id):
+    """Cascade the case to organisations directly below (coordinators of this subtree)."""
+    case = _visible_case(request.user, case_id)
+    form = _cascade_form(case, request.user, request.POST)
+    if form is None:
+        raise PermissionDenied
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    else:
+        try:
+            result = cascade.case_cascade(
+                case=case,
+                by=request.user,
+                organisations=form.cleaned_data["organisations"] or None,
+                level=form.cleaned_data["level"] or None,
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, _message(exc))
+        else:
+            messages.success(
+                request,
+                _("%(created)d child case(s) launched, %(existing)d already there.")
+                % {"created": len(result.created), "existing": len(result.existing)},
+            )
+    return redirect(reverse("workflows:case", args=[case.pk]) + "#children")
 
 
 @login_required
@@ -256,8 +330,40 @@ def task_detail(request, task_id):
             "pause_form": forms.PauseForm(auto_id="pause_%s"),
             "resume_form": forms.ResumeForm(auto_id="resume_%s"),
             "deadline_changes": item.deadline_changes.select_related("by"),
+            "open_children": services.open_child_count(item.case)
+            if item.kind == StepKind.IMPLEMENT and item.is_open
+            else 0,
+            "can_override": item.kind == StepKind.IMPLEMENT
+            and item.is_open
+            and item.guard_overridden_by_id is None
+            and access.can_coordinate(request.user, case.organisation),
+            "override_form": forms.GuardOverrideForm(),
         },
     )
+
+
+@login_required
+@require_POST
+def task_guard_override(request, task_id):
+    """A coordinator lets an implementation step close while child cases are still open."""
+    item = WorkItem.objects.select_related("case").filter(pk=task_id).first()
+    if item is None or not access.can_view_case(request.user, item.case):
+        raise Http404
+    form = forms.GuardOverrideForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give the reason for the override."))
+        return redirect("workflows:task", task_id=task_id)
+    try:
+        services.task_complete_override(
+            item=item, by=request.user, reason=form.cleaned_data["reason"]
+        )
+    except (PermissionDenied, ValidationError, services.TaskConflict) as exc:
+        messages.error(request, _message(exc))
+    else:
+        messages.success(
+            request, _("The implementation may now be declared done with child cases open.")
+        )
+    return redirect("workflows:task", task_id=task_id)
 
 
 def _may(check, *args) -> bool:

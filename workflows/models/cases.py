@@ -32,6 +32,8 @@ class Case(Process):
     current_step = models.ForeignKey(
         StepTemplate, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # A cascaded case's tasks are never due after this (the parent's deadline when cascaded).
+    deadline_cap = models.DateTimeField(null=True, blank=True)
     percent_complete = models.PositiveSmallIntegerField(default=0)
     rag = models.CharField(max_length=10, choices=Rag.choices, default=Rag.GREEN)
     is_open = models.BooleanField(default=True)
@@ -117,6 +119,11 @@ class WorkItem(models.Model):
     # Set while the clock is stopped; no reminder or escalation fires for a paused task.
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.TextField(blank=True)
+    # A coordinator let this implementation step close while child cases are still open
+    # (the reason is in the `completion_guard_overridden` audit event).
+    guard_overridden_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["created_at", "pk"]

@@ -20,8 +20,20 @@ class Command(BaseCommand):
             action="store_true",
             help="Print one existing login per role (changes nothing); used by `make demo`.",
         )
+        parser.add_argument(
+            "--provinces",
+            type=int,
+            default=0,
+            help="also create this many provincial federations with accounts (at most 6)",
+        )
+        parser.add_argument(
+            "--prefectures",
+            type=int,
+            default=0,
+            help="and this many prefecture (city) federations in each province",
+        )
 
-    def handle(self, *args, **options):
+    def handle(self, *args, provinces=0, prefectures=0, **options):
         if not Organisation.objects.filter(parent__isnull=True).exists():
             raise CommandError("Load the catalogue first: python manage.py load_catalogue")
         if options["summary"]:
@@ -29,7 +41,9 @@ class Command(BaseCommand):
             return
         password = os.environ.get("DEMO_PASSWORD") or demo_password_generate()
         try:
-            logins = demo_seed(password=password)
+            logins = demo_seed(password=password, provinces=provinces, prefectures=prefectures)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         except DemoSeedRefused as exc:
             raise CommandError(str(exc)) from exc
         width = max(len(login.username) for login in logins)

@@ -83,7 +83,8 @@ def _audit_trail_emptied_before_flush(request):
         cursor.execute(
             "ALTER TABLE workflows_auditevent DISABLE TRIGGER workflows_auditevent_no_truncate"
         )
-        cursor.execute("TRUNCATE workflows_auditevent")
+        # CASCADE: score entries and other rows that point at events go with them.
+        cursor.execute("TRUNCATE workflows_auditevent CASCADE")
         cursor.execute(
             "ALTER TABLE workflows_auditevent ENABLE TRIGGER workflows_auditevent_no_truncate"
         )

@@ -82,7 +82,7 @@ def test_postgresql_refuses_a_raw_sql_update_delete_and_truncate_of_the_trail(tr
     for sql, params in (
         ("UPDATE workflows_auditevent SET reason = %s WHERE id = %s", ["rewritten", event.pk]),
         ("DELETE FROM workflows_auditevent WHERE id = %s", [event.pk]),
-        ("TRUNCATE workflows_auditevent", []),
+        ("TRUNCATE workflows_auditevent CASCADE", []),
     ):
         with pytest.raises(DatabaseError, match="append-only"):
             with transaction.atomic(), connection.cursor() as cursor:

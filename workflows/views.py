@@ -275,9 +275,13 @@ def evidence_download(request, evidence_id):
     evidence = Evidence.objects.filter(pk=evidence_id).select_related("case").first()
     if evidence is None or not access.can_view_case(request.user, evidence.case):
         raise Http404
-    return FileResponse(
+    response = FileResponse(
         evidence.file.open("rb"),
         as_attachment=True,
         filename=evidence.original_name,
         content_type="application/octet-stream",
     )
+    # Always a download, never rendered by the browser, whatever the file holds; set here as
+    # well as by SecurityMiddleware so the guarantee does not hang on one setting.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

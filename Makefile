@@ -56,8 +56,9 @@ dirs:
 
 # --- database and data -------------------------------------------------------------------
 
-migrate: $(VENV_STAMP) dirs ## apply migrations
+migrate: $(VENV_STAMP) dirs ## apply migrations and create the cache table (no-op with Redis)
 	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
 
 catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisation
 	$(MANAGE) load_catalogue

@@ -4,13 +4,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
 
-from . import access, forms, selectors, services
+from . import access, forms, health, selectors, services
 from .models import AuditEvent, CatalogueSource, Evidence, Measure, StepKind, WorkItem
 
 PAGE_SIZE = 50
@@ -285,3 +286,11 @@ def evidence_download(request, evidence_id):
     # well as by SecurityMiddleware so the guarantee does not hang on one setting.
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Public health check: 200 when the database answers, else 503; names no host or secret."""
+    report, healthy = health.health_report()
+    return JsonResponse(report, status=200 if healthy else 503)

@@ -22,7 +22,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpa
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed messages collectstatic demo test \
-	lint format clean worker beat web compose-config
+	lint format clean worker beat web compose-config security
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -100,9 +100,16 @@ test: $(VENV_STAMP) ## ruff, migration check and pytest; CI runs this
 	$(RUFF) check .
 	$(RUFF) format --check .
 	DJANGO_SETTINGS_MODULE=project.settings.test $(MANAGE) makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory security
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
 		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
+
+# bandit over our code (accepted findings carry `# nosec Bxxx` with the reason beside them);
+# pip-audit over the installed dependencies (accepted IDs in .pip-audit-ignore).
+security: $(VENV_STAMP) ## bandit and pip-audit; make test runs it
+	$(BIN)/bandit -q -c pyproject.toml -r project workflows tasks
+	$(PY) scripts/pip_audit_check.py
 
 lint: $(VENV_STAMP) ## ruff check and format check
 	$(RUFF) check .

@@ -14,3 +14,6 @@ urlpatterns = [
     path("api/", include("workflows.api_urls")),
     path("", site.urls),
 ]
+
+# URLs under /api/ that match no route (e.g. /api/v1/tasks/abc/) answer JSON like the API.
+handler404 = "workflows.views.page_not_found"

@@ -311,3 +311,51 @@ def test_production_settings_pass_the_deployment_check():
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+# --------------------------------------------------------------------------- out-of-range ids
+
+HUGE_ID = 2**64 + 7  # matches <int:...> routes, fits no database column
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/workflows/cases/{HUGE_ID}/",
+        f"/workflows/tasks/{HUGE_ID}/",
+        f"/workflows/evidence/{HUGE_ID}/",
+        f"/engine/measure/{HUGE_ID}/",
+    ],
+)
+def test_an_id_too_large_for_the_database_is_a_404_page_not_a_500(client, coordinator, url):
+    client.force_login(coordinator)
+    client.raise_request_exception = False
+
+    response = client.get(url)
+
+    assert response.status_code == 404
+    assert "Not found" in response.content.decode()
+
+
+@pytest.mark.parametrize("url", [f"/api/v1/cases/{HUGE_ID}/", "/api/v1/tasks/abc/"])
+def test_api_urls_that_match_no_row_or_route_answer_json(coordinator, url):
+    client = APIClient()
+    client.force_authenticate(coordinator)
+
+    response = client.get(url)
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+def test_a_malformed_page_parameter_is_a_400_not_the_first_page(coordinator, launch):
+    launch("2.2")
+    client = APIClient()
+    client.force_authenticate(coordinator)
+
+    for query in ("offset=abc", "offset=-1", "limit=0", "limit=x"):
+        response = client.get(f"/api/v1/cases/?{query}")
+        assert response.status_code == 400, query
+        assert "must be a whole number" in response.json()["detail"]
+    assert client.get("/api/v1/cases/?limit=1&offset=0").json()["count"] == 1

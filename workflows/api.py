@@ -13,6 +13,7 @@ from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.generics import GenericAPIView
+from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -67,13 +68,46 @@ def exception_handler(exc, context):
     return response
 
 
+class StrictLimitOffsetPagination(LimitOffsetPagination):
+    """DRF's limit/offset, but a malformed value is a 400 instead of silently the default.
+
+    Found by fuzzing the schema: `?offset=abc` answered 200 with the first page. `limit` is
+    capped at `max_limit` (larger values are clamped, as DRF does, so no page is unbounded).
+    """
+
+    max_limit = 500
+
+    def _strict(self, request, name: str, minimum: int) -> None:
+        raw = request.query_params.get(name)
+        if raw is None:
+            return
+        try:
+            valid = int(raw) >= minimum
+        except ValueError:
+            valid = False
+        if not valid:
+            raise BadRequest(f"{name} must be a whole number of at least {minimum}.")
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self._strict(request, self.limit_query_param, 1)
+        self._strict(request, self.offset_query_param, 0)
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        minimums = {self.limit_query_param: 1, self.offset_query_param: 0}
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = minimums[parameter["name"]]
+        return parameters
+
+
 class ErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
     errors = serializers.JSONField(required=False, help_text="Per-field messages (input errors)")
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Invalid input: a missing reason, a bad percent, or the wrong action for the step",
+    400: "Invalid input: a missing reason, a bad percent or page, or the wrong action for the step",
     403: "Not allowed: not your task or queue, auditor, separation of duties, not a coordinator",
     404: "Not found, or on a case you cannot see",
     409: "The task is already done or taken by someone else; nothing was changed",
@@ -281,11 +315,13 @@ class ReturnInput(serializers.Serializer):
 
 class CompleteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    percent = serializers.IntegerField(required=False, allow_null=True, default=None)
+    percent = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=100
+    )
 
 
 class ProgressInput(serializers.Serializer):
-    percent = serializers.IntegerField(help_text="0 to 100")
+    percent = serializers.IntegerField(help_text="0 to 100", min_value=0, max_value=100)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -325,6 +361,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     """Cases the caller can see; coordinators launch them."""
 
     serializer_class = CaseSerializer
+    pagination_class = StrictLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet[Case]:
         return (
@@ -340,7 +377,9 @@ class CaseViewSet(viewsets.GenericViewSet):
             .order_by("-created", "-pk")
         )
 
-    @extend_schema(operation_id="case_list", responses={200: CaseSerializer(many=True)})
+    @extend_schema(
+        operation_id="case_list", responses={200: CaseSerializer(many=True), **_errors(400)}
+    )
     def list(self, request):
         """Cases the caller can see, newest first."""
         page = self.paginate_queryset(self.get_queryset())
@@ -390,6 +429,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     """Open tasks (inbox and queues) and the actions on them; each action calls one service."""
 
     serializer_class = TaskSerializer
+    pagination_class = StrictLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet[WorkItem]:
         user = self.request.user
@@ -402,7 +442,9 @@ class TaskViewSet(viewsets.GenericViewSet):
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)
 
-    @extend_schema(operation_id="task_list", responses={200: TaskSerializer(many=True)})
+    @extend_schema(
+        operation_id="task_list", responses={200: TaskSerializer(many=True), **_errors(400)}
+    )
     def list(self, request):
         """The caller's open tasks: assigned to them, or waiting in a queue they serve."""
         page = self.paginate_queryset(self.get_queryset())

@@ -8,6 +8,7 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -294,3 +295,10 @@ def healthz(request):
     """Public health check: 200 when the database answers, else 503; names no host or secret."""
     report, healthy = health.health_report()
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def page_not_found(request, exception):
+    """404 for any URL: JSON under /api/ (e.g. a malformed id), the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)

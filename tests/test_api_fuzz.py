@@ -6,7 +6,9 @@ bounded number of examples per operation so the whole module stays well under a 
 
 import pytest
 import schemathesis
+from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
@@ -23,7 +25,16 @@ def api_token(coordinator, launch):
 
 @pytest.fixture
 def api_schema(db):
-    return schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    # Requests go straight to the WSGI handler, whose request signals would close the test's
+    # database connection (inside its transaction, on PostgreSQL); Django's own test client
+    # disconnects them the same way.
+    for signal in (request_started, request_finished):
+        signal.disconnect(close_old_connections)
+    try:
+        yield schemathesis.openapi.from_wsgi("/api/schema/", get_wsgi_application())
+    finally:
+        for signal in (request_started, request_finished):
+            signal.connect(close_old_connections)
 
 
 schema = schemathesis.pytest.from_fixture("api_schema")

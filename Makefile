@@ -24,7 +24,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpa
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed verify-audit messages collectstatic demo test \
-	lint format clean worker beat web compose-config bench screenshots
+	lint format clean worker beat web compose-config bench screenshots security
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -58,8 +58,9 @@ dirs:
 
 # --- database and data -------------------------------------------------------------------
 
-migrate: $(VENV_STAMP) dirs ## apply migrations
+migrate: $(VENV_STAMP) dirs ## apply migrations and create the cache table (no-op with Redis)
 	$(MANAGE) migrate --noinput
+	$(MANAGE) createcachetable
 
 catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisation
 	$(MANAGE) load_catalogue
@@ -112,6 +113,7 @@ test: $(VENV_STAMP) ## ruff, migration check and pytest (browser tests included)
 	$(RUFF) check .
 	$(RUFF) format --check .
 	DJANGO_SETTINGS_MODULE=project.settings.test $(MANAGE) makemigrations --check --dry-run
+	@$(MAKE) --no-print-directory security
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
 		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
@@ -124,6 +126,12 @@ bench: $(VENV_STAMP) ## national-scale benchmarks on PostgreSQL (see bench/RESUL
 # committed NAME.png files shown in README.md.
 screenshots: $(VENV_STAMP) ## refresh docs/screenshots/*.png from the browser tests
 	UPDATE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest -m browser -q
+
+# bandit over our code (accepted findings carry `# nosec Bxxx` with the reason beside them);
+# pip-audit over the installed dependencies (accepted IDs in .pip-audit-ignore).
+security: $(VENV_STAMP) ## bandit and pip-audit; make test runs it
+	$(BIN)/bandit -q -c pyproject.toml -r project workflows tasks
+	$(PY) scripts/pip_audit_check.py
 
 lint: $(VENV_STAMP) ## ruff check and format check
 	$(RUFF) check .

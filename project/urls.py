@@ -4,11 +4,16 @@ from django.contrib import admin
 from django.urls import include, path
 
 from workflows.site import site
+from workflows.views import healthz
 
 urlpatterns = [
+    path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include("workflows.api_urls")),
     path("", site.urls),
 ]
+
+# URLs under /api/ that match no route (e.g. /api/v1/tasks/abc/) answer JSON like the API.
+handler404 = "workflows.views.page_not_found"

@@ -10,4 +10,7 @@ from workflows.escalation import sweep_run
 @shared_task(name="tasks.timers.sweep", ignore_result=True, expires=55, soft_time_limit=240)
 def sweep() -> str:
     """Run one sweep now; returns its one-line summary."""
+    from workflows.health import heartbeat_record
+
+    heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it
     return str(sweep_run())

@@ -14,6 +14,7 @@ SERVICE_VARS = (
     "ALLOWED_HOSTS",
     "DEBUG",
     "EVIDENCE_MAX_BYTES",
+    "SECRET_KEY_FALLBACKS",
 )
 
 
@@ -93,3 +94,31 @@ def test_production_refuses_the_example_secret_key(monkeypatch):
             ALLOWED_HOSTS="a.example",
             DATABASE_URL="postgres://rf@db/reformflow",
         )
+
+
+def test_the_cache_is_shared_by_processes_redis_or_a_database_table(monkeypatch):
+    embedded = _load("project.settings.local", monkeypatch)
+    assert embedded.CACHES["default"]["BACKEND"] == "django.core.cache.backends.db.DatabaseCache"
+
+    with_redis = _load("project.settings.local", monkeypatch, REDIS_URL="redis://cache:6379/1")
+    assert with_redis.CACHES["default"] == {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "LOCATION": "redis://cache:6379/1",
+    }
+
+
+def test_production_cookies_are_secure_httponly_and_samesite(monkeypatch):
+    production = _load(
+        "project.settings.production",
+        monkeypatch,
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="a.example",
+        DATABASE_URL="postgres://rf@db/reformflow",
+        SECRET_KEY_FALLBACKS="old-key-one,old-key-two",
+    )
+    for cookie in ("SESSION", "CSRF"):
+        assert getattr(production, f"{cookie}_COOKIE_SECURE") is True
+        assert getattr(production, f"{cookie}_COOKIE_HTTPONLY") is True
+        assert getattr(production, f"{cookie}_COOKIE_SAMESITE") == "Lax"
+    assert production.SECRET_KEY_FALLBACKS == ["old-key-one", "old-key-two"]
+    assert production.SECURE_HSTS_SECONDS >= 31536000

@@ -2,13 +2,17 @@
 access-checked downloads."""
 
 import hashlib
+import io
+import zipfile
 from pathlib import Path
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from tests.casework import advance, claim, open_item_of, report_progress, submit, task_url
+from workflows import services
 from workflows.models import AuditEvent, Evidence
 
 PDF = b"%PDF-1.4\n" + b"evidence of the reform " * 20 + b"\n%%EOF\n"
@@ -147,3 +151,108 @@ def test_evidence_downloads_for_those_who_see_the_case_and_404_for_others(
         client.force_login(demo_users(username))
         assert client.get(url).status_code == 404, username
     assert client.get(reverse("workflows:evidence", args=[999999])).status_code == 404
+
+
+# --------------------------------------------------------------------------- content checks
+
+
+def _ooxml(main_content_type: str) -> bytes:
+    """A minimal Office Open XML package whose manifest names `main_content_type`."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(
+            "[Content_Types].xml",
+            '<?xml version="1.0" encoding="UTF-8"?>'
+            '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+            f'<Override PartName="/main.xml" ContentType="{main_content_type}"/></Types>',
+        )
+        archive.writestr("main.xml", "<doc/>")
+    return buffer.getvalue()
+
+
+DOCX = _ooxml("application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml")
+XLSX = _ooxml("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet.main+xml")
+XLSM = _ooxml("application/vnd.ms-excel.sheet.macroEnabled.main+xml")
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 40
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 40
+EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 60
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("plan.pdf", PDF),
+        ("photo.png", PNG),
+        ("photo.jpg", JPEG),
+        ("plan.docx", DOCX),
+        ("budget.xlsx", XLSX),
+        ("figures.csv", "区,人数\n东城,12\n".encode()),
+        ("notes.txt", "会议纪要 minutes".encode()),
+        ("bundle.zip", DOCX),
+    ],
+)
+def test_files_whose_content_matches_their_type_are_accepted(name, content, settings):
+    settings.EVIDENCE_MAX_BYTES = 1024 * 1024
+    services.evidence_validate(SimpleUploadedFile(name, content))
+
+
+@pytest.mark.parametrize(
+    "name, content, why",
+    [
+        ("plan.pdf", EXE, "its content is not a PDF document; it looks like a Windows program"),
+        ("photo.png", JPEG, "its content is not a PNG image; it looks like a JPEG image"),
+        ("photo.jpg", PDF, "its content is not a JPEG image; it looks like a PDF document"),
+        ("plan.docx", PDF, "it is not a ZIP-based Office file; it looks like a PDF document"),
+        ("plan.docx", XLSX, "its content is not a .docx document"),
+        ("budget.xlsx", XLSM, "its content is not a .xlsx document"),
+        ("budget.xlsx", b"PK\x03\x04truncated", "it is a damaged or incomplete Office file"),
+        ("notes.txt", b"abc\x00def", "it contains binary data (NUL bytes), not text"),
+        ("figures.csv", "名单".encode("gb18030"), "it is not UTF-8 text"),
+        ("bundle.zip", EXE, "its content is not a ZIP archive; it looks like a Windows program"),
+    ],
+)
+def test_files_whose_content_does_not_match_their_type_are_refused_saying_why(
+    name, content, why, settings
+):
+    settings.EVIDENCE_MAX_BYTES = 1024 * 1024
+    with pytest.raises(ValidationError) as refused:
+        services.evidence_validate(SimpleUploadedFile(name, content))
+
+    [message] = refused.value.messages
+    assert message.startswith(f"“{name}” was refused: ") and why in message, message
+
+
+def test_an_allowed_extension_without_a_content_rule_is_refused(settings):
+    settings.EVIDENCE_ALLOWED_TYPES = [".pdf", ".odt"]
+    with pytest.raises(ValidationError, match="no content check is defined for .odt"):
+        services.evidence_validate(SimpleUploadedFile("plan.odt", b"PK\x03\x04"))
+
+
+def test_a_renamed_program_is_refused_on_the_task_page_and_nothing_is_stored(client, media, draft):
+    item, staff = draft
+    renamed = SimpleUploadedFile("annual-plan.pdf", EXE, "application/pdf")
+
+    response = submit(client, staff, item, "Plan.", files=[renamed])
+
+    assert response.status_code == 200
+    assert _field_errors(response) == [
+        "“annual-plan.pdf” was refused: its content is not a PDF document; "
+        "it looks like a Windows program."
+    ]
+    item.refresh_from_db()
+    assert item.is_open and not Evidence.objects.exists() and _stored_files(media) == []
+
+
+def test_evidence_is_downloaded_as_an_attachment_that_browsers_must_not_sniff(
+    client, demo_users, media, draft
+):
+    item, staff = draft
+    submit(client, staff, item, "Plan.", files=[SimpleUploadedFile("plan.pdf", PDF)])
+    client.force_login(demo_users("network_work.head"))
+
+    response = client.get(reverse("workflows:evidence", args=[Evidence.objects.get().pk]))
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith("attachment;")
+    assert response["Content-Type"] == "application/octet-stream"
+    assert response["X-Content-Type-Options"] == "nosniff"

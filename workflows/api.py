@@ -28,6 +28,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from . import access, cascade, deadlines, forms, selectors, services
+from .api_pagination import StrictLimitOffsetPagination
 from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from .models import (
     Aspect,
@@ -100,7 +101,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 _ERROR_DESCRIPTIONS = {
-    400: "Invalid input: a missing reason, a bad percent, or the wrong action for the step",
+    400: "Invalid input: a missing reason, a bad percent or page, or the wrong action for the step",
     401: "Not logged in",
     403: "Not allowed: not your task or queue, auditor, separation of duties, not a coordinator",
     404: "Not found, or on a case you cannot see",
@@ -378,11 +379,13 @@ class ReturnInput(serializers.Serializer):
 
 class CompleteInput(serializers.Serializer):
     note = serializers.CharField(required=False, allow_blank=True, default="")
-    percent = serializers.IntegerField(required=False, allow_null=True, default=None)
+    percent = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=0, max_value=100
+    )
 
 
 class ProgressInput(serializers.Serializer):
-    percent = serializers.IntegerField(help_text="0 to 100")
+    percent = serializers.IntegerField(help_text="0 to 100", min_value=0, max_value=100)
     note = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -496,6 +499,7 @@ class CaseViewSet(viewsets.GenericViewSet):
     """Cases the caller can see; coordinators launch them."""
 
     serializer_class = CaseSerializer
+    pagination_class = StrictLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet[Case]:
         return (
@@ -596,6 +600,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     """Open tasks (inbox and queues) and the actions on them; each action calls one service."""
 
     serializer_class = TaskSerializer
+    pagination_class = StrictLimitOffsetPagination
 
     def get_queryset(self) -> QuerySet[WorkItem]:
         user = self.request.user

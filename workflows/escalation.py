@@ -357,5 +357,8 @@ def sweep_run(*, now: dt.datetime | None = None, deliver: bool = True) -> SweepR
     if deliver:
         delivery = notifications_deliver_due(now=now)
         result.delivered, result.failed = delivery.sent, delivery.failed
+    from .health import sweep_record
+
+    sweep_record(timezone.now())
     logger.info("%s", result)
     return result

@@ -100,6 +100,11 @@ class MeasureFlow(flow.Flow):
 
         return sees_everything(user)
 
+    def has_manage_permission(self, user, obj=None):
+        # viewflow's cancel/undo/revive would change cases without the services' checks and
+        # audit trail; superusers included, nobody manages cases through the engine pages.
+        return False
+
     def start_case(
         self, activation, *, measure, organisation, launched_by, parent_case=None, deadline_cap=None
     ):

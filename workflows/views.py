@@ -10,11 +10,13 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.views import defaults
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, selectors, services
+from . import access, cascade, deadlines, forms, health, selectors, services
 from .middleware import auditors_may_post
 from .models import (
     AuditEvent,
@@ -508,12 +510,31 @@ def evidence_download(request, evidence_id):
     evidence = Evidence.objects.filter(pk=evidence_id).select_related("case").first()
     if evidence is None or not access.can_view_case(request.user, evidence.case):
         raise Http404
-    return FileResponse(
+    response = FileResponse(
         evidence.file.open("rb"),
         as_attachment=True,
         filename=evidence.original_name,
         content_type="application/octet-stream",
     )
+    # Always a download, never rendered by the browser, whatever the file holds; set here as
+    # well as by SecurityMiddleware so the guarantee does not hang on one setting.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+@never_cache
+@require_GET
+def healthz(request):
+    """Public health check: 200 when the database answers, else 503; names no host or secret."""
+    report, healthy = health.health_report()
+    return JsonResponse(report, status=200 if healthy else 503)
+
+
+def page_not_found(request, exception):
+    """404 for any URL: JSON under /api/ (e.g. a malformed id), the HTML page elsewhere."""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 # --------------------------------------------------------------------------- reports

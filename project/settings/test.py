@@ -16,6 +16,9 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Each test starts from an empty cache, whatever REDIS_URL CI sets; django-axes stays on
+# (it keeps its counts in the database, which each test rolls back).
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 # whitenoise warns on every request when STATIC_ROOT is missing; tests serve no static files.
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405

@@ -1,0 +1,488 @@
+"""Every URL pattern in the project, requested as every role, against a table of expectations.
+
+The table (`EXPECTED`) is data: each row matches route patterns (a regular expression over
+the full route, as `django.urls.get_resolver` builds it), names the method and body, and
+says what each role gets. A pattern no row matches fails `test_every_url_pattern_is_classified`,
+so a new route cannot ship unclassified: add a row for it.
+
+Outcomes:
+  OK        200 (201 for a creation): allowed.
+  DONE      302 back to a page with no error message: an allowed form post (post/redirect/get).
+  REFUSED   302 back to the page with an error message: the pages' way of refusing an action
+            the visitor may see but not do (services raise, the view shows the reason).
+  DENIED    403 or 404: not allowed, or a case the visitor cannot see (404 hides that it exists).
+  LOGIN     302 to the login page (pages) for anonymous visitors.
+  ADMIN     302 to the admin login page: Django admin for anyone not staff.
+  API_ANON  401 or 403 "Authentication credentials were not provided." (API, anonymous).
+  REDIRECT  302 somewhere else: an index that forwards, logout, the language switch.
+  CONFLICT  409: the task is already someone else's (the API's claim says whose).
+
+Rows are tried in order and the first that matches a route decides, so specific rows come
+before the general ones of their family.
+
+viewflow's engine pages answer anonymous visitors 403 instead of sending them to log in
+(viewflow checks its own permission first); they show nothing, so the table records that.
+"""
+
+import re
+import sys
+from dataclasses import dataclass, field
+
+import pytest
+from django.contrib import messages as django_messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.contrib.contenttypes.models import ContentType
+from django.contrib.messages import get_messages
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils.encoding import force_bytes
+from django.utils.http import urlsafe_base64_encode
+from rest_framework.authtoken.models import Token
+from viewflow.workflow.models import Task
+
+from tests.conftest import DEMO_PASSWORD
+from workflows import services
+from workflows.demo import demo_seed
+from workflows.flows import MeasureFlow
+from workflows.models import Case, Evidence, Measure, WorkItem
+
+OK, DONE, REFUSED, DENIED, LOGIN, ADMIN, API_ANON, REDIRECT, CONFLICT = (
+    "OK DONE REFUSED DENIED LOGIN ADMIN API_ANON REDIRECT CONFLICT".split()
+)
+
+# Who plays each role. The leader supervises other measures than the world's cases, so the
+# table also shows what someone outside a case gets.
+ROLES = {
+    "anonymous": None,
+    "staff": "network_work.staff",
+    "head": "network_work.head",
+    "leader": "secretary_organisation",
+    "coordinator": "coordinator.office",
+    "auditor": "auditor",
+    "admin": "admin",
+}
+SIGNED_IN = [role for role in ROLES if role != "anonymous"]
+
+
+def everyone(outcome):
+    return dict.fromkeys(ROLES, outcome)
+
+
+def pages(**outcomes):
+    """A login-protected page: anonymous visitors go to the login page."""
+    return {"anonymous": LOGIN, **dict.fromkeys(SIGNED_IN, OK), **outcomes}
+
+
+def api(**outcomes):
+    return {"anonymous": API_ANON, **dict.fromkeys(SIGNED_IN, OK), **outcomes}
+
+
+def admin_only(admin_outcome=OK):
+    return {**dict.fromkeys(ROLES, ADMIN), "admin": admin_outcome}
+
+
+# Roles that see the world's case (network_work's measure 2.2): all but the outside leader.
+CASE_VIEWERS = pages(leader=DENIED)
+# Coordinators and auditors (and the superuser, a coordinator) see viewflow's engine pages.
+ENGINE_VIEW = pages(anonymous=DENIED, staff=DENIED, head=DENIED, leader=DENIED)
+ENGINE_FORWARD = ENGINE_VIEW | dict.fromkeys(("coordinator", "auditor", "admin"), REDIRECT)
+ENGINE_CLOSED = everyone(DENIED)
+
+
+@dataclass(frozen=True)
+class Row:
+    route: str  # regular expression matched against the whole route
+    expected: dict[str, str]
+    method: str = "get"
+    data: dict = field(default_factory=dict)
+    why: str = ""
+
+
+EXPECTED: list[Row] = [
+    # --- public
+    Row(r"healthz", everyone(OK)),
+    Row(r"api/schema/", everyone(OK), why="the schema describes endpoints, holds no data"),
+    Row(r"accounts/login/", everyone(OK)),
+    Row(r"accounts/logout/", everyone(REDIRECT), method="post"),
+    Row(r"accounts/password_reset/(done/)?", everyone(OK)),
+    Row(r"accounts/reset/<uidb64>/<token>/", everyone(OK), why="an invalid link page"),
+    Row(r"accounts/reset/done/", everyone(OK)),
+    Row(r"accounts/password_change/(done/)?", pages()),
+    Row(r"i18n/setlang/", everyone(REDIRECT), method="post", data={"language": "zh-hans"}),
+    # --- Reformflow's pages
+    Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
+    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", pages()),
+    Row(
+        r"workflows/launch/",
+        pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+    ),
+    Row(r"workflows/cases/<int:case_id>/", CASE_VIEWERS),
+    Row(r"workflows/tasks/<int:task_id>/", CASE_VIEWERS),
+    Row(r"workflows/evidence/<int:evidence_id>/", CASE_VIEWERS),
+    Row(
+        r"workflows/cases/<int:case_id>/comment/",
+        pages(staff=DONE, head=DONE, leader=DENIED, coordinator=DONE, auditor=REFUSED, admin=DONE),
+        method="post",
+        data={"text": "A comment."},
+    ),
+    Row(
+        r"workflows/tasks/<int:task_id>/reassign/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"to": "network_work.head", "reason": "Cover."},
+    ),
+    # --- the API
+    Row(r"api/v1/(measures|cases|tasks)/", api()),
+    Row(
+        r"api/v1/cases/",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"measure": "2.5"},
+    ),
+    Row(r"api/v1/(cases|tasks)/<int:pk>/", api(leader=DENIED)),
+    Row(
+        r"api/v1/tasks/<int:pk>/claim",
+        api(staff=CONFLICT, leader=DENIED, coordinator=CONFLICT, auditor=CONFLICT, admin=CONFLICT),
+        method="post",
+        why="the approval is already assigned to the head: others hear whose it is (409)",
+    ),
+    Row(
+        r"api/v1/tasks/<int:pk>/(approve|return)",
+        api(staff=DENIED, leader=DENIED, coordinator=DENIED, auditor=DENIED, admin=DENIED),
+        method="post",
+        data={"reason": "Rework.", "comment": "Fine."},
+        why="the approval waits for the head; the staff member submitted it",
+    ),
+    Row(
+        r"api/v1/tasks/<int:pk>/(complete|progress)",
+        api(head=DENIED, leader=DENIED, coordinator=DENIED, auditor=DENIED, admin=DENIED),
+        method="post",
+        data={"percent": 40, "note": "Going."},
+        why="an implementation step of the staff member's department",
+    ),
+    Row(
+        r"api/v1/tasks/<int:pk>/reassign",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"to": "network_work.head", "reason": "Cover."},
+    ),
+    # --- viewflow's engine pages
+    Row(r"engine/", everyone(REDIRECT), why="forwards to the flow's pages"),
+    Row(r"engine/measure/", ENGINE_VIEW),
+    Row(r"engine/measure/(inbox|queue|archive|flows|tasks|chart)/", ENGINE_VIEW),
+    Row(r"engine/measure/<int:process_pk>/(chart/)?", ENGINE_VIEW),
+    Row(
+        r"engine/measure/(queue/assign|inbox/unassign)/",
+        ENGINE_FORWARD,
+        why="with no task ticked, back to the list",
+    ),
+    Row(
+        r"engine/measure/<int:process_pk>/cancel/",
+        ENGINE_CLOSED,
+        why="cancel would bypass the services: has_manage_permission is False for all",
+    ),
+    Row(r"engine/measure/<int:process_pk>/\w+/<int:task_pk>/", ENGINE_FORWARD),
+    Row(r"engine/measure/<int:process_pk>/\w+/<int:task_pk>/detail/", ENGINE_VIEW),
+    Row(
+        r"engine/measure/<int:process_pk>/\w+/<int:task_pk>/(revive|undo|cancel|assign|unassign)/",
+        ENGINE_CLOSED,
+        why="engine actions bypass the services; claiming goes through Reformflow's task page",
+    ),
+    Row(
+        r"engine/measure/<int:process_pk>/\w+/<int:task_pk>/execute/",
+        ENGINE_CLOSED,
+        why="StepView: only the task's candidate may execute, and it redirects to our task page",
+    ),
+    # --- Django admin: staff only (the demo's only staff account is the superuser)
+    Row(r"admin/login/", everyone(OK) | {"admin": REDIRECT}),
+    Row(r"admin/logout/", everyone(REDIRECT), method="post"),
+    Row(r"admin/(password_change/(done/)?)?", admin_only()),
+    Row(r"admin/jsi18n/", admin_only()),
+    Row(r"admin/autocomplete/", admin_only(DENIED), why="no model or field named"),
+    Row(
+        r"admin/r/<path:content_type_id>/<path:object_id>/",
+        admin_only(DENIED),
+        why="cases have no public URL",
+    ),
+    Row(
+        r"admin/(axes/\w+|viewflow/(process|task)|workflows/cataloguesource)/add/",
+        admin_only(DENIED),
+        why="records made by the system, never added by hand",
+    ),
+    Row(r"admin/\^\(\?P<app_label>[\w|]+\)/\$", admin_only()),
+    Row(r"admin/\(\?P<url>\.\*\)\$", admin_only(DENIED), why="the admin's catch-all 404"),
+    Row(r"admin/auth/user/<id>/password/", admin_only()),
+    Row(r"admin/\w+/\w+/((add/)|(<path:object_id>/(history/|delete/|change/)))?", admin_only()),
+    Row(r"admin/\w+/\w+/<path:object_id>/", admin_only(REDIRECT), why="old-style change URL"),
+]
+
+
+# --------------------------------------------------------------------------- the resolver
+
+
+def all_routes(patterns=None, prefix=""):
+    """Every route in the project as one string per pattern, resolvers walked recursively."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from all_routes(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, pattern
+
+
+def _route_text(route: str) -> str:
+    # Admin patterns are regexes with anchors; path() routes are plain text.
+    return route.removeprefix("^")
+
+
+def rows_for(route: str) -> list[Row]:
+    """The first row matching the route for each method (a route may have GET and POST rows)."""
+    chosen: dict[str, Row] = {}
+    for row in EXPECTED:
+        if re.fullmatch(row.route, _route_text(route)):
+            chosen.setdefault(row.method, row)
+    return list(chosen.values())
+
+
+def unclassified_routes() -> list[str]:
+    return sorted({route for route, _ in all_routes() if not rows_for(route)})
+
+
+def test_every_url_pattern_is_classified():
+    unclassified = unclassified_routes()
+    assert unclassified == [], "add rows to EXPECTED for these routes:\n" + "\n".join(unclassified)
+
+
+def test_a_route_missing_from_the_table_is_caught(monkeypatch):
+    without_healthz = [row for row in EXPECTED if row.route != "healthz"]
+    monkeypatch.setattr(sys.modules[__name__], "EXPECTED", without_healthz)
+
+    assert unclassified_routes() == ["healthz"]
+
+
+def test_every_row_of_the_table_still_matches_a_route():
+    routes = [_route_text(route) for route, _ in all_routes()]
+    stale = [row.route for row in EXPECTED if not any(re.fullmatch(row.route, r) for r in routes)]
+    assert stale == []
+
+
+# --------------------------------------------------------------------------- the world
+
+
+@dataclass
+class World:
+    case: Case  # 2.2: draft with evidence submitted, head approval open, a comment
+    approval: WorkItem
+    evidence: Evidence
+    implementation: WorkItem  # 2.3 at its implementation step, claimed by the staff member
+    finished: Case  # 2.4 walked through every step to its completion report
+
+
+def _routed(item: WorkItem):
+    from tests.casework import routed_user
+
+    return routed_user(item)
+
+
+def _walk(case: Case, *, until_kind: str | None = None) -> WorkItem | None:
+    """Do each open step through the services as its routed user; stop at `until_kind`."""
+    from tests.casework import open_item_of
+
+    while WorkItem.objects.filter(case=case, status="open").exists():
+        item = open_item_of(case)
+        user = _routed(item)
+        if item.assignee_id is None:
+            item = services.task_claim(item=item, user=user)
+        if item.kind == until_kind:
+            return item
+        if item.kind in ("submit", "implement"):
+            services.task_complete(item=item, user=user, note="Done.")
+        else:
+            services.task_approve(item=item, user=user, comment="Fine.")
+    return None
+
+
+def build_world(tmp_path) -> World:
+    from tests.casework import open_item_of
+
+    call_command("load_catalogue", verbosity=0)
+    demo_seed(password=DEMO_PASSWORD)
+    users = get_user_model().objects
+    coordinator = users.get(username="coordinator.office")
+    staff = users.get(username="network_work.staff")
+
+    def launched(code):
+        return services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)[0]
+
+    case = launched("2.2")
+    draft = services.task_claim(item=open_item_of(case), user=staff)
+    evidence = services.evidence_add(
+        case=case,
+        item=draft,
+        user=staff,
+        upload=SimpleUploadedFile("plan.pdf", b"%PDF-1.4 plan", "application/pdf"),
+    )
+    services.task_complete(item=draft, user=staff, note="The plan.")
+    services.comment_add(case=case, user=staff, text="Submitted.")
+    Token.objects.create(user=staff)
+    # One failed and one good login through the page, so django-axes' admin lists have rows.
+    Client().post("/accounts/login/", {"username": "auditor", "password": DEMO_PASSWORD})
+    Client().post("/accounts/login/", {"username": "auditor", "password": "wrong"})
+    implementation = _walk(launched("2.3"), until_kind="implement")
+    finished = launched("2.4")
+    _walk(finished)
+    # The reports work runs the completion-report node after rendering the PDF; do it here.
+    for task in Task.objects.filter(process=finished, status="NEW"):
+        if task.flow_task.name == "completion_report":
+            MeasureFlow.completion_report.run(task)
+    return World(
+        case=case,
+        approval=open_item_of(case),
+        evidence=evidence,
+        implementation=implementation,
+        finished=finished,
+    )
+
+
+def _engine_task(world: World, node: str) -> tuple[int, int]:
+    """A (process, task) pair whose task belongs to `node`, from the finished case if it can."""
+    for case in (world.finished, world.case):
+        for task in Task.objects.filter(process=case).order_by("pk"):
+            if task.flow_task.name == node:
+                return case.pk, task.pk
+    raise AssertionError(f"the world has no task of node {node!r}")
+
+
+def fill(route: str, pattern: URLPattern, world: World) -> dict:
+    """Real ids for the route's parameters."""
+    names = set(pattern.pattern.regex.groupindex)
+    text = _route_text(route)
+    if text.startswith("engine/") and "task_pk" in names:
+        node = text.split("/")[3]
+        process, task = _engine_task(world, node)
+        return {"process_pk": process, "task_pk": task}
+    if text.startswith("admin/"):
+        if "app_label" in names:
+            return {"app_label": "workflows"}
+        if "url" in names:
+            return {"url": "no-such-page/"}
+        if "content_type_id" in names:
+            return {"content_type_id": ContentType.objects.get_for_model(Case).pk, "object_id": 1}
+        if "id" in names:
+            return {"id": world.approval.assignee_id}
+        if "object_id" in names:
+            app_label, model = text.split("/")[1:3]
+            model_class = ContentType.objects.get_by_natural_key(app_label, model).model_class()
+            return {"object_id": model_class._default_manager.order_by("pk").first().pk}
+    values = {
+        "case_id": world.case.pk,
+        "process_pk": world.case.pk,
+        "task_id": world.approval.pk,
+        "evidence_id": world.evidence.pk,
+        "uidb64": urlsafe_base64_encode(force_bytes(world.approval.assignee_id)),
+        "token": "not-a-real-token",
+    }
+    if "pk" in names:
+        if re.search(r"/(complete|progress)$", text):
+            return {"pk": world.implementation.pk}
+        return {"pk": world.case.pk if text.startswith("api/v1/cases") else world.approval.pk}
+    return {name: values[name] for name in names}
+
+
+def _path(route: str, pattern: URLPattern, kwargs: dict) -> str:
+    text = _route_text(route).removesuffix("$")
+    if "(?P<" in text:
+        for name, value in kwargs.items():
+            text = re.sub(rf"\(\?P<{name}>[^)]*\)", str(value), text)
+        return "/" + text.replace("^", "")
+    for name, value in kwargs.items():
+        text = re.sub(rf"<(\w+:)?{name}>", str(value), text)
+    return "/" + text
+
+
+# --------------------------------------------------------------------------- judging
+
+
+def outcome_of(response) -> str:
+    status = response.status_code
+    if status in (200, 201):
+        return OK
+    if status == 409:
+        return CONFLICT
+    if status in (403, 404):
+        body = getattr(response, "data", None)
+        if isinstance(body, dict) and "credentials were not provided" in str(body.get("detail")):
+            return API_ANON
+        return DENIED
+    if status == 401:
+        return API_ANON
+    if status == 302:
+        location = response["Location"]
+        if location.startswith("/admin/login/"):
+            return ADMIN
+        if location.startswith("/accounts/login/?next="):
+            return LOGIN
+        levels = [m.level for m in get_messages(response.wsgi_request)]
+        if django_messages.ERROR in levels:
+            return REFUSED
+        if response.request["REQUEST_METHOD"] == "POST" and (
+            "/workflows/" in location and response.request["PATH_INFO"].startswith("/workflows/")
+        ):
+            return DONE
+        return REDIRECT
+    return f"HTTP {status}"
+
+
+@pytest.fixture
+def world(db, settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    return build_world(tmp_path)
+
+
+def test_every_url_as_every_role_gets_what_the_table_says(world):
+    logged_in = {}
+    for role, username in ROLES.items():
+        client = Client()
+        if username:
+            client.force_login(get_user_model().objects.get(username=username))
+        logged_in[role] = client.cookies
+
+    mismatches = []
+    for route, pattern in all_routes():
+        kwargs = fill(route, pattern, world)
+        url = _path(route, pattern, kwargs)
+        for row in rows_for(route):
+            for role in ROLES:
+                client = Client()
+                client.cookies = type(logged_in[role])(logged_in[role])
+                client.raise_request_exception = False
+                # Each request runs in a savepoint rolled back afterwards, so a POST that
+                # succeeds (an approval, a launch) leaves the world as the next request needs it.
+                with transaction.atomic():
+                    if row.method == "post":
+                        response = client.post(url, row.data)
+                    else:
+                        response = client.get(url)
+                    transaction.set_rollback(True)
+                got = outcome_of(response)
+                want = row.expected[role]
+                if got != want:
+                    mismatches.append(f"{row.method.upper()} {url} as {role}: {got}, want {want}")
+    assert mismatches == [], "\n".join(mismatches)
+
+
+def test_the_roles_are_who_the_table_says(world):
+    users = get_user_model().objects
+    for role, group in (("staff", "department_staff"), ("head", "department_heads")):
+        assert users.get(username=ROLES[role]).groups.filter(name=group).exists()
+    assert Group.objects.get(name="leaders").user_set.filter(username=ROLES["leader"]).exists()
+    # The leader is outside the world's case: the table's DENIED rows rely on it.
+    assert world.case.supervising_leader.holder.username != ROLES["leader"]
+    assert users.get(username=ROLES["auditor"]).groups.filter(name="auditors").exists()
+    assert users.get(username=ROLES["admin"]).is_superuser

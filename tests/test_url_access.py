@@ -6,9 +6,10 @@ says what each role gets. A pattern no row matches fails `test_every_url_pattern
 so a new route cannot ship unclassified: add a row for it.
 
 Outcomes:
-  OK        200 (201 for a creation): allowed.
+  OK        200 (201 for a creation, 202 for work queued, e.g. a report): allowed.
   DONE      302 back to a page with no error message: an allowed form post (post/redirect/get).
-  REFUSED   302 back to the page with an error message: the pages' way of refusing an action
+  REFUSED   302 back to the page with an error message, or a form post answered by the page
+            re-rendered (200) with an error message: the pages' way of refusing an action
             the visitor may see but not do (services raise, the view shows the reason).
   DENIED    403 or 404: not allowed, or a case the visitor cannot see (404 hides that it exists).
   LOGIN     302 to the login page (pages) for anonymous visitors.
@@ -24,6 +25,7 @@ viewflow's engine pages answer anonymous visitors 403 instead of sending them to
 (viewflow checks its own permission first); they show nothing, so the table records that.
 """
 
+import datetime as dt
 import re
 import sys
 from dataclasses import dataclass, field
@@ -39,16 +41,34 @@ from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from rest_framework.authtoken.models import Token
 from viewflow.workflow.models import Task
 
 from tests.conftest import DEMO_PASSWORD
-from workflows import services
+from workflows import deadlines, services, supervision
+from workflows.calendar import local_date
 from workflows.demo import demo_seed
-from workflows.flows import MeasureFlow
-from workflows.models import Case, Evidence, Measure, WorkItem
+from workflows.models import (
+    Axis,
+    CalendarDay,
+    Case,
+    Escalation,
+    Evidence,
+    FeedbackCycle,
+    Light,
+    LightChange,
+    Measure,
+    Organisation,
+    OrganisationLevel,
+    Report,
+    ScoreEntry,
+    ScoreKind,
+    WorkItem,
+)
+from workflows.organisations import organisation_create
 
 OK, DONE, REFUSED, DENIED, LOGIN, ADMIN, API_ANON, REDIRECT, CONFLICT = (
     "OK DONE REFUSED DENIED LOGIN ADMIN API_ANON REDIRECT CONFLICT".split()
@@ -66,6 +86,8 @@ ROLES = {
     "admin": "admin",
 }
 SIGNED_IN = [role for role in ROLES if role != "anonymous"]
+# The provincial federation the world adds below the national one (somewhere to cascade to).
+CHILD_ORGANISATION = "beijing"
 
 
 def everyone(outcome):
@@ -91,6 +113,17 @@ CASE_VIEWERS = pages(leader=DENIED)
 ENGINE_VIEW = pages(anonymous=DENIED, staff=DENIED, head=DENIED, leader=DENIED)
 ENGINE_FORWARD = ENGINE_VIEW | dict.fromkeys(("coordinator", "auditor", "admin"), REDIRECT)
 ENGINE_CLOSED = everyone(DENIED)
+# The audit desk, the notification log and the programme exports: auditors and coordinators
+# (the superuser is a coordinator); everyone else signed in gets 403.
+DESK = pages(staff=DENIED, head=DENIED, leader=DENIED)
+# Those who read every report (coordinators, auditors, leaders); staff and heads see only the
+# completion reports of their own cases, so the world's programme report is a 404 to them.
+ALL_REPORTS = pages(staff=DENIED, head=DENIED)
+# A form post only coordinators (and the superuser) may make; a case viewer who may not is
+# refused with a message, and auditors are stopped by AuditorsReadOnlyMiddleware (403).
+COORDINATOR_POST_REFUSED = pages(
+    staff=REFUSED, head=REFUSED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+)
 
 
 @dataclass(frozen=True)
@@ -125,9 +158,10 @@ EXPECTED: list[Row] = [
     Row(r"workflows/evidence/<int:evidence_id>/", CASE_VIEWERS),
     Row(
         r"workflows/cases/<int:case_id>/comment/",
-        pages(staff=DONE, head=DONE, leader=DENIED, coordinator=DONE, auditor=REFUSED, admin=DONE),
+        pages(staff=DONE, head=DONE, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE),
         method="post",
         data={"text": "A comment."},
+        why="AuditorsReadOnlyMiddleware answers an auditor's post 403 before the view runs",
     ),
     Row(
         r"workflows/tasks/<int:task_id>/reassign/",
@@ -136,6 +170,102 @@ EXPECTED: list[Row] = [
         ),
         method="post",
         data={"to": "network_work.head", "reason": "Cover."},
+    ),
+    Row(
+        r"workflows/tasks/<int:task_id>/deadline/",
+        pages(
+            staff=REFUSED, head=DONE, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"action": "pause", "reason": "Waiting on a decision."},
+        why="coordinators and the head of the case's lead department pause a task's clock",
+    ),
+    Row(
+        r"workflows/tasks/<int:task_id>/override/",
+        COORDINATOR_POST_REFUSED,
+        method="post",
+        data={"reason": "The provinces report separately."},
+        why="on 2.3's implementation step: coordinators let it close with child cases open",
+    ),
+    Row(
+        r"workflows/cases/<int:case_id>/cascade/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"organisations": CHILD_ORGANISATION},
+        why="the cascade form exists only for coordinators of the case's subtree: others 403",
+    ),
+    # --- supervision
+    Row(r"workflows/cases/<int:case_id>/supervision/", CASE_VIEWERS),
+    Row(
+        r"workflows/cases/<int:case_id>/supervision/",
+        COORDINATOR_POST_REFUSED,
+        method="post",
+        data={"action": "issue_order", "colour": "blue", "reason": "Lagging."},
+        why="supervision orders are issued by coordinators",
+    ),
+    Row(r"workflows/cycles/<int:cycle_id>/", CASE_VIEWERS, why="2.3's feedback cycle"),
+    Row(
+        r"workflows/cycles/<int:cycle_id>/",
+        pages(
+            staff=DONE,
+            head=REFUSED,
+            leader=DENIED,
+            coordinator=REFUSED,
+            auditor=DENIED,
+            admin=REFUSED,
+        ),
+        method="post",
+        data={"action": "report", "percent": 50, "note": "Half way."},
+        why="the lead department reports through its implementation step, which is the staff"
+        " member's: the head may not act on it, coordinators are not the lead department",
+    ),
+    Row(r"workflows/appraisal/(departments/<int:department_id>/|bulletin\.pdf)?", pages()),
+    Row(
+        r"workflows/appraisal/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        why="coordinators recompute the month's appraisal",
+    ),
+    Row(r"workflows/ledger\.<str:fmt>", pages(), why="the ledger lists the cases one may see"),
+    # --- notifications
+    Row(r"workflows/notifications/", DESK),
+    Row(r"workflows/me/notifications/", pages()),
+    Row(
+        r"workflows/me/notifications/",
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DENIED, admin=DONE),
+        method="post",
+        data={"notification_mode": "digest"},
+        why="AuditorsReadOnlyMiddleware lets auditors change only their session and language",
+    ),
+    # --- the audit desk
+    Row(r"workflows/desk/(audit/|audit\.csv|programme\.csv|programme\.xlsx)", DESK),
+    Row(
+        r"workflows/desk/audit/verify/",
+        DESK | dict.fromkeys(("coordinator", "auditor", "admin"), DONE),
+        method="post",
+        why="verifying reads the chain and records the run: auditors may",
+    ),
+    # --- reports
+    Row(r"workflows/reports/", pages()),
+    Row(
+        r"workflows/reports/request/",
+        pages(staff=DENIED, head=DENIED, leader=DONE, coordinator=DONE, auditor=DONE, admin=DONE),
+        method="post",
+        data={"aspect": ""},
+        why="a programme report: those who read all reports, auditors included, may ask for one",
+    ),
+    Row(r"workflows/reports/<int:report_id>/(status|download)/", ALL_REPORTS),
+    Row(
+        r"workflows/reports/<int:report_id>/regenerate/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        why="a new version of 2.4's completion report: coordinators only",
     ),
     # --- the API
     Row(r"api/v1/(measures|cases|tasks)/", api()),
@@ -148,9 +278,10 @@ EXPECTED: list[Row] = [
     Row(r"api/v1/(cases|tasks)/<int:pk>/", api(leader=DENIED)),
     Row(
         r"api/v1/tasks/<int:pk>/claim",
-        api(staff=CONFLICT, leader=DENIED, coordinator=CONFLICT, auditor=CONFLICT, admin=CONFLICT),
+        api(staff=CONFLICT, leader=DENIED, coordinator=CONFLICT, auditor=DENIED, admin=CONFLICT),
         method="post",
-        why="the approval is already assigned to the head: others hear whose it is (409)",
+        why="the approval is already assigned to the head: others hear whose it is (409);"
+        " auditors are refused (403) before the view runs",
     ),
     Row(
         r"api/v1/tasks/<int:pk>/(approve|return)",
@@ -172,6 +303,36 @@ EXPECTED: list[Row] = [
         method="post",
         data={"to": "network_work.head", "reason": "Cover."},
     ),
+    Row(
+        r"api/v1/tasks/<int:pk>/(extend|override-guard)",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"new_date": "2099-12-31", "reason": "Cover."},
+        why="coordinators only; override-guard is tried on 2.3's implementation step",
+    ),
+    Row(
+        r"api/v1/tasks/<int:pk>/(pause|resume)",
+        api(staff=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"reason": "Waiting on a decision."},
+        why="coordinators and the lead department's head; resume is tried on 2.3's paused step",
+    ),
+    Row(
+        r"api/v1/cases/<int:pk>/cascade",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"organisations": CHILD_ORGANISATION},
+    ),
+    Row(r"api/v1/(notifications|audit)/", api(staff=DENIED, head=DENIED, leader=DENIED)),
+    Row(r"api/v1/reports/", api()),
+    Row(
+        r"api/v1/reports/",
+        api(staff=DENIED, head=DENIED),
+        method="post",
+        data={"kind": "programme"},
+        why="202: queued; auditors may ask for a report (it changes no case)",
+    ),
+    Row(r"api/v1/reports/<int:pk>/", api(staff=DENIED, head=DENIED), why="the programme report"),
     # --- viewflow's engine pages
     Row(r"engine/", everyone(REDIRECT), why="forwards to the flow's pages"),
     Row(r"engine/measure/", ENGINE_VIEW),
@@ -214,6 +375,13 @@ EXPECTED: list[Row] = [
         r"admin/(axes/\w+|viewflow/(process|task)|workflows/cataloguesource)/add/",
         admin_only(DENIED),
         why="records made by the system, never added by hand",
+    ),
+    Row(
+        r"admin/workflows/(notification|deadlinechange|escalation|feedbackcycle|lightchange"
+        r"|extensionrequest|supervisionorder|leaderinstruction|scoreentry)"
+        r"/(add/|<path:object_id>/delete/)",
+        admin_only(DENIED),
+        why="ReadOnlyAdmin: records the services write, shown but never added or deleted",
     ),
     Row(r"admin/\^\(\?P<app_label>[\w|]+\)/\$", admin_only()),
     Row(r"admin/\(\?P<url>\.\*\)\$", admin_only(DENIED), why="the admin's catch-all 404"),
@@ -282,6 +450,9 @@ class World:
     evidence: Evidence
     implementation: WorkItem  # 2.3 at its implementation step, claimed by the staff member
     finished: Case  # 2.4 walked through every step to its completion report
+    completion_report: Report  # 2.4's completion report, rendered
+    programme_report: Report  # a whole-programme report, rendered (staff and heads cannot see it)
+    cycle: FeedbackCycle  # 2.3's open feedback cycle
 
 
 def _routed(item: WorkItem):
@@ -308,11 +479,70 @@ def _walk(case: Case, *, until_kind: str | None = None) -> WorkItem | None:
     return None
 
 
+def _rendered(report: Report) -> Report:
+    """Render a queued report now (the worker's job; on_commit never fires in these tests)."""
+    rendered = services.report_render(report_id=report.pk)
+    assert rendered is not None and rendered.status == "ready", rendered and rendered.error
+    return rendered
+
+
+def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
+    """Give 2.3 one of each supervision and deadline record (and the calendar an override),
+    so every admin change page has a row to open. Returns 2.3's open feedback cycle.
+
+    All on 2.3, so the world's case 2.2 stays as the table's rows expect it.
+    """
+    case = implementation.case
+    now = timezone.now()
+    supervision.feedback_cycles_open(now=now)
+    supervision.extension_request(
+        item=implementation,
+        user=implementation.assignee,
+        reason="Waiting on the partners.",
+        new_date=local_date(implementation.due_at) + dt.timedelta(days=30),
+        percent=40,
+    )
+    supervision.order_issue(case=case, by=coordinator, reason="Lagging.")  # also notifications
+    supervision.instruction_issue(
+        case=case, leader=case.supervising_leader.holder, text="Report by Friday."
+    )
+    # Paused, so the API's resume has a paused task (and DeadlineChange a row).
+    deadlines.task_pause(item=implementation, by=coordinator, reason="Waiting on a decision.")
+    Escalation.objects.create(
+        case=case,
+        work_item=implementation,
+        rung=1,
+        due_at=implementation.due_at,
+        fired_at=now,
+    )
+    LightChange.objects.create(
+        case=case, axis=Axis.PROGRESS, from_light=Light.GREEN, to_light=Light.YELLOW, at=now
+    )
+    ScoreEntry.objects.create(
+        period=local_date(now).replace(day=1),
+        department=case.lead_department,
+        kind=ScoreKind.ON_TIME,
+        points=1,
+        rule_points=1,
+        case=case,
+        work_item=implementation,
+    )
+    CalendarDay.objects.create(date=dt.date(2030, 10, 1), kind="holiday", name="National Day")
+    return FeedbackCycle.objects.get(case=case, status="open")
+
+
 def build_world(tmp_path) -> World:
     from tests.casework import open_item_of
 
     call_command("load_catalogue", verbosity=0)
     demo_seed(password=DEMO_PASSWORD)
+    # One federation below the national one, so a coordinator has somewhere to cascade to.
+    organisation_create(
+        code=CHILD_ORGANISATION,
+        title_en="Beijing Federation of Trade Unions",
+        level=OrganisationLevel.objects.get(key="provincial"),
+        parent=Organisation.national(),
+    )
     users = get_user_model().objects
     coordinator = users.get(username="coordinator.office")
     staff = users.get(username="network_work.staff")
@@ -335,18 +565,22 @@ def build_world(tmp_path) -> World:
     Client().post("/accounts/login/", {"username": "auditor", "password": DEMO_PASSWORD})
     Client().post("/accounts/login/", {"username": "auditor", "password": "wrong"})
     implementation = _walk(launched("2.3"), until_kind="implement")
+    cycle = _supervised(implementation, coordinator)
     finished = launched("2.4")
     _walk(finished)
-    # The reports work runs the completion-report node after rendering the PDF; do it here.
-    for task in Task.objects.filter(process=finished, status="NEW"):
-        if task.flow_task.name == "completion_report":
-            MeasureFlow.completion_report.run(task)
+    # The walk queued the completion report; rendering it also runs the flow's
+    # completion-report node, so 2.4's process reaches its end.
+    completion_report = _rendered(Report.objects.get(case=finished, kind="completion"))
+    programme_report = _rendered(services.report_request_programme(by=coordinator))
     return World(
         case=case,
         approval=open_item_of(case),
         evidence=evidence,
-        implementation=implementation,
+        implementation=WorkItem.objects.get(pk=implementation.pk),
         finished=finished,
+        completion_report=completion_report,
+        programme_report=programme_report,
+        cycle=cycle,
     )
 
 
@@ -379,18 +613,32 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
         if "object_id" in names:
             app_label, model = text.split("/")[1:3]
             model_class = ContentType.objects.get_by_natural_key(app_label, model).model_class()
-            return {"object_id": model_class._default_manager.order_by("pk").first().pk}
+            first = model_class._default_manager.order_by("pk").first()
+            assert first is not None, f"no {model_class.__name__} in the world: add one"
+            return {"object_id": first.pk}
     values = {
         "case_id": world.case.pk,
         "process_pk": world.case.pk,
-        "task_id": world.approval.pk,
+        # The guard override waits on an implementation step; other task pages use the approval.
+        "task_id": world.implementation.pk if "/override/" in text else world.approval.pk,
         "evidence_id": world.evidence.pk,
         "uidb64": urlsafe_base64_encode(force_bytes(world.approval.assignee_id)),
         "token": "not-a-real-token",
+        # Regenerating makes a new version of a case's completion report; reading a report is
+        # tried on the programme report, which only those who see all reports may read.
+        "report_id": (
+            world.completion_report.pk if "/regenerate/" in text else world.programme_report.pk
+        ),
+        "cycle_id": world.cycle.pk,
+        "department_id": world.case.lead_department_id,
+        "fmt": "xlsx",
     }
     if "pk" in names:
-        if re.search(r"/(complete|progress)$", text):
+        if re.search(r"/(complete|progress|override-guard|resume)$", text):
+            # The implementation step: claimed by the staff member, paused by the coordinator.
             return {"pk": world.implementation.pk}
+        if text.startswith("api/v1/reports"):
+            return {"pk": world.programme_report.pk}
         return {"pk": world.case.pk if text.startswith("api/v1/cases") else world.approval.pk}
     return {name: values[name] for name in names}
 
@@ -411,7 +659,11 @@ def _path(route: str, pattern: URLPattern, kwargs: dict) -> str:
 
 def outcome_of(response) -> str:
     status = response.status_code
-    if status in (200, 201):
+    if status == 200 and response.request["REQUEST_METHOD"] == "POST":
+        levels = [m.level for m in get_messages(response.wsgi_request)]
+        if django_messages.ERROR in levels:
+            return REFUSED
+    if status in (200, 201, 202):
         return OK
     if status == 409:
         return CONFLICT

@@ -86,7 +86,7 @@ def test_seed_demo_summary_names_one_existing_login_per_role_for_one_measure(
         "admin",
     ]
     for username in usernames:
-        assert authenticate(username=username, password="summary-pass-123"), username
+        assert _log_in(username, "summary-pass-123"), username
     assert f"measure {first.code}" in out
     assert "Password (all of them): summary-pass-123" in out
     assert get_user_model().objects.count() == 43  # read only

@@ -783,12 +783,13 @@ class NotificationListView(GenericAPIView):
             ),
             OpenApiParameter("task", int, description="Only this task's messages"),
         ],
-        responses={200: NotificationSerializer(many=True), **_errors(403)},
+        responses={200: NotificationSerializer(many=True), **_errors(400, 403)},
     )
     def get(self, request):
         """Each message: recipient, kind, task, rung, status, attempts and times."""
         if not access.sees_everything(request.user):
             raise exceptions.PermissionDenied("Only coordinators and auditors see the log.")
+        _reject_empty_filters(request)
         status_filter = request.query_params.get("status") or None
         if status_filter and status_filter not in NotificationStatus.values:
             raise BadRequest(f"status must be one of {', '.join(NotificationStatus.values)}")
@@ -831,6 +832,14 @@ class AuditEventSerializer(serializers.ModelSerializer):
             "prev_hash",
             "hash",
         ]
+
+
+def _reject_empty_filters(request) -> None:
+    """A filter given with no value is a client error here (forms on pages send blanks; API
+    clients should leave the parameter out), so `?status=` is a 400, not "any status"."""
+    for name, values in request.query_params.lists():
+        if any(not value.strip() for value in values):
+            raise BadRequest(f"{name}: a value is required when the parameter is given.")
 
 
 def _moment(request, name: str, *, end: bool = False) -> datetime | None:
@@ -881,6 +890,7 @@ class AuditEventListView(GenericAPIView):
     )
     def get(self, request):
         """Audit events filtered by verb, case, actor and time, newest first."""
+        _reject_empty_filters(request)
         case = request.query_params.get("case", "").strip()
         if case and not case.isdigit():
             raise BadRequest(f"case: expected a case id, got {case!r}.")
@@ -984,6 +994,7 @@ class ReportViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         """Reports the caller may see, newest first; filter by kind, measure, aspect, status."""
+        _reject_empty_filters(request)
         filters = forms.ReportFilterForm(request.query_params)
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors.get_json_data())

@@ -248,6 +248,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "WorkItemStatusEnum": "workflows.models.cases.WorkItemStatus",
         "NotificationStatusEnum": "workflows.models.notifications.NotificationStatus",
+        "NotificationKindEnum": "workflows.models.notifications.NotificationKind",
+        "ReportKindEnum": "workflows.models.reports.ReportKind",
+        "StepKindEnum": "workflows.models.catalogue.StepKind",
     },
 }
 

@@ -1,6 +1,6 @@
 """Request wiring that no single view should have to repeat."""
 
-from django.http import Http404
+from django.http import Http404, HttpResponseBadRequest
 
 # The largest id a row can have (64-bit). Larger numbers match `<int:...>` routes, but the
 # database driver raises on them (a 500) instead of finding nothing; found by fuzzing the API.
@@ -21,3 +21,18 @@ class OutOfRangeIdMiddleware:
         if any(isinstance(value, int) and value > MAX_ID for value in values):
             raise Http404
         return None
+
+
+class NulInQueryMiddleware:
+    """400 for a query string holding a NUL character: PostgreSQL cannot compare a string
+    with one in it and would answer any filter on it with an error (a 500)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if any(
+            "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
+        ):
+            return HttpResponseBadRequest("A query parameter holds a NUL character.")
+        return self.get_response(request)

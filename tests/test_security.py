@@ -298,7 +298,9 @@ def test_production_settings_pass_the_deployment_check():
         "ALLOWED_HOSTS": "reformflow.example",
         "DATABASE_URL": "postgres://reformflow@db.example/reformflow",
     }
-    for name in ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS"):
+    # DJANGO_ALLOW_ASYNC_UNSAFE: the browser tests set it for their live server.
+    unsafe = ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "DJANGO_ALLOW_ASYNC_UNSAFE")
+    for name in unsafe:
         environ.pop(name, None)
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
@@ -359,3 +361,10 @@ def test_a_malformed_page_parameter_is_a_400_not_the_first_page(coordinator, lau
         assert response.status_code == 400, query
         assert "must be a whole number" in response.json()["detail"]
     assert client.get("/api/v1/cases/?limit=1&offset=0").json()["count"] == 1
+
+
+def test_a_nul_character_in_a_filter_is_a_clear_400_not_a_server_error(client, coordinator):
+    client.force_login(coordinator)
+    response = client.get("/api/v1/cases/", {"organisation": "acftu\x00"})
+    assert response.status_code == 400
+    assert b"NUL" in response.content

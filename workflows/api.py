@@ -50,6 +50,16 @@ from .models import (
 # --------------------------------------------------------------------------- errors
 
 
+class CodeField(serializers.SlugRelatedField):
+    """A code looked up in the catalogue; a NUL character is refused before the query, since
+    PostgreSQL cannot hold one in a string (found by fuzzing: it was a 500)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class Conflict(exceptions.APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The task changed before your action; nothing was changed."
@@ -365,7 +375,7 @@ class OverrideInput(serializers.Serializer):
 
 
 class LaunchInput(serializers.Serializer):
-    measure = serializers.SlugRelatedField(slug_field="code", queryset=Measure.objects.all())
+    measure = CodeField(slug_field="code", queryset=Measure.objects.all())
 
 
 class ApproveInput(serializers.Serializer):
@@ -796,7 +806,7 @@ class NotificationListView(GenericAPIView):
         rows = selectors.notification_list(status=status_filter)
         task = request.query_params.get("task")
         if task:
-            if not task.isdigit():
+            if not task.isdigit() or int(task) >= 2**63:
                 raise BadRequest("task must be a task id")
             rows = rows.filter(work_item=int(task))
         page = self.paginate_queryset(rows)
@@ -892,7 +902,7 @@ class AuditEventListView(GenericAPIView):
         """Audit events filtered by verb, case, actor and time, newest first."""
         _reject_empty_filters(request)
         case = request.query_params.get("case", "").strip()
-        if case and not case.isdigit():
+        if case and (not case.isdigit() or int(case) >= 2**63):
             raise BadRequest(f"case: expected a case id, got {case!r}.")
         events = selectors.audit_event_list(
             verb=request.query_params.get("verb", "").strip(),
@@ -952,7 +962,7 @@ class ReportSerializer(serializers.ModelSerializer):
 
 class ReportRequestInput(serializers.Serializer):
     kind = serializers.ChoiceField(choices=ReportKind.choices)
-    aspect = serializers.SlugRelatedField(
+    aspect = CodeField(
         slug_field="code",
         queryset=Aspect.objects.all(),
         allow_null=True,

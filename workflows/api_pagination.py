@@ -19,7 +19,8 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         if raw is None:
             return
         try:
-            valid = int(raw) >= minimum
+            # Beyond a 64-bit integer PostgreSQL refuses the query (and aborts the transaction).
+            valid = minimum <= int(raw) < 2**63
         except ValueError:
             valid = False
         if not valid:

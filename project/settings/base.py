@@ -55,6 +55,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "viewflow.middleware.HotwireTurboMiddleware",
     "project.middleware.OutOfRangeIdMiddleware",
+    "project.middleware.NulInQueryMiddleware",
     # Last, as django-axes asks: it turns a lockout raised during authentication into a 429.
     "axes.middleware.AxesMiddleware",
 ]

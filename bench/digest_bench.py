@@ -55,6 +55,8 @@ def main() -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
     settings.EMAIL_USE_TLS = False
+    # Measure the sending whatever the hour: quiet hours would hold it until 07:00.
+    settings.NOTIFICATION_QUIET_HOURS = ""
     # The users with open work: department heads and staff of the federations.
     user_ids = list(
         WorkItem.objects.filter(status="open", department__head__isnull=False)

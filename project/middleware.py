@@ -1,6 +1,6 @@
 """Request wiring that no single view should have to repeat."""
 
-from django.http import Http404, HttpResponseBadRequest
+from django.http import Http404, HttpResponseBadRequest, JsonResponse
 
 # The largest id a row can have (64-bit). Larger numbers match `<int:...>` routes, but the
 # database driver raises on them (a 500) instead of finding nothing; found by fuzzing the API.
@@ -34,5 +34,8 @@ class NulInQueryMiddleware:
         if any(
             "\x00" in key or any("\x00" in v for v in values) for key, values in request.GET.lists()
         ):
-            return HttpResponseBadRequest("A query parameter holds a NUL character.")
+            message = "A query parameter holds a NUL character."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponseBadRequest(message)
         return self.get_response(request)

@@ -307,17 +307,7 @@ def task_candidates(item: WorkItem) -> list[str]:
     """
     if not item.is_open:
         return []
-    if item.assignee_id is not None:
-        return [item.assignee.username]
-    if item.leader_role_id is not None:
-        holder = item.leader_role.holder
-        return [holder.username] if holder is not None else []
-    if item.department_id is None:
-        return []
-    if item.for_head:
-        head = item.department.head
-        return [head.username] if head is not None else []
-    return [user.username for user in item.department.staff.all()]
+    return [user.username for user in access.task_candidate_users(item)]
 
 
 class TaskSerializer(serializers.ModelSerializer):

@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from . import roles
+from . import access, roles
 from .audit import audit_record
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
 from .models import (
@@ -99,19 +99,6 @@ def policy_for_measure(measure) -> Policy:
 # --------------------------------------------------------------------------- recipients
 
 
-def task_candidates(item: WorkItem) -> list:
-    """Who may pick the task up: its assignee, else its queue (staff, head or leader)."""
-    if item.assignee_id:
-        return [item.assignee]
-    if item.leader_role_id:
-        return [item.leader_role.holder] if item.leader_role.holder_id else []
-    if item.department_id:
-        if item.for_head:
-            return [item.department.head] if item.department.head_id else []
-        return list(item.department.staff.filter(is_active=True))
-    return []
-
-
 def coordinators_of(organisation_id: int) -> list:
     """The active coordinators whose home organisation is this one."""
     return list(
@@ -135,7 +122,7 @@ def recipients_for(item: WorkItem, key: str) -> list:
     """The active users a policy recipient key names for this task."""
     case = item.case
     if key == Recipient.ASSIGNEE:
-        users = task_candidates(item)
+        users = access.task_candidate_users(item)
     elif key == Recipient.DEPARTMENT_HEAD:
         department = item.department or case.lead_department
         users = [department.head] if department.head_id else []
@@ -346,11 +333,12 @@ def sweep_run(*, now: dt.datetime | None = None, deliver: bool = True) -> SweepR
             if escalation_fire(item=item, rung=rung, now=now) is not None:
                 result.escalations += 1
     if reminder_rows:
-        before = Notification.objects.filter(kind=NotificationKind.REMINDER).count()
+        # Count only this sweep's keys (a unique index), not the whole log, which holds every
+        # reminder ever sent; a concurrent sweep may have recorded some of them first.
+        keys = [row.dedupe_key for row in reminder_rows]
+        before = Notification.objects.filter(dedupe_key__in=keys).count()
         Notification.objects.bulk_create(reminder_rows, ignore_conflicts=True, batch_size=1000)
-        result.reminders = (
-            Notification.objects.filter(kind=NotificationKind.REMINDER).count() - before
-        )
+        result.reminders = Notification.objects.filter(dedupe_key__in=keys).count() - before
     from .supervision import supervision_sweep
 
     result.supervision = supervision_sweep(now=now)

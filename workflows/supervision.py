@@ -639,7 +639,7 @@ def feedback_cycles_close(*, now=None) -> int:
 
 def feedback_reminders(*, now=None, calendar=None) -> int:
     """Reminders for open cycles, at the escalation policy's reminder stages (3, 1, 0 days)."""
-    from .escalation import PolicyBook, reminder_stage, task_candidates
+    from .escalation import PolicyBook, reminder_stage
 
     now = now or timezone.now()
     calendar = calendar or WorkingCalendar.load()
@@ -654,7 +654,7 @@ def feedback_reminders(*, now=None, calendar=None) -> int:
         if stage is None:
             continue
         recorded += _notify(
-            task_candidates(cycle.work_item),
+            access.task_candidate_users(cycle.work_item),
             kind=NotificationKind.FEEDBACK,
             key=f"feedback:{cycle.pk}:{stage}",
             case=cycle.case,

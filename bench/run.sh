@@ -9,6 +9,12 @@ ORGS=${BENCH_ORGS:-3000}
 PY=${PY:-.venv/bin/python}
 export DATABASE_URL="postgres://postgres@127.0.0.1:5432/$DB"
 export DJANGO_SETTINGS_MODULE=project.settings.local DEBUG=false
+# As in production (project/settings/production.py, compose.yaml): persistent database
+# connections, and Redis for the cache and sessions when it is running.
+export CONN_MAX_AGE=${CONN_MAX_AGE:-60}
+if [ -z "${REDIS_URL:-}" ] && redis-cli -h 127.0.0.1 ping >/dev/null 2>&1; then
+    export REDIS_URL=redis://127.0.0.1:6379/0
+fi
 
 command -v wrk >/dev/null || { echo "bench: wrk is missing (apt-get install wrk)" >&2; exit 1; }
 if [ "${BENCH_REUSE:-0}" != 1 ]; then

@@ -4,10 +4,10 @@ import re
 from pathlib import Path
 
 import pytest
-from django.template.loader import render_to_string
 from django.utils import translation
 
 from workflows.models import Rag
+from workflows.templatetags.badges import rag_badge
 
 CSS = Path(__file__).resolve().parents[1] / "static" / "workflows" / "app.css"
 AA_TEXT = 4.5
@@ -75,11 +75,11 @@ def test_buttons_and_messages_meet_wcag_aa(selector, background):
     [("red", "Red", "红"), ("amber", "Amber", "黄"), ("green", "Green", "绿")],
 )
 def test_each_rag_badge_says_its_status_in_words_not_only_in_colour(rag, english, chinese_rag_word):
-    html = render_to_string("workflows/_rag.html", {"rag": rag})
+    html = rag_badge(rag)
 
     assert f'class="rf-rag rf-rag-{rag}"' in html
     assert re.sub(r"<[^>]+>", "", html).strip().endswith(english)
     assert "RAG status:" in html
     with translation.override("zh-hans"):
-        assert chinese_rag_word in render_to_string("workflows/_rag.html", {"rag": rag})
-    assert render_to_string("workflows/_rag.html", {"rag": ""}).strip() == ""
+        assert chinese_rag_word in rag_badge(rag)
+    assert rag_badge("") == ""

@@ -2,6 +2,7 @@
 guard, reporting up, escalation across levels and who sees which federation's cases."""
 
 import datetime as dt
+import re
 
 import pytest
 import time_machine
@@ -361,6 +362,71 @@ def test_case_page_and_api_detail_query_counts_do_not_grow_with_children(world, 
     cascade.case_cascade(case=national, by=world("coordinator.office"), level="provincial")
     assert Case.objects.filter(parent_case=national).count() == 12
     assert counts() == one
+
+
+def test_child_rows_are_paged_most_overdue_first_and_the_form_offers_only_the_rest(
+    world, frozen, client, monkeypatch
+):
+    national = national_case(world)
+    office = world("coordinator.office")
+    cascade.case_cascade(case=national, by=office, organisations=["beijing", "shanghai"])
+    # Shanghai's draft gets a day longer, so Beijing's falls due first (most overdue later).
+    shanghai_draft = open_item_of(child_of(national, "shanghai"))
+    WorkItem.objects.filter(pk=shanghai_draft.pk).update(
+        due_at=shanghai_draft.due_at + dt.timedelta(days=1)
+    )
+    monkeypatch.setattr(selectors, "CHILDREN_PER_PAGE", 1)
+    frozen.move_to(beijing(2027, 3, 25, 10))
+    client.force_login(office)
+
+    first = client.get(case_url(national)).content.decode()
+    second = client.get(case_url(national) + "?children=2").content.decode()
+
+    assert 'data-organisation="beijing"' in first and 'data-organisation="shanghai"' not in first
+    assert 'data-organisation="shanghai"' in second and 'data-organisation="beijing"' not in second
+    assert '1 / 2 <a href="?children=2#children">Next</a>' in first
+    # The roll-up still covers every child, whichever page is shown.
+    for page in (first, second):
+        assert "2 child cases: 2 in progress, 0 completed" in page
+        assert "Most overdue: Beijing" in page
+    # Only Guangdong is still to be cascaded: the form offers it alone.
+    assert 'value="guangdong"' in first
+    assert 'value="beijing"' not in first and 'value="shanghai"' not in first
+    # Ticking an organisation already cascaded is still accepted, and answered "already there".
+    response = client.post(
+        reverse("workflows:cascade", args=[national.pk]), {"organisations": ["beijing"]}
+    )
+    assert response.status_code == 302
+    assert Case.objects.filter(parent_case=national).count() == 2
+    page = client.get(case_url(national)).content.decode()
+    assert "0 child case(s) launched, 1 already there." in page
+
+
+def test_a_level_view_pages_its_cases_on_the_dashboard_and_in_the_api(
+    world, frozen, client, monkeypatch
+):
+    national = national_case(world)
+    office = world("coordinator.office")
+    cascade.case_cascade(case=national, by=office, level="provincial")
+    monkeypatch.setattr(selectors, "LEVEL_ROWS_PER_PAGE", 2)
+    client.force_login(office)
+
+    def dashboard_organisations(page):
+        html = client.get(f"/workflows/dashboard/?level=provincial&page={page}").content.decode()
+        return re.findall(r'<tr data-measure="3.1">.*?</td><td>([^<]+)</td>', html), html
+
+    first, html = dashboard_organisations(1)
+    second, _ = dashboard_organisations(2)
+    assert [o.split()[0] for o in first] == ["Beijing", "Guangdong"]
+    assert [o.split()[0] for o in second] == ["Shanghai"]
+    assert "1 / 2 · 3 cases" in html
+    # Only measures with a case at this level have rows: no "not launched" filler.
+    assert 'data-measure="2.2"' not in html
+
+    api = api_as(office)
+    response = api.get("/api/v1/measures/?level=provincial&page=2")
+    assert [r["organisation"] for r in response.json()] == ["shanghai"]
+    assert (response["X-Total-Count"], response["X-Page-Count"]) == ("3", "2")
 
 
 # --------------------------------------------------------------------------- escalation

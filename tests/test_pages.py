@@ -170,3 +170,27 @@ def test_viewflow_engine_pages_are_for_coordinators_and_auditors(
     launch("2.2")
     client.force_login(demo_users(username))
     assert client.get("/engine/measure/").status_code == expected
+
+
+def test_the_side_menu_rendered_once_per_role_and_language_never_leaks_a_link(client, demo_users):
+    notification_log = reverse("workflows:notifications")
+    audit_desk = reverse("workflows:audit")
+
+    def menu(username, language="en"):
+        client.force_login(demo_users(username))
+        page = client.get(reverse("workflows:inbox"), HTTP_ACCEPT_LANGUAGE=language)
+        return page.content.decode()
+
+    # The coordinator's menu (with the log and the audit desk) is rendered and kept first...
+    coordinator_page = menu("coordinator.office")
+    assert notification_log in coordinator_page and audit_desk in coordinator_page
+    # ...and never served to staff, who get their own, without those links.
+    staff_page = menu("network_work.staff")
+    assert notification_log not in staff_page and audit_desk not in staff_page
+    assert reverse("workflows:inbox") in staff_page
+    # The header above the menu (who is signed in) is not part of the kept copy.
+    staff_email = demo_users("network_work.staff").email
+    assert staff_email in staff_page and staff_email not in coordinator_page
+    # Each language has its own copy.
+    assert ">待办<" in menu("network_work.staff", "zh-hans")
+    assert ">待办<" not in menu("network_work.staff")

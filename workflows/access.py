@@ -90,8 +90,10 @@ def user_department_ids(user) -> tuple[set[int], set[int]]:
     """(departments the user heads, departments the user is staff of), cached per request."""
     cached = getattr(user, "_reformflow_departments", None)
     if cached is None:
-        headed = set(Department.objects.filter(head=user).values_list("pk", flat=True))
-        staffed = set(Department.objects.filter(staff=user).values_list("pk", flat=True))
+        # order_by(): the default ordering (organisation level, code) would join two tables
+        # on every request only to sort a set.
+        headed = set(Department.objects.filter(head=user).order_by().values_list("pk", flat=True))
+        staffed = set(Department.objects.filter(staff=user).order_by().values_list("pk", flat=True))
         cached = (headed, staffed)
         user._reformflow_departments = cached
     return cached
@@ -100,7 +102,7 @@ def user_department_ids(user) -> tuple[set[int], set[int]]:
 def user_leader_role_ids(user) -> set[int]:
     cached = getattr(user, "_reformflow_leader_roles", None)
     if cached is None:
-        cached = set(LeaderRole.objects.filter(holder=user).values_list("pk", flat=True))
+        cached = set(LeaderRole.objects.filter(holder=user).order_by().values_list("pk", flat=True))
         user._reformflow_leader_roles = cached
     return cached
 

@@ -458,6 +458,16 @@ def _scope_filters(request) -> tuple[Organisation | None, str | None]:
     return organisation, level
 
 
+def _page_number(request) -> int:
+    """?page=<n>, a positive whole number (1 when absent); anything else is a 400."""
+    raw = request.query_params.get("page")
+    if raw is None:
+        return 1
+    if not raw.isdigit() or not 0 < int(raw) < 2**31:
+        raise BadRequest(f"page: '{raw}' is not a page number (1, 2, …)")
+    return int(raw)
+
+
 def _filter_scope(queryset, request, prefix: str = ""):
     organisation, level = _scope_filters(request)
     if organisation is not None:
@@ -476,22 +486,42 @@ class MeasureListView(GenericAPIView):
 
     @extend_schema(
         operation_id="measure_list",
-        parameters=_SCOPE_PARAMETERS,
+        parameters=[
+            *_SCOPE_PARAMETERS,
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                description="With `level`: which page of cases (50 to a page, in measure and "
+                "organisation order); the X-Total-Count and X-Page-Count headers give the size",
+            ),
+        ],
         responses={200: MeasureRowSerializer(many=True), **_errors(400)},
     )
     def get(self, request):
         """Every measure with the latest case the caller can see (status "none" if none).
 
         By default the caller's own organisation; `?organisation=` another one; `?level=`
-        one row per visible case at that level (within `?organisation=`'s subtree if given).
+        one row per visible case at that level (within `?organisation=`'s subtree if given),
+        50 to a page (`?page=`).
         """
         organisation, level = _scope_filters(request)
-        programme = selectors.programme_rows(request.user, organisation=organisation, level=level)
+        programme = selectors.programme_rows(
+            request.user,
+            organisation=organisation,
+            level=level,
+            page=_page_number(request),
+        )
         rows = [row for _aspect, rows in programme for row in rows]
         leader_ids = {row.measure.supervising_leader_id for row in rows}
         leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
         serializer = MeasureRowSerializer(rows, many=True, context={"leader_keys": leader_keys})
-        return Response(serializer.data)
+        headers = {}
+        if programme.page is not None:
+            headers = {
+                "X-Total-Count": str(programme.page.paginator.count),
+                "X-Page-Count": str(programme.page.paginator.num_pages),
+            }
+        return Response(serializer.data, headers=headers)
 
 
 @extend_schema(tags=["cases"])
@@ -584,9 +614,13 @@ class CaseViewSet(viewsets.GenericViewSet):
 def _with_candidates(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
     """Load what `task_candidates` reads, in a fixed number of queries for any number of tasks."""
     active_staff = get_user_model().objects.filter(is_active=True).order_by("username")
-    return items.select_related(
-        *selectors.WORK_ITEM_RELATED, "department__head", "leader_role__holder"
-    ).prefetch_related(Prefetch("department__staff", queryset=active_staff))
+    return (
+        selectors.work_item_rows(items)
+        .select_related("department__head")
+        .prefetch_related(
+            "leader_role__holder", Prefetch("department__staff", queryset=active_staff)
+        )
+    )
 
 
 # Which action completes which step kind: sign-off is approved, approvals are approved or

@@ -93,7 +93,9 @@ def dashboard(request):
         if home
         else []
     )
-    aspects = selectors.programme_rows(request.user, organisation=organisation, level=level)
+    aspects = selectors.programme_rows(
+        request.user, organisation=organisation, level=level, page=request.GET.get("page")
+    )
     return render(
         request,
         "workflows/dashboard.html",
@@ -179,7 +181,7 @@ def case_detail(request, case_id):
             "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
             "can_comment": not access.is_auditor(request.user),
             "is_coordinator": access.is_coordinator(request.user),
-            "rollup": selectors.case_rollup(case),
+            "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
             "cascade_form": _cascade_form(case, request.user),
         },
     )
@@ -187,6 +189,12 @@ def case_detail(request, case_id):
 
 def _cascade_form(case, user, data=None):
     choices = cascade.cascade_choices(case, user)
+    if data is None:
+        # The page offers only the federations still without their case (the table lists the
+        # others); a repeated post of one already cascaded is still accepted and answered
+        # "already there", as the service is idempotent.
+        cascaded = set(case.child_cases.values_list("organisation", flat=True))
+        choices = [o for o in choices if o.pk not in cascaded]
     return forms.CascadeForm(data, choices=choices) if choices else None
 
 

@@ -178,6 +178,8 @@ if REDIS_URL:
             "LOCATION": REDIS_URL,
         }
     }
+    # Sessions read from Redis, written through to the database: one query less per page.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 else:
     CACHES = {
         "default": {

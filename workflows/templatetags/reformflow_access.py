@@ -1,6 +1,7 @@
 """Role checks for templates that have no view context of their own (the app menu)."""
 
 from django import template
+from django.utils.translation import get_language
 
 from .. import access
 
@@ -11,3 +12,38 @@ register = template.Library()
 def sees_everything(user) -> bool:
     """Auditors and coordinators: the audit desk is theirs."""
     return access.sees_everything(user)
+
+
+# --------------------------------------------------------------------------- the side menu
+
+# The rendered primary menu, by (language, application, sees everything). Its links depend on
+# nothing else: both menus show or hide entries by `sees_everything` alone (the engine app's
+# has_view_permission is that same check, workflows/flows.py). Rendering it was about a third
+# of a bare page's CPU time (bench/RESULTS.md); it changes only with a deploy, so each worker
+# process renders it once per key.
+_MENU_CACHE: dict[tuple, str] = {}
+
+
+class MenuOnceNode(template.Node):
+    def __init__(self, nodelist):
+        self.nodelist = nodelist
+
+    def render(self, context) -> str:
+        request = context.get("request")
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return self.nodelist.render(context)
+        app = context.get("app")
+        key = (get_language(), getattr(app, "app_name", None), access.sees_everything(user))
+        html = _MENU_CACHE.get(key)
+        if html is None:
+            html = _MENU_CACHE[key] = self.nodelist.render(context)
+        return html
+
+
+@register.tag
+def menu_once(parser, token):
+    """{% menu_once %}…{% endmenu_once %}: render the enclosed menu once per role and language."""
+    nodelist = parser.parse(("endmenu_once",))
+    parser.delete_first_token()
+    return MenuOnceNode(nodelist)

@@ -194,3 +194,22 @@ def test_the_side_menu_rendered_once_per_role_and_language_never_leaks_a_link(cl
     # Each language has its own copy.
     assert ">待办<" in menu("network_work.staff", "zh-hans")
     assert ">待办<" not in menu("network_work.staff")
+
+
+def test_table_rows_escape_every_name_they_show(client, demo_users, launch):
+    """Rows are built in Python (workflows/templatetags/rows.py): nothing reaches the page raw."""
+    hostile = '<img src=x onerror="alert(1)">'
+    case = launch("2.2")
+    Measure.objects.filter(code="2.2").update(title_en=f"Data {hostile}")
+    Department.objects.filter(pk=case.lead_department_id).update(title_en=f"Dept {hostile}")
+    staff = demo_users("network_work.staff")
+    client.force_login(staff)
+
+    pages = [
+        client.get(reverse("workflows:queue")).content.decode(),
+        client.get(reverse("workflows:dashboard")).content.decode(),
+    ]
+
+    for page in pages:
+        assert hostile not in page
+        assert escape(hostile) in page

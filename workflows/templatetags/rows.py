@@ -1,21 +1,19 @@
 """Table rows of the pages people open all day: the task lists and the programme dashboard.
 
-Written with format_html rather than as template loops. At national scale (bench/RESULTS.md)
-the Django template engine spent about 1 ms per row resolving lookups, translating and
-escaping, which was most of the inbox's and the dashboard's CPU time under load; the same
-markup built here costs a few hundredths of that. Everything is still escaped by format_html,
-and the texts are the same translation entries the templates used.
+Written with format_html (badges.format_html) rather than as template loops. At national
+scale (bench/RESULTS.md) the template engine spent about 1 ms per row resolving lookups,
+translating and escaping, most of the inbox's and the dashboard's CPU time under load; the
+same markup built here costs a fraction of that. Every value is still escaped, and the texts
+are the same translation entries the templates used.
 """
 
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.dateformat import format as date_format
-from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.utils.translation import gettext
 
-from .badges import due_badge, light_badge, rag_badge
+from .badges import due_badge, format_html, light_badge, rag_badge, words
 from .reform_dates import local_datetime
 
 register = template.Library()
@@ -61,9 +59,10 @@ def task_rows(items) -> str:
 
 
 def _case_status(case) -> str:
+    table = words()
     if case is None:
-        return gettext("Not launched")
-    return gettext("In progress") if case.is_open else gettext("Completed")
+        return table["Not launched"]
+    return table["In progress"] if case.is_open else table["Completed"]
 
 
 @register.simple_tag
@@ -84,7 +83,7 @@ def programme_rows(rows) -> str:
                 case.organisation.title,
                 format_html(
                     '<time class="rf-launched" datetime="{}">{}</time>',
-                    date_format(timezone.localtime(case.created), "c"),
+                    timezone.localtime(case.created).isoformat(),
                     local_datetime(case.created, "SHORT_DATE_FORMAT"),
                 ),
                 f"{case.percent_complete}%",
@@ -127,9 +126,9 @@ def child_rows(children) -> str:
     for child in children:
         organisation = child.organisation
         if child.is_open:
-            status, state = gettext("In progress"), "open"
+            status, state = words()["In progress"], "open"
         else:
-            status, state = gettext("Completed"), "done"
+            status, state = words()["Completed"], "done"
             if child.finished:
                 status = f"{status} {local_datetime(child.finished, 'SHORT_DATE_FORMAT')}"
         html.append(

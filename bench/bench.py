@@ -20,6 +20,7 @@ django.setup()
 
 from django.contrib.auth import get_user_model  # noqa: E402
 from django.db import connection  # noqa: E402
+from django.db.models import Count  # noqa: E402
 from django.test import Client  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
 from viewflow.workflow.models import Task  # noqa: E402
@@ -77,10 +78,15 @@ def bench_users() -> dict[str, User]:
         )
         WorkItem.objects.filter(pk__in=ids).update(assignee=coordinator)
         Task.objects.filter(pk__in=ids).update(owner=coordinator, status=STATUS.ASSIGNED)
+    # The federation department head with the most open tasks assigned (their inbox).
     busiest_head = (
-        WorkItem.objects.filter(status="open", for_head=True, department__head__isnull=False)
-        .values_list("department__head", flat=True)
-        .order_by("department__head")
+        WorkItem.objects.filter(
+            status="open", assignee__isnull=False, assignee__username__startswith="scale-"
+        )
+        .values("assignee")
+        .annotate(n=Count("pk"))
+        .order_by("-n", "assignee")
+        .values_list("assignee", flat=True)
         .first()
     )
     return {

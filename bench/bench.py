@@ -250,9 +250,15 @@ def main() -> None:
     run_script("sweep_bench.py")
     heading("The daily digest")
     run_script("digest_bench.py")
-    if (ROOT / "bench" / "pdf_bench.py").exists():
-        heading("PDF rendering")
-        run_script("pdf_bench.py")
+    heading("PDF rendering on the national data set")
+    run_script("pdf_bench.py")
+    heading("PDF rendering with full histories (ten measures walked to the end in a test db)")
+    subprocess.run(
+        [PY, "-m", "pytest", "-p", "tests.conftest", "bench/reports_bench.py", "-s", "-q"],
+        check=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "project.settings.test"},
+    )
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ progress on the rest, then times one completion report and the whole-programme r
 """
 
 import time
+from pathlib import Path
 
 from django.utils import timezone
 
@@ -16,12 +17,24 @@ from workflows.report_data import report_data_collect
 from workflows.reports import report_pdf
 
 
-def _time(report: Report) -> tuple[float, float, int]:
+def _status_mib(field: str) -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def _time(report: Report) -> tuple[float, float, int, float, float]:
+    # Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS, so the peak
+    # read afterwards belongs to this report alone.
+    Path("/proc/self/clear_refs").write_text("5")
+    before = _status_mib("VmRSS")
     start = time.perf_counter()
     data = report_data_collect(report, as_of=timezone.now())
     gathered = time.perf_counter()
     pdf = report_pdf(data)
-    return gathered - start, time.perf_counter() - gathered, len(pdf)
+    rendered = time.perf_counter()
+    return gathered - start, rendered - gathered, len(pdf), _status_mib("VmHWM"), before
 
 
 def test_report_timings(client, launch, coordinator):
@@ -40,8 +53,9 @@ def test_report_timings(client, launch, coordinator):
     assert programme.kind == ReportKind.PROGRAMME
     _time(completion)  # warm-up: fonts and templates load once per process
     for label, report in (("completion", completion), ("programme", programme)):
-        gather, render, size = _time(report)
+        gather, render, size, peak, before = _time(report)
         print(
             f"\n{label:10s} data {gather:5.2f} s  render {render:5.2f} s  "
-            f"total {gather + render:5.2f} s  {size / 1024:6.0f} KiB"
+            f"total {gather + render:5.2f} s  {size / 1024:6.0f} KiB  "
+            f"peak RSS {peak:4.0f} MiB (+{peak - before:.0f} MiB over the {before:.0f} before)"
         )

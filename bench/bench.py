@@ -257,7 +257,11 @@ def main() -> None:
         [PY, "-m", "pytest", "-p", "tests.conftest", "bench/reports_bench.py", "-s", "-q"],
         check=True,
         cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT), "DJANGO_SETTINGS_MODULE": "project.settings.test"},
+        env={
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "DJANGO_SETTINGS_MODULE": "project.settings.test",
+        },
     )
 
 

@@ -22,4 +22,9 @@ app.conf.beat_schedule = {
         "task": "tasks.notifications.daily_digest",
         "schedule": crontab(hour=8, minute=30),
     },
+    # The month's appraisal (督查督办 scores and bulletin) once it has ended, before work starts.
+    "appraisal-monthly": {
+        "task": "tasks.timers.appraisal_monthly",
+        "schedule": crontab(day_of_month=1, hour=6, minute=0),
+    },
 }

@@ -14,3 +14,18 @@ def sweep() -> str:
 
     heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it
     return str(sweep_run())
+
+
+@shared_task(name="tasks.timers.appraisal_monthly", ignore_result=True, soft_time_limit=600)
+def appraisal_monthly() -> str:
+    """On the 1st: score the month just ended, so its bulletin is ready without anyone
+    opening the appraisal page (which recomputes on demand as well)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from workflows.appraisal import appraisal_compute, month_start
+
+    period = month_start(timezone.localdate() - dt.timedelta(days=1))
+    entries = appraisal_compute(period=period)
+    return f"appraisal {period:%Y-%m}: {len(entries)} score entries"

@@ -35,3 +35,24 @@ def test_the_sweep_runs_every_minute_and_the_digest_at_0830_beijing_time():
     assert isinstance(digest, crontab)
     assert (digest.hour, digest.minute) == ({8}, {30})
     assert app.conf.timezone == "Asia/Shanghai"
+
+
+def test_the_appraisal_scores_the_month_just_ended_on_the_first_at_0600(monkeypatch):
+    import datetime as dt
+
+    import time_machine
+
+    from tasks import timers
+    from workflows import appraisal
+
+    entry = app.conf.beat_schedule["appraisal-monthly"]["schedule"]
+    assert (entry.day_of_month, entry.hour, entry.minute) == ({1}, {6}, {0})
+    periods = []
+    monkeypatch.setattr(
+        appraisal, "appraisal_compute", lambda *, period: periods.append(period) or [1, 2]
+    )
+    # Beat fires at 06:00 on 1 April, Beijing time (22:00 UTC on 31 March).
+    with time_machine.travel(dt.datetime(2027, 3, 31, 22, 0, tzinfo=dt.UTC), tick=False):
+        summary = timers.appraisal_monthly()
+    assert periods == [dt.date(2027, 3, 1)]
+    assert summary == "appraisal 2027-03: 2 score entries"

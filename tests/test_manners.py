@@ -93,3 +93,21 @@ def test_a_digest_only_user_gets_no_immediate_mail(item, demo_users):
     Profile.objects.filter(user=staff).update(notification_mode="digest")
     result = deliver(beijing(2027, 3, 19, 9, 1))
     assert (result.sent, result.folded, len(mail.outbox)) == (0, 1, 0)
+
+
+def test_an_auditor_chooses_the_digest_for_themselves_and_the_change_is_audited(client, demo_users):
+    from django.urls import reverse
+
+    from workflows.models import AuditEvent
+
+    auditor = demo_users("auditor")
+    client.force_login(auditor)
+
+    response = client.post(reverse("workflows:preferences"), {"notification_mode": "digest"})
+    again = client.post(reverse("workflows:preferences"), {"notification_mode": "digest"})
+
+    assert response.status_code == again.status_code == 302
+    assert Profile.objects.get(user=auditor).notification_mode == "digest"
+    # One event for the one change; saving the same choice again changes nothing.
+    (event,) = AuditEvent.objects.filter(verb="notification_mode_changed")
+    assert (event.actor, event.data) == (auditor, {"from": "immediate", "to": "digest"})

@@ -236,10 +236,10 @@ EXPECTED: list[Row] = [
     Row(r"workflows/me/notifications/", pages()),
     Row(
         r"workflows/me/notifications/",
-        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DENIED, admin=DONE),
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DONE, admin=DONE),
         method="post",
         data={"notification_mode": "digest"},
-        why="AuditorsReadOnlyMiddleware lets auditors change only their session and language",
+        why="one's own mail preference, not case data: auditors too (and it is audited)",
     ),
     # --- the audit desk
     Row(r"workflows/desk/(audit/|audit\.csv|programme\.csv|programme\.xlsx)", DESK),

@@ -40,6 +40,7 @@ from .models import (
     Measure,
     Organisation,
     Outcome,
+    Profile,
     ProgressUpdate,
     Rag,
     Report,
@@ -992,3 +993,17 @@ def user_by_username(username: str):
         return get_user_model().objects.get(username=username, is_active=True)
     except get_user_model().DoesNotExist as exc:
         raise ValidationError(f"No active user named {username!r}.") from exc
+
+
+def notification_mode_set(*, user, mode: str) -> bool:
+    """A person chooses immediate mail or the daily digest for themselves (auditors too: it
+    is their own inbox, not case data). Returns whether anything changed; a change is audited.
+    """
+    with transaction.atomic():
+        profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+        if profile.notification_mode == mode:
+            return False
+        old, profile.notification_mode = profile.notification_mode, mode
+        profile.save(update_fields=["notification_mode"])
+        audit_record(verb="notification_mode_changed", actor=user, data={"from": old, "to": mode})
+    return True

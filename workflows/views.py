@@ -446,6 +446,7 @@ def notification_log(request):
     )
 
 
+@auditors_may_post  # their own mail preference, not case data
 @login_required
 def notification_preferences(request):
     """Each user chooses immediate mail or the daily digest only."""
@@ -454,8 +455,9 @@ def notification_preferences(request):
         request.POST or None, initial={"notification_mode": profile.notification_mode}
     )
     if request.method == "POST" and form.is_valid():
-        profile.notification_mode = form.cleaned_data["notification_mode"]
-        profile.save(update_fields=["notification_mode"])
+        services.notification_mode_set(
+            user=request.user, mode=form.cleaned_data["notification_mode"]
+        )
         messages.success(request, _("Saved."))
         return redirect("workflows:preferences")
     return render(request, "workflows/preferences.html", {"form": form})

@@ -213,3 +213,26 @@ def test_table_rows_escape_every_name_they_show(client, demo_users, launch):
     for page in pages:
         assert hostile not in page
         assert escape(hostile) in page
+
+
+def test_a_long_case_history_shows_the_latest_events_and_points_to_the_audit_desk(
+    client, coordinator, launch, monkeypatch
+):
+    from workflows import views
+    from workflows.audit import audit_record
+
+    case = launch("2.2")
+    for n in range(5):
+        audit_record(verb="commented", case=case, data={"n": n})
+    total = case.events.count()
+    monkeypatch.setattr(views, "CASE_HISTORY_SHOWN", 3)
+    client.force_login(coordinator)
+
+    page = client.get(reverse("workflows:case", args=[case.pk])).content.decode()
+
+    assert page.count('class="rf-event"') == 3
+    assert f"The latest 3 of {total} events." in page
+    assert f"{reverse('workflows:audit')}?case={case.pk}" in page
+    # Oldest first among the latest three: the last one recorded closes the list.
+    shown = re.findall(r'id="event-(\d+)"', page)
+    assert shown == sorted(shown, key=int) and int(shown[-1]) == case.events.latest("pk").pk

@@ -35,9 +35,9 @@ from .models import (
 )
 
 # A task row's own relations are joined; the catalogue-sized ones (measures, steps,
-# organisations, leader roles) are prefetched by id. PostgreSQL plans a join of every relation
-# in 11 ms against 1 ms for the five joined here (EXPLAIN on the 90,000-case data set), which
-# was most of the inbox's database time; each prefetch is one indexed query of a few rows.
+# organisations, leader roles) are prefetched by id. At national scale the nine-way join cost
+# PostgreSQL 15-23 ms per inbox, almost all of it planning, even on a warm connection; five
+# joins and four small prefetches cost 3-4 ms (bench/RESULTS.md).
 WORK_ITEM_JOINED = ("case", "assignee", "department")
 WORK_ITEM_PREFETCHED = ("case__measure", "case__organisation", "step", "leader_role")
 

@@ -37,6 +37,9 @@ from .models import (
 PAGE_SIZE = 50
 
 
+CASE_HISTORY_SHOWN = 100
+
+
 def _page(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
@@ -163,14 +166,20 @@ def _visible_case(user, case_id):
 @login_required
 def case_detail(request, case_id):
     case = _visible_case(request.user, case_id)
-    events = AuditEvent.objects.filter(case=case).select_related("work_item__step").order_by("pk")
+    # The latest events only: a national case collects one per child completing, and the audit
+    # desk has the whole trail, paged (the page links to it).
+    events = AuditEvent.objects.filter(case=case)
+    latest = list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    latest.reverse()
     return render(
         request,
         "workflows/case_detail.html",
         {
             "case": case,
             "items": selectors.work_item_list_for_case(case),
-            "events": events,
+            "events": latest,
+            "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
+            "can_see_desk": access.sees_everything(request.user),
             "progress": case.progress_updates.select_related("author", "work_item__step"),
             "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
             "comments": case.comments.select_related("author"),

@@ -224,6 +224,8 @@ ALLOWED_AUDITOR_FORMS = {
     reverse("logout"),
     VERIFY,
     reverse("workflows:report_request"),
+    # Their own mail preference (immediate or digest), audited: not case data.
+    reverse("workflows:preferences"),
 }
 
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
@@ -21,6 +21,7 @@ from .audit import audit_record_many
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
 from .models import (
     Case,
+    Department,
     Escalation,
     EscalationPolicy,
     LeaderRole,
@@ -30,6 +31,7 @@ from .models import (
     Profile,
     Rag,
     Recipient,
+    StepTemplate,
     WorkItem,
     WorkItemStatus,
 )
@@ -459,8 +461,24 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
         outcome.escalations = _escalations_record(
             firing, escalation_users, now=now, digest_only=recipients.digest_only
         )
-    WorkItem.objects.bulk_update(items, ["next_alert_at"], batch_size=1000)
+    _next_alerts_store(items)
     return outcome
+
+
+def _next_alerts_store(items: list[WorkItem]) -> None:
+    """Write the batch's next alert times in one statement."""
+    if connection.vendor != "postgresql":
+        WorkItem.objects.bulk_update(items, ["next_alert_at"], batch_size=1000)
+        return
+    # bulk_update's CASE with a branch per row costs PostgreSQL ~0.5 s per 1000; a join on
+    # two arrays costs a few milliseconds.
+    table, pk = WorkItem._meta.db_table, WorkItem._meta.pk.column
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} AS w SET next_alert_at = v.at "  # noqa: S608 - names from the model
+            f"FROM unnest(%s::bigint[], %s::timestamptz[]) AS v(id, at) WHERE w.{pk} = v.id",
+            [[i.pk for i in items], [i.next_alert_at for i in items]],
+        )
 
 
 def _escalations_record(firing, escalation_users, *, now, digest_only: set[int]) -> int:
@@ -538,25 +556,72 @@ def _alerts_due(now: dt.datetime):
     )
 
 
+# What the sweep reads of a task and of the people around it: a batch of 1000 tasks shares a
+# few hundred cases, departments and roles, so each is loaded once rather than joined per row.
+_ITEM_FIELDS = ("case", "step", "department", "leader_role", "for_head", "assignee", "due_at")
+_ITEM_FIELDS += ("next_alert_at",)
+_CASE_FIELDS = (
+    "measure",
+    "organisation",
+    "parent_case",
+    "lead_department",
+    "supervising_leader",
+    "rag",
+)
+_USER_FIELDS = ("username", "is_active")
+
+
 def _locked_batch(now: dt.datetime, after: tuple | None) -> list[WorkItem]:
     items = _alerts_due(now)
     if after is not None:
         at, pk = after
         items = items.filter(Q(next_alert_at__gt=at) | Q(next_alert_at=at, pk__gt=pk))
-    # SKIP LOCKED: tasks another sweep holds are its to do; of=self because the heads, holders
-    # and assignee are outer joins, which PostgreSQL cannot lock.
-    return list(
-        items.select_for_update(skip_locked=True, of=("self",))
-        .select_related(
-            "case__supervising_leader__holder",
-            "case__lead_department__head",
-            "assignee",
-            "department__head",
-            "leader_role__holder",
-            "step",
-        )
+    # SKIP LOCKED: tasks another sweep holds are its to do.
+    batch = list(
+        items.select_for_update(skip_locked=True)
+        .only(*_ITEM_FIELDS)
         .order_by("next_alert_at", "pk")[:SWEEP_BATCH]
     )
+    _attach_relations(batch)
+    return batch
+
+
+def _attach_relations(items: list[WorkItem]) -> None:
+    """Load each case, department, leader role, assignee and step of the batch once (five
+    queries) and attach them, so recipients and orders read them without a query per task."""
+    if not items:
+        return
+    users = get_user_model().objects.only(*_USER_FIELDS)
+    cases = Case.objects.only(*_CASE_FIELDS).in_bulk({i.case_id for i in items})
+    department_ids = {i.department_id for i in items} | {
+        c.lead_department_id for c in cases.values()
+    }
+    head = [f"head__{name}" for name in _USER_FIELDS]
+    departments = (
+        Department.objects.select_related("head")
+        .only("head", *head)
+        .in_bulk(department_ids - {None})
+    )
+    role_ids = {i.leader_role_id for i in items} | {c.supervising_leader_id for c in cases.values()}
+    holder = [f"holder__{name}" for name in _USER_FIELDS]
+    leader_roles = (
+        LeaderRole.objects.select_related("holder")
+        .only("organisation", "key", "holder", *holder)
+        .in_bulk(role_ids - {None})
+    )
+    assignees = users.in_bulk({i.assignee_id for i in items} - {None})
+    steps = StepTemplate.objects.in_bulk({i.step_id for i in items})
+    for case in cases.values():
+        case.lead_department = departments[case.lead_department_id]
+        case.supervising_leader = leader_roles[case.supervising_leader_id]
+    for item in items:
+        item.case, item.step = cases[item.case_id], steps[item.step_id]
+        if item.department_id is not None:
+            item.department = departments[item.department_id]
+        if item.leader_role_id is not None:
+            item.leader_role = leader_roles[item.leader_role_id]
+        if item.assignee_id in assignees:
+            item.assignee = assignees[item.assignee_id]
 
 
 def alerts_sweep(*, now: dt.datetime, result: SweepResult) -> None:

@@ -112,27 +112,25 @@ def policy_for_measure(measure) -> Policy:
 
 # --------------------------------------------------------------------------- next_alert_at
 
-# Until the sweep has looked at a task, its next_alert_at is a floor: due_at minus this many
-# calendar days per working day of the longest reminder notice, plus the slack below. N working
-# days before a due day span at most N steps of 3 calendar days (a weekend in each) plus the
-# holiday closures inside them; China's longest (Spring Festival, National Day) stop work for at
-# most ~9 days between two working days, and the 3-per-day rate already overstates a normal week
-# (7 days per 5 working days), so 3N + 15 stays ahead of the first reminder, whatever its hour,
-# for any notice. Rungs fire at or after due_at, so they are never before the floor either.
+# Until the sweep has looked at a task, next_alert_at is a floor that must never be later than
+# its first reminder: due_at minus 3N + 15 calendar days, N being the longest reminder notice in
+# working days. Counting N working days back from a due day takes at most 3 calendar days per
+# working day in an ordinary week (Monday back to Friday), and a statutory closure (Spring
+# Festival, National Day: at most ~9 days between two working days) adds at most ~7 more; the
+# 15 covers two such closures in the window plus a reminder hour earlier than the due hour, and
+# for a longer notice 3 per day overstates the 7-per-5 of real weeks by more than any closures
+# add. Rungs fire at or after due_at, so never before the floor.
 ALERT_FLOOR_DAYS_PER_NOTICE_DAY = 3
 ALERT_FLOOR_SLACK_DAYS = 15
 
 
 def longest_reminder_notice() -> int:
     """The longest reminder notice in working days over every policy (one small query)."""
-    notices = {measure: max(days or [0]) for measure, days in _policy_notice_rows()}
+    rows = EscalationPolicy.objects.values_list("measure_id", "reminder_days_before")
+    notices = {measure: max(days or [0]) for measure, days in rows}
     if None not in notices:
         notices[None] = max(DEFAULT_POLICY.reminder_days_before, default=0)
     return max(notices.values())
-
-
-def _policy_notice_rows():
-    return EscalationPolicy.objects.values_list("measure_id", "reminder_days_before")
 
 
 def alert_floor_delta(notice: int) -> dt.timedelta:

@@ -76,14 +76,6 @@ def working_days_left(item: WorkItem, calendar: WorkingCalendar, now: dt.datetim
     return calendar.working_days_between(today, due_day)
 
 
-def expected_percent(case: Case, calendar: WorkingCalendar, now: dt.datetime, total_days: int):
-    """序时进度: working days elapsed since launch over the working days the plan allows."""
-    if total_days <= 0:
-        return 100
-    elapsed = calendar.working_days_between(local_date(case.created), local_date(now))
-    return min(100, round(100 * elapsed / total_days))
-
-
 @dataclass(frozen=True)
 class TaskLights:
     deadline: str
@@ -157,9 +149,8 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
             ]
             left = min(days_left) if days_left else None
             total = plan_days.get(case.measure_id) or 0
-            if not case.is_open:
-                expected = 100
-            elif total <= 0:
+            # 序时进度: working days elapsed since launch over the working days the plan allows.
+            if not case.is_open or total <= 0:
                 expected = 100
             else:
                 expected = min(100, round(100 * elapsed.since(local_date(case.created)) / total))

@@ -142,6 +142,12 @@ class WorkItem(models.Model):
                 condition=models.Q(status="open", paused_at__isnull=True),
                 name="workitem_alert_due",
             ),
+            # The sweep's feedback cycles look for open implementation steps every minute.
+            models.Index(
+                fields=["case"],
+                condition=models.Q(status="open", kind="implement"),
+                name="workitem_open_implement",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -443,9 +443,11 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
         )
     }
     first_open_item: dict[int, WorkItem] = {}
-    for item in WorkItem.objects.filter(
-        case__in={o.case_id for o in orders}, status=WorkItemStatus.OPEN
-    ).order_by("-created_at", "-pk"):
+    for item in (
+        WorkItem.objects.filter(case__in={o.case_id for o in orders}, status=WorkItemStatus.OPEN)
+        .only("case", "due_at")
+        .order_by("-created_at", "-pk")
+    ):
         first_open_item[item.case_id] = item  # the earliest is written last
     SummonsMeeting.objects.bulk_create(
         [

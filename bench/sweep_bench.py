@@ -15,7 +15,11 @@ django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
-from workflows.escalation import sweep_run  # noqa: E402
+from workflows.escalation import (  # noqa: E402
+    alert_floor_delta,
+    longest_reminder_notice,
+    sweep_run,
+)
 
 OPEN_TASKS = int(os.environ.get("BENCH_SWEEP_TASKS", "500000"))
 
@@ -30,6 +34,8 @@ def rss_mib() -> float:
 
 def main() -> None:
     now = timezone.now()
+    # The same floor the system sets when a due date is set or moved (escalation.alert_floor).
+    floor = alert_floor_delta(longest_reminder_notice())
     try:
         with transaction.atomic():
             with connection.cursor() as cursor:
@@ -48,6 +54,12 @@ def main() -> None:
                     """,
                     [OPEN_TASKS, now, now],
                 )
+                # Every open task starts at its floor, as after migration 0008.
+                cursor.execute(
+                    "UPDATE workflows_workitem SET next_alert_at = due_at - %s "
+                    "WHERE status = 'open'",
+                    [floor],
+                )
                 cursor.execute("SELECT count(*) FROM workflows_workitem WHERE status = 'open'")
                 open_count = cursor.fetchone()[0]
                 cursor.execute("ANALYZE workflows_workitem")
@@ -59,22 +71,39 @@ def main() -> None:
             started = time.perf_counter()
             steady = sweep_run(now=now + timezone.timedelta(minutes=1), deliver=False)
             steady_seconds = time.perf_counter() - started
+            steady_rss = rss_mib()
             raise Rollback
     except Rollback:
         pass
     print(f"open tasks: {open_count}; due or overdue: about {open_count // 20}")
     print("| sweep | time | peak RSS (process) | recorded |")
     print("|---|---|---|---|")
+    for label, run, seconds, rss in (
+        ("first (catch-up: every due reminder and rung)", first, first_seconds, first_rss),
+        ("steady state (one minute later)", steady, steady_seconds, steady_rss),
+    ):
+        print(
+            f"| {label} | {seconds:.1f} s | {rss:.0f} MiB (baseline {baseline:.0f}) | "
+            f"{run.tasks_evaluated} tasks evaluated, {run.reminders} reminders, "
+            f"{run.escalations} escalations |"
+        )
+    print()
+    print("| part of the sweep | first | steady state |")
+    print("|---|---|---|")
+    parts = [("alerts (reminders and rungs)", "alerts", False)] + [
+        (f"supervision: {name}", name, True) for name in first.supervision.seconds
+    ]
+    for label, key, supervision in parts:
+        cells = [
+            (run.supervision.seconds if supervision else run.seconds).get(key, 0.0)
+            for run in (first, steady)
+        ]
+        print(f"| {label} | {cells[0]:.2f} s | {cells[1]:.2f} s |")
     print(
-        f"| first (records every due reminder and rung) | {first_seconds:.1f} s | "
-        f"{first_rss:.0f} MiB (baseline {baseline:.0f}) | {first.reminders} reminders, "
-        f"{first.escalations} escalations |"
+        f"| supervision, total | {first.seconds['supervision']:.2f} s | "
+        f"{steady.seconds['supervision']:.2f} s |"
     )
-    print(
-        f"| steady state (one minute later) | {steady_seconds:.1f} s | {rss_mib():.0f} MiB | "
-        f"{steady.reminders} reminders, {steady.escalations} escalations |",
-        flush=True,
-    )
+    print(f"\nsupervision first: {first.supervision}\nsupervision steady: {steady.supervision}")
 
 
 if __name__ == "__main__":

@@ -41,30 +41,68 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
+def _chain_head() -> str:
+    if connection.vendor == "postgresql":
+        # Appends are serialised so that two writers never chain to the same predecessor.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
+    return last or GENESIS_HASH
+
+
+def _event(
+    *, verb: str, actor=None, case=None, work_item=None, reason: str = "", data=None, created_at
+) -> AuditEvent:
+    authenticated = actor is not None and actor.is_authenticated
+    return AuditEvent(
+        created_at=created_at,
+        actor=actor if authenticated else None,
+        actor_name=actor.get_username() if authenticated else "",
+        verb=verb,
+        case=case,
+        work_item=work_item,
+        reason=reason or "",
+        data=json.loads(json.dumps(data or {}, default=_json_value)),
+    )
+
+
 def audit_record(
     *, verb: str, actor=None, case=None, work_item=None, reason: str = "", data=None
 ) -> AuditEvent:
     """Append one event to the chain; must run inside the transaction that made the change."""
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Appends are serialised so that two writers never chain to the same predecessor.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
-        last = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
-        event = AuditEvent(
-            created_at=timezone.now(),
-            actor=actor if actor is not None and actor.is_authenticated else None,
-            actor_name=actor.get_username() if actor is not None and actor.is_authenticated else "",
+        prev_hash = _chain_head()
+        event = _event(
             verb=verb,
+            actor=actor,
             case=case,
             work_item=work_item,
-            reason=reason or "",
-            data=json.loads(json.dumps(data or {}, default=_json_value)),
-            prev_hash=last or GENESIS_HASH,
+            reason=reason,
+            data=data,
+            created_at=timezone.now(),
         )
+        event.prev_hash = prev_hash
         event.hash = event_hash(event)
         event.save(force_insert=True)
         return event
+
+
+def audit_record_many(events: list[dict]) -> list[AuditEvent]:
+    """Append several events (each the keyword arguments of audit_record) in their order, with
+    one lock and one insert; must run inside the transaction that made the changes."""
+    if not events:
+        return []
+    with transaction.atomic():
+        prev_hash = _chain_head()
+        now = timezone.now()
+        rows = []
+        for fields in events:
+            event = _event(**fields, created_at=now)
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = event_hash(event)
+            rows.append(event)
+        # Ids are assigned in insert order, which is the order audit_verify walks the chain.
+        return AuditEvent.objects.bulk_create(rows, batch_size=1000)
 
 
 @dataclass(frozen=True)

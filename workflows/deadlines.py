@@ -12,6 +12,7 @@ from django.utils import timezone
 from . import access
 from .audit import audit_record
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
+from .escalation import PolicyBook, alert_floor, alert_floor_delta, alerts_reset
 from .models import DeadlineChange, DeadlineChangeKind, WorkItem, WorkItemStatus
 
 logger = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ def due_fields_for_new_task(
         "due_at": due,
         "original_due_at": due,
         "due_fixed": False,
+        "next_alert_at": alert_floor(due),
     }
     if due != computed:
         fields["capped_from"] = computed
@@ -112,7 +114,8 @@ def deadline_extend(
             raise DeadlineError("The new due date is already in the past.")
         old = item.due_at
         item.due_at, item.due_fixed = new_due, True
-        item.save(update_fields=["due_at", "due_fixed"])
+        item.next_alert_at = alert_floor(new_due)
+        item.save(update_fields=["due_at", "due_fixed", "next_alert_at"])
         _record(
             item,
             kind=DeadlineChangeKind.EXTENDED,
@@ -167,7 +170,17 @@ def task_resume(*, item: WorkItem, by, reason: str = "") -> WorkItem:
                 item.due_working_days += paused_days
                 item.due_at = _computed_due(item, calendar)
         item.paused_at, item.pause_reason = None, ""
-        item.save(update_fields=["due_at", "due_working_days", "paused_at", "pause_reason"])
+        # The sweep skipped the task while paused: it looks again from the floor of the new date.
+        item.next_alert_at = alert_floor(item.due_at)
+        item.save(
+            update_fields=[
+                "due_at",
+                "due_working_days",
+                "paused_at",
+                "pause_reason",
+                "next_alert_at",
+            ]
+        )
         _record(
             item,
             kind=DeadlineChangeKind.RESUMED,
@@ -204,6 +217,8 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
         due_start__lte=changed[-1],
         due_at__gte=at_local(changed[0], dt.time.min),
     ).select_related("case")
+    book = PolicyBook.load()
+    notice = book.longest_notice()
     moved = 0
     with transaction.atomic():
         for item in candidates.select_for_update(of=("self",)):
@@ -211,7 +226,8 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
             if new_due == item.due_at:
                 continue
             old, item.due_at = item.due_at, new_due
-            item.save(update_fields=["due_at"])
+            item.next_alert_at = alert_floor(new_due, notice)
+            item.save(update_fields=["due_at", "next_alert_at"])
             _record(
                 item,
                 kind=DeadlineChangeKind.RECOMPUTED,
@@ -222,6 +238,13 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
                 verb="due_recomputed",
             )
             moved += 1
+        # Reminder days before a due date and rung days after it are counted on the calendar
+        # too, so the tasks due near a changed day (moved or not) are evaluated afresh.
+        rung_days = max((r.working_days_after_due for p in book.all() for r in p.rungs), default=0)
+        alerts_reset(
+            due_from=at_local(changed[0], dt.time.min) - alert_floor_delta(rung_days),
+            due_to=at_local(changed[-1], dt.time.max) + alert_floor_delta(notice),
+        )
     if moved:
         logger.info("calendar change moved %s open due dates", moved)
     return moved

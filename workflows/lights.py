@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Sum
 from django.utils import timezone
 
 from .calendar import WorkingCalendar, local_date
@@ -18,6 +18,7 @@ from .models import (
     LightChange,
     LightRule,
     StepKind,
+    StepTemplate,
     WorkItem,
     WorkItemStatus,
 )
@@ -75,14 +76,6 @@ def working_days_left(item: WorkItem, calendar: WorkingCalendar, now: dt.datetim
     return calendar.working_days_between(today, due_day)
 
 
-def expected_percent(case: Case, calendar: WorkingCalendar, now: dt.datetime, total_days: int):
-    """序时进度: working days elapsed since launch over the working days the plan allows."""
-    if total_days <= 0:
-        return 100
-    elapsed = calendar.working_days_between(local_date(case.created), local_date(now))
-    return min(100, round(100 * elapsed / total_days))
-
-
 @dataclass(frozen=True)
 class TaskLights:
     deadline: str
@@ -110,51 +103,104 @@ def _worst(*lights: str) -> str:
 
 def case_lights_refresh(*, case: Case, now=None, rules=None, calendar=None) -> CaseLight:
     """Recompute a case's two lights, store them and record every change (LightChange)."""
+    return cases_lights_refresh(cases=[case], now=now, rules=rules, calendar=calendar)[0]
+
+
+class _ElapsedDays:
+    """Working days from a date up to today, memoised: many cases share a launch date."""
+
+    def __init__(self, calendar: WorkingCalendar, today: dt.date):
+        self.calendar, self.today, self.known = calendar, today, {}
+
+    def since(self, day: dt.date) -> int:
+        if day not in self.known:
+            self.known[day] = self.calendar.working_days_between(day, self.today)
+        return self.known[day]
+
+
+def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=None):
+    """case_lights_refresh for many cases in a fixed number of queries; returns their lights."""
     now = now or timezone.now()
     rules, calendar = rules or LightRules.load(), calendar or WorkingCalendar.load()
-    open_items = list(case.work_items.filter(status=WorkItemStatus.OPEN))
-    days_left = [d for i in open_items if (d := working_days_left(i, calendar, now)) is not None]
-    left = min(days_left) if days_left else None
-    total = sum(case.measure.steps.values_list("working_days", flat=True))
-    expected = expected_percent(case, calendar, now, total) if case.is_open else 100
-    actual = 100 if not case.is_open else case.percent_complete
-    deadline = rules.deadline_light(left) if case.is_open else Light.GREEN
-    progress = rules.progress_light(expected - actual) if case.is_open else Light.GREEN
+    if not cases:
+        return []
+    case_ids = [c.pk for c in cases]
+    open_items: dict[int, list[WorkItem]] = {pk: [] for pk in case_ids}
+    for item in WorkItem.objects.filter(case__in=case_ids, status=WorkItemStatus.OPEN):
+        open_items[item.case_id].append(item)
+    plan_days = dict(
+        StepTemplate.objects.filter(measure__in={c.measure_id for c in cases})
+        .values("measure")
+        .annotate(days=Sum("working_days"))
+        .values_list("measure", "days")
+    )
+    elapsed = _ElapsedDays(calendar, local_date(now))
     with transaction.atomic():
-        light = CaseLight.objects.select_for_update().filter(case=case).first()
-        previous = (light.deadline, light.progress) if light else (Light.GREEN, Light.GREEN)
-        if light is None:
-            light = CaseLight(case=case)
-        light.deadline, light.progress = deadline, progress
-        light.working_days_left, light.expected_percent = left, expected
-        light.actual_percent, light.computed_at = actual, now
-        light.save()
-        changes = [
-            LightChange(case=case, axis=axis, from_light=old, to_light=new, at=now)
-            for axis, old, new in (
-                (Axis.DEADLINE, previous[0], deadline),
-                (Axis.PROGRESS, previous[1], progress),
-            )
-            if old != new
-        ]
+        stored = {
+            light.case_id: light
+            for light in CaseLight.objects.select_for_update().filter(case__in=case_ids)
+        }
+        lights, new, changes = [], [], []
+        for case in cases:
+            days_left = [
+                d
+                for i in open_items[case.pk]
+                if (d := working_days_left(i, calendar, now)) is not None
+            ]
+            left = min(days_left) if days_left else None
+            total = plan_days.get(case.measure_id) or 0
+            # 序时进度: working days elapsed since launch over the working days the plan allows.
+            if not case.is_open or total <= 0:
+                expected = 100
+            else:
+                expected = min(100, round(100 * elapsed.since(local_date(case.created)) / total))
+            actual = 100 if not case.is_open else case.percent_complete
+            deadline = rules.deadline_light(left) if case.is_open else Light.GREEN
+            progress = rules.progress_light(expected - actual) if case.is_open else Light.GREEN
+            light = stored.get(case.pk)
+            previous = (light.deadline, light.progress) if light else (Light.GREEN, Light.GREEN)
+            if light is None:
+                light = CaseLight(case=case)
+                new.append(light)
+            light.deadline, light.progress = deadline, progress
+            light.working_days_left, light.expected_percent = left, expected
+            light.actual_percent, light.computed_at = actual, now
+            lights.append(light)
+            changes += [
+                LightChange(case=case, axis=axis, from_light=old, to_light=new_light, at=now)
+                for axis, old, new_light in (
+                    (Axis.DEADLINE, previous[0], deadline),
+                    (Axis.PROGRESS, previous[1], progress),
+                )
+                if old != new_light
+            ]
+        CaseLight.objects.bulk_create(new)
+        CaseLight.objects.bulk_update(
+            [light for light in lights if light.case_id in stored],
+            [
+                "deadline",
+                "progress",
+                "working_days_left",
+                "expected_percent",
+                "actual_percent",
+                "computed_at",
+            ],
+            batch_size=500,
+        )
         LightChange.objects.bulk_create(changes)
-    return light
+    return lights
 
 
 def lights_sweep(*, now=None, limit: int = SWEEP_BATCH) -> int:
     """Refresh the open cases whose lights are oldest (at most `limit`); returns how many."""
     now = now or timezone.now()
     rules, calendar = LightRules.load(), WorkingCalendar.load()
-    cases = (
-        Case.objects.filter(is_open=True)
-        .select_related("measure")
-        .order_by(F("light__computed_at").asc(nulls_first=True), "pk")[:limit]
+    cases = list(
+        Case.objects.filter(is_open=True).order_by(
+            F("light__computed_at").asc(nulls_first=True), "pk"
+        )[:limit]
     )
-    count = 0
-    for case in cases:
-        case_lights_refresh(case=case, now=now, rules=rules, calendar=calendar)
-        count += 1
-    return count
+    return len(cases_lights_refresh(cases=cases, now=now, rules=rules, calendar=calendar))
 
 
 def light_history(case: Case) -> list[LightChange]:

@@ -1,9 +1,13 @@
-"""Signal receivers that put logins and logouts on the audit trail (connected in apps.ready)."""
+"""Signal receivers (connected in apps.ready): logins and logouts on the audit trail; a changed
+escalation policy puts the tasks it governs back in front of the sweep."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from .audit import audit_record
+from .escalation import alerts_reset
+from .models import EscalationPolicy, EscalationRung
 
 # Long enough for any real username; a pasted essay is cut, not stored whole.
 _MAX_USERNAME = 150
@@ -33,3 +37,22 @@ def audit_login_failed(sender, credentials, request=None, **kwargs):
     """A failed login: the username tried, never the password (Django masks it anyway)."""
     username = str(credentials.get("username", ""))[:_MAX_USERNAME]
     audit_record(verb="login_failed", data={"username": username, **_client(request)})
+
+
+@receiver(post_save, sender=EscalationPolicy, dispatch_uid="reformflow_policy_saved")
+@receiver(post_delete, sender=EscalationPolicy, dispatch_uid="reformflow_policy_deleted")
+def alerts_reset_for_policy(sender, instance, **kwargs):
+    """Reminder offsets or rungs changed: the measure's open tasks (all, for the default policy)
+    go back to their floor, so no reminder or rung the new policy brings forward is missed."""
+    alerts_reset(measure_id=instance.measure_id)
+
+
+@receiver(post_save, sender=EscalationRung, dispatch_uid="reformflow_rung_saved")
+@receiver(post_delete, sender=EscalationRung, dispatch_uid="reformflow_rung_deleted")
+def alerts_reset_for_rung(sender, instance, **kwargs):
+    """As for a policy: a rung's timing decides when its tasks' next alert falls."""
+    measure = EscalationPolicy.objects.filter(pk=instance.policy_id).values_list(
+        "measure_id", flat=True
+    )
+    # A rung deleted with its policy: the policy's own receiver resets; else reset everything.
+    alerts_reset(measure_id=measure[0] if measure else None)

@@ -22,6 +22,7 @@ from viewflow.workflow.token import Token
 
 from . import roles
 from .calendar import WorkingCalendar, due_at_for, local_date
+from .escalation import alert_floor, longest_reminder_notice
 from .models import (
     Case,
     Department,
@@ -375,6 +376,7 @@ def _generate_cases(
     Task.objects.bulk_create(tasks, batch_size=5000)
     _insert_cases(case_rows)
     work_items, progress = [], []
+    notice = longest_reminder_notice()
     dept_key_by_pk = {pk: key for (_org, key), pk in dept_ids.items()}
     leader_key = {m.pk: m.supervising_leader.key for m in measures}
     for task, (process, org, step, routing, is_open, opened, due, finished, outcome) in zip(
@@ -407,6 +409,7 @@ def _generate_cases(
                 finished_at=finished,
                 due_at=due,
                 original_due_at=due,
+                next_alert_at=alert_floor(due, notice) if is_open else None,
                 due_start=local_date(opened),
                 due_working_days=step.working_days,
             )

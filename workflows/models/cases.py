@@ -119,6 +119,10 @@ class WorkItem(models.Model):
     # Set while the clock is stopped; no reminder or escalation fires for a paused task.
     paused_at = models.DateTimeField(null=True, blank=True)
     pause_reason = models.TextField(blank=True)
+    # The earliest moment the sweep may have a reminder or rung to record for this task; NULL
+    # once every rung has fired. The sweep reads only open, unpaused tasks whose time has come
+    # (workflows.escalation), so a quiet minute reads almost nothing.
+    next_alert_at = models.DateTimeField(null=True, blank=True)
     # A coordinator let this implementation step close while child cases are still open
     # (the reason is in the `completion_guard_overridden` audit event).
     guard_overridden_by = models.ForeignKey(
@@ -133,6 +137,17 @@ class WorkItem(models.Model):
             models.Index(fields=["department", "status"]),
             models.Index(fields=["leader_role", "status"]),
             models.Index(fields=["case", "status"]),
+            models.Index(
+                fields=["next_alert_at", "task"],
+                condition=models.Q(status="open", paused_at__isnull=True),
+                name="workitem_alert_due",
+            ),
+            # The sweep's feedback cycles look for open implementation steps every minute.
+            models.Index(
+                fields=["case"],
+                condition=models.Q(status="open", kind="implement"),
+                name="workitem_open_implement",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -137,6 +137,30 @@ def test_each_batch_is_its_own_transaction_and_every_task_is_done_once(
     assert sweep_at(beijing(2027, 6, 1, 10, 1)).escalations == 0
 
 
+def test_a_sweep_out_of_budget_leaves_the_rest_to_the_next_oldest_first(
+    launch, open_item, monkeypatch
+):
+    monkeypatch.setattr(escalation, "SWEEP_BATCH", 2)
+    with time_machine.travel(OPENED, tick=False):
+        items = [open_item(launch(code)) for code in ("2.2", "2.3", "3.1", "1.1", "1.2")]
+    moment = beijing(2027, 6, 1)
+
+    runs = []
+    while True:
+        with time_machine.travel(moment, tick=False):
+            # A budget of 0: exactly one batch per sweep (a sweep always moves the backlog).
+            runs.append(sweep_run(now=moment, deliver=False, budget=0))
+        if not runs[-1].backlog:
+            break
+        assert "more are due: the next sweep goes on" in str(runs[-1])
+
+    assert [r.tasks_evaluated for r in runs] == [2, 2, 1]
+    # The same rungs as one unlimited sweep, each once: 5 tasks x 3 rungs.
+    assert sum(r.escalations for r in runs) == Escalation.objects.count() == 15
+    assert all(next_alert(i) is None for i in items)
+    assert sweep_run(now=moment, deliver=False, budget=0).tasks_evaluated == 0
+
+
 # --------------------------------------------------------------------------- at scale
 
 

@@ -11,6 +11,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Prefetch, Q, prefetch_related_objects
@@ -290,6 +291,8 @@ class SweepResult:
     failed: int = 0
     reports_resent: int = 0
     tasks_evaluated: int = 0
+    # True when the budget ran out with tasks still due: the next sweep goes on with them.
+    backlog: bool = False
     supervision: object = None
     # Seconds per part (alerts, supervision, delivery), for the logs and the bench.
     seconds: dict = field(default_factory=dict)
@@ -300,6 +303,7 @@ class SweepResult:
             f"{self.escalations} escalations recorded, {self.delivered} messages sent, "
             f"{self.failed} failed, {self.timers_fired} viewflow timers fired"
             + (f", {self.reports_resent} reports re-sent" if self.reports_resent else "")
+            + ("; more are due: the next sweep goes on" if self.backlog else "")
         )
 
 
@@ -569,11 +573,21 @@ _CASE_FIELDS = (
 _USER_FIELDS = ("username", "is_active")
 
 
-def _locked_batch(now: dt.datetime, after: tuple | None) -> list[WorkItem]:
+def _due_after(now: dt.datetime, after: tuple | None):
     items = _alerts_due(now)
     if after is not None:
         at, pk = after
         items = items.filter(Q(next_alert_at__gt=at) | Q(next_alert_at=at, pk__gt=pk))
+    return items
+
+
+def _still_due(now: dt.datetime, after: tuple | None) -> bool:
+    """Whether tasks are still due past `after` (the budget stopped the sweep before them)."""
+    return _due_after(now, after).exists()
+
+
+def _locked_batch(now: dt.datetime, after: tuple | None) -> list[WorkItem]:
+    items = _due_after(now, after)
     # SKIP LOCKED: tasks another sweep holds are its to do.
     batch = list(
         items.select_for_update(skip_locked=True)
@@ -622,36 +636,61 @@ def _attach_relations(items: list[WorkItem]) -> None:
             item.assignee = assignees[item.assignee_id]
 
 
-def alerts_sweep(*, now: dt.datetime, result: SweepResult) -> None:
-    """Record every reminder and rung due by `now`, batch by batch, each in one transaction."""
+def alerts_sweep(*, now: dt.datetime, result: SweepResult, budget: float | None = None) -> None:
+    """Record every reminder and rung due by `now`, batch by batch, each in one transaction,
+    oldest first; with a `budget` (seconds), stop before a batch that would likely overrun it
+    and leave the rest (still due, so first in line) to the next sweep."""
     calendar, book = WorkingCalendar.load(), PolicyBook.load()
     after = None
+    started = time.perf_counter()
+    last_batch = 0.0
     while True:
+        # At least one batch per sweep, so that the backlog always moves.
+        if (
+            budget is not None
+            and last_batch
+            and time.perf_counter() - started + last_batch > budget
+        ):
+            result.backlog = _still_due(now, after)
+            return
+        batch_started = time.perf_counter()
         with transaction.atomic():
             items = _locked_batch(now, after)
             if not items:
                 return
             after = (items[-1].next_alert_at, items[-1].pk)
             outcome = _sweep_batch(items, calendar=calendar, book=book, now=now)
+        last_batch = time.perf_counter() - batch_started
         result.tasks_evaluated += len(items)
         result.reminders += outcome.reminders
         result.escalations += outcome.escalations
 
 
-def sweep_run(*, now: dt.datetime | None = None, deliver: bool = True) -> SweepResult:
-    """One sweep as if at `now`: fire viewflow timers, record due reminders and rungs, send."""
+_NO_BUDGET = object()
+
+
+def sweep_run(
+    *, now: dt.datetime | None = None, deliver: bool = True, budget=_NO_BUDGET
+) -> SweepResult:
+    """One sweep as if at `now`: fire viewflow timers, record due reminders and rungs, send.
+
+    `budget`: seconds of reminder and rung work (settings.SWEEP_ALERT_BUDGET_SECONDS unless
+    given; None for no limit); whatever is left is the next sweep's, first in line.
+    """
     from viewflow.workflow.timers import fire_due_timers
 
     from .notifications import notifications_deliver_due
 
     now = now or timezone.now()
+    if budget is _NO_BUDGET:
+        budget = settings.SWEEP_ALERT_BUDGET_SECONDS
     result = SweepResult(now=now)
     result.timers_fired = fire_due_timers()
     from .services import report_list_recover
 
     result.reports_resent = report_list_recover()
     started = time.perf_counter()
-    alerts_sweep(now=now, result=result)
+    alerts_sweep(now=now, result=result, budget=budget)
     result.seconds["alerts"] = time.perf_counter() - started
     from .supervision import supervision_sweep
 

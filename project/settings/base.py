@@ -213,6 +213,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # limit is 360 s): the sweep queues it again.
 REPORT_RENDER_STALE_SECONDS = env.int("REPORT_RENDER_STALE_SECONDS", default=400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Seconds of reminder and escalation work one sweep takes on before it leaves the rest to the
+# next one (a minute later). Normal minutes need a fraction of this; a catch-up after
+# downtime or an import (tens of thousands of rungs) drains oldest first over several sweeps
+# instead of one sweep holding its locks for a minute or more. None: no limit.
+SWEEP_ALERT_BUDGET_SECONDS = env.float("SWEEP_ALERT_BUDGET_SECONDS", default=5.0) or None
 
 # --- Email: EMAIL_URL (smtp://user:pass@host:port) or, embedded, a local outbox folder.
 # Notification manners: no mail in quiet hours (Asia/Shanghai, "HH:MM-HH:MM", empty: none),

@@ -241,3 +241,28 @@ def test_the_audit_trail_verifies_after_a_batched_sweep(overdue_tasks, monkeypat
     check = audit_verify()
     assert check.ok, check.problem
     assert check.count == AuditEvent.objects.count()
+
+
+def test_cycles_are_opened_a_capped_number_per_sweep_until_every_case_has_its_own(
+    demo_users, monkeypatch
+):
+    from workflows import supervision
+    from workflows.models import FeedbackCycle
+    from workflows.scale import generate
+
+    moment = beijing(2027, 3, 10)
+    with time_machine.travel(moment, tick=False):
+        generate(organisations=2, overdue_share=1.0, now=moment)
+    implementing = set(
+        WorkItem.objects.filter(status="open", kind="implement").values_list("case", flat=True)
+    )
+    assert len(implementing) > 7
+    monkeypatch.setattr(supervision, "CYCLES_OPENED_PER_SWEEP", 3)
+
+    opened = []
+    while not opened or opened[-1]:
+        opened.append(supervision.feedback_cycles_open(now=moment))
+
+    assert set(opened[:-2]) == {3} and 0 < opened[-2] <= 3 and opened[-1] == 0
+    assert sum(opened) == len(implementing)
+    assert set(FeedbackCycle.objects.values_list("case", flat=True)) == implementing

@@ -612,14 +612,13 @@ class CaseViewSet(viewsets.GenericViewSet):
 
 
 def _with_candidates(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
-    """Load what `task_candidates` reads, in a fixed number of queries for any number of tasks."""
+    """Tasks as selectors.work_item_rows gives them, plus what the API shows beyond a page's row
+    (organisation, leader role, candidates), in a fixed number of queries for any number."""
     active_staff = get_user_model().objects.filter(is_active=True).order_by("username")
-    return (
-        selectors.work_item_rows(items)
-        .select_related("department__head")
-        .prefetch_related(
-            "leader_role__holder", Prefetch("department__staff", queryset=active_staff)
-        )
+    return items.select_related("department__head").prefetch_related(
+        Prefetch("case__organisation", queryset=Organisation.objects.order_by()),
+        Prefetch("leader_role", queryset=LeaderRole.objects.select_related("holder").order_by()),
+        Prefetch("department__staff", queryset=active_staff),
     )
 
 
@@ -642,7 +641,7 @@ class TaskViewSet(viewsets.GenericViewSet):
             return _with_candidates(selectors.work_item_list_open_for(user))
         # Any task, open or done, on a case the caller can see; anything else is a 404.
         visible = WorkItem.objects.filter(case__in=access.case_list_visible(user))
-        return _with_candidates(visible)
+        return _with_candidates(selectors.work_item_rows(visible))
 
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)

@@ -7,18 +7,32 @@ same markup built here costs a fraction of that. Every value is still escaped, a
 are the same translation entries the templates used.
 """
 
+import functools
+
 from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.translation import gettext
 
-from .badges import due_badge, format_html, light_badge, rag_badge, words
-from .reform_dates import local_datetime
+from .badges import due_badge, format_html, light_badge, local_format, rag_badge, words
 
 register = template.Library()
 
 DASH = mark_safe("—")  # noqa: S308 - a constant
+
+
+_ID = 2_147_483_647  # a stand-in id, replaced in the reversed URL
+
+
+@functools.cache
+def _url_pattern(name: str) -> str:
+    """The URL of `name` with a `{}` where the id goes: one reverse() per process instead of
+    two per row (reverse was a tenth of an inbox's CPU). The routes never change at runtime."""
+    return reverse(name, args=[_ID]).replace(str(_ID), "{}")
+
+
+def _url(name: str, pk: int) -> str:
+    return _url_pattern(name).format(int(pk))
 
 
 def _queue_or_person(item, *, full_name: bool):
@@ -27,7 +41,7 @@ def _queue_or_person(item, *, full_name: bool):
         user = item.assignee
         return (user.get_full_name() or user.username) if full_name else user.username
     if item.department_id is not None:
-        return gettext("Queue: %(d)s") % {"d": item.department.title}
+        return words()["Queue: %(d)s"] % {"d": item.department.title}
     return DASH
 
 
@@ -44,13 +58,13 @@ def task_rows(items) -> str:
             format_html(
                 '<tr><td><a href="{}">{} {}</a></td><td><a href="{}">{}</a></td><td>{}</td>'
                 "<td>{}</td><td>{}</td><td>{}</td></tr>",
-                reverse("workflows:case", args=[item.case_id]),
+                _url("workflows:case", item.case_id),
                 case.measure.code,
                 case.measure.title,
-                reverse("workflows:task", args=[item.pk]),
+                _url("workflows:task", item.pk),
                 item.step.title,
                 _queue_or_person(item, full_name=False),
-                local_datetime(item.created_at),
+                local_format(item.created_at),
                 due_badge(item),
                 status,
             )
@@ -74,7 +88,7 @@ def programme_rows(rows) -> str:
         if case is not None:
             title = format_html(
                 '<a href="{}">{} {}</a>',
-                reverse("workflows:case", args=[case.pk]),
+                _url("workflows:case", case.pk),
                 measure.code,
                 measure.title,
             )
@@ -84,7 +98,7 @@ def programme_rows(rows) -> str:
                 format_html(
                     '<time class="rf-launched" datetime="{}">{}</time>',
                     timezone.localtime(case.created).isoformat(),
-                    local_datetime(case.created, "SHORT_DATE_FORMAT"),
+                    local_format(case.created, "SHORT_DATE_FORMAT"),
                 ),
                 f"{case.percent_complete}%",
                 rag_badge(case.rag),
@@ -130,7 +144,7 @@ def child_rows(children) -> str:
         else:
             status, state = words()["Completed"], "done"
             if child.finished:
-                status = f"{status} {local_datetime(child.finished, 'SHORT_DATE_FORMAT')}"
+                status = f"{status} {local_format(child.finished, 'SHORT_DATE_FORMAT')}"
         html.append(
             format_html(
                 '<tr data-organisation="{}" data-status="{}"><td><a href="{}">{}</a> '
@@ -138,7 +152,7 @@ def child_rows(children) -> str:
                 "<td>{}</td><td>{}</td></tr>",
                 organisation.code,
                 state,
-                reverse("workflows:case", args=[child.pk]),
+                _url("workflows:case", child.pk),
                 organisation.title,
                 organisation.level.title,
                 status,

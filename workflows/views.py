@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -89,10 +90,15 @@ def dashboard(request):
         access.user_organisation(request.user)
         or Organisation.objects.filter(parent__isnull=True).first()
     )
-    organisations = (
-        list(
-            selectors.organisation_list_visible(request.user).filter(Q(pk=home.pk) | Q(parent=home))
-        )
+    # Codes and titles only: a hundred federations may sit right below the national one.
+    zh = (get_language() or "").startswith("zh")
+    organisation_choices = (
+        [
+            (code, (title_zh if zh and title_zh else title_en))
+            for code, title_en, title_zh in selectors.organisation_list_visible(request.user)
+            .filter(Q(pk=home.pk) | Q(parent=home))
+            .values_list("code", "title_en", "title_zh")
+        ]
         if home
         else []
     )
@@ -107,8 +113,7 @@ def dashboard(request):
             "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
             "source": CatalogueSource.objects.first(),
             "is_coordinator": access.is_coordinator(request.user),
-            "organisations": organisations,
-            "organisation_choices": [(o.code, o.title) for o in organisations],
+            "organisation_choices": organisation_choices,
             "level_choices": [(lv.key, lv.title) for lv in OrganisationLevel.objects.all()],
             "selected_organisation": organisation.code if organisation else "",
             "selected_level": level or "",

@@ -13,6 +13,7 @@ from django import template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
+from django.utils.translation import get_language, gettext
 
 from .badges import due_badge, format_html, light_badge, local_format, rag_badge, words
 
@@ -181,3 +182,32 @@ def options(choices, selected: str) -> str:
             for value, label in choices
         )
     )
+
+
+_PROGRAMME_HEADS: dict[str | None, str] = {}
+
+
+@register.simple_tag
+def programme_head() -> str:
+    """The dashboard's table head, repeated over each of the seven aspects: built once per
+    language (ten translations each time added up to a tenth of the page)."""
+    language = get_language()
+    head = _PROGRAMME_HEADS.get(language)
+    if head is None:
+        columns = (
+            gettext("Measure"),
+            gettext("Organisation"),
+            gettext("Status"),
+            gettext("Launched"),
+            gettext("Current step"),
+            gettext("Assignee"),
+            gettext("Due"),
+            gettext("Complete"),
+            gettext("RAG"),
+            gettext("Lights"),
+        )
+        head = _PROGRAMME_HEADS[language] = format_html(
+            "<thead><tr>{}</tr></thead>",
+            mark_safe("".join(format_html("<th>{}</th>", c) for c in columns)),  # noqa: S308
+        )
+    return head

@@ -9,7 +9,6 @@ from django.core.paginator import Paginator
 from django.db.models import (
     Avg,
     Count,
-    Exists,
     F,
     OuterRef,
     Prefetch,
@@ -123,23 +122,6 @@ class Programme:
         return iter(self.aspects)
 
 
-def _latest_per_measure_and_organisation(cases: QuerySet[Case]) -> QuerySet[Case]:
-    """One case per measure and organisation: the open one, else the latest, as a filter (so
-    that it pages in SQL). At most one case per pair is open (a unique constraint)."""
-    same = Case.objects.filter(
-        measure=OuterRef("measure"), organisation=OuterRef("organisation")
-    ).exclude(pk=OuterRef("pk"))
-    return cases.filter(
-        Q(is_open=True) | ~Exists(same.filter(is_open=True)),
-        ~Exists(
-            same.filter(is_open=OuterRef("is_open")).filter(
-                Q(created__gt=OuterRef("created"))
-                | Q(created=OuterRef("created"), pk__gt=OuterRef("pk"))
-            )
-        ),
-    )
-
-
 def programme_rows(
     user,
     *,
@@ -181,11 +163,17 @@ def programme_rows(
             or access.user_organisation(user)
             or Organisation.objects.filter(parent__isnull=True).first()
         )
-        shown_cases = list(
-            _latest_per_measure_and_organisation(visible.filter(organisation=home))
+        # One organisation holds a few cases per measure at most: the open one, else the
+        # latest, picked here rather than by the subqueries the level view needs.
+        shown_cases, seen = [], set()
+        for case in (
+            visible.filter(organisation=home)
             .select_related("current_step", "measure", "organisation", "light")
-            .order_by("measure_id")
-        )
+            .order_by("measure_id", "-is_open", "-created", "-pk")
+        ):
+            if case.measure_id not in seen:
+                seen.add(case.measure_id)
+                shown_cases.append(case)
     shown: dict[int, list[Case]] = {}
     for case in shown_cases:
         shown.setdefault(case.measure_id, []).append(case)
@@ -198,9 +186,8 @@ def programme_rows(
     aspects = Aspect.objects.prefetch_related(
         Prefetch(
             "measures",
-            queryset=Measure.objects.select_related(
-                "lead_department", "supervising_leader"
-            ).order_by("position"),
+            # The lead department's key is in the API's rows; the leader's comes by id there.
+            queryset=Measure.objects.select_related("lead_department").order_by("position"),
         )
     )
     result = []

@@ -154,7 +154,7 @@ def programme_rows(
         paged = Paginator(cases.only("pk"), LEVEL_ROWS_PER_PAGE).get_page(page)
         shown_cases = list(
             Case.objects.filter(pk__in=[c.pk for c in paged.object_list])
-            .select_related("current_step", "measure", "organisation", "light")
+            .select_related("current_step", "organisation", "light")
             .order_by("measure__aspect__position", "measure__position", "organisation__code", "pk")
         )
     else:
@@ -168,12 +168,13 @@ def programme_rows(
         shown_cases, seen = [], set()
         for case in (
             visible.filter(organisation=home)
-            .select_related("current_step", "measure", "organisation", "light")
+            .select_related("current_step", "organisation", "light")
             .order_by("measure_id", "-is_open", "-created", "-pk")
         ):
             if case.measure_id not in seen:
                 seen.add(case.measure_id)
                 shown_cases.append(case)
+    # Rows take their measure from the aspects below, not from a join per case.
     shown: dict[int, list[Case]] = {}
     for case in shown_cases:
         shown.setdefault(case.measure_id, []).append(case)
@@ -181,7 +182,7 @@ def programme_rows(
         item.case_id: item
         for item in WorkItem.objects.filter(
             case__in=[c.pk for c in shown_cases], status=WorkItemStatus.OPEN
-        ).select_related("assignee", "department", "leader_role", "step")
+        ).select_related("assignee", "department", "step")
     }
     aspects = Aspect.objects.prefetch_related(
         Prefetch(

@@ -5,36 +5,11 @@ It launches all 30 measures, walks ten of them to the end through the pages and 
 progress on the rest, then times one completion report and the whole-programme report.
 """
 
-import time
-from pathlib import Path
-
-from django.utils import timezone
+from measure import report_timed  # bench/measure.py: pytest puts this folder on the path
 
 from tests.casework import advance, open_item_of, walk_to_end
 from workflows import services
-from workflows.models import Measure, Report, ReportKind
-from workflows.report_data import report_data_collect
-from workflows.reports import report_pdf
-
-
-def _status_mib(field: str) -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def _time(report: Report) -> tuple[float, float, int, float, float]:
-    # Linux: writing 5 to clear_refs resets the peak (VmHWM) to the current RSS, so the peak
-    # read afterwards belongs to this report alone.
-    Path("/proc/self/clear_refs").write_text("5")
-    before = _status_mib("VmRSS")
-    start = time.perf_counter()
-    data = report_data_collect(report, as_of=timezone.now())
-    gathered = time.perf_counter()
-    pdf = report_pdf(data)
-    rendered = time.perf_counter()
-    return gathered - start, rendered - gathered, len(pdf), _status_mib("VmHWM"), before
+from workflows.models import Measure, ReportKind
 
 
 def test_report_timings(client, launch, coordinator):
@@ -51,9 +26,9 @@ def test_report_timings(client, launch, coordinator):
     completion = services.report_queue_completion(case=cases[0])
     programme = services.report_request_programme(by=coordinator)
     assert programme.kind == ReportKind.PROGRAMME
-    _time(completion)  # warm-up: fonts and templates load once per process
+    report_timed(completion)  # warm-up: fonts and templates load once per process
     for label, report in (("completion", completion), ("programme", programme)):
-        gather, render, size, peak, before = _time(report)
+        gather, render, size, peak, before = report_timed(report)
         print(
             f"\n{label:10s} data {gather:5.2f} s  render {render:5.2f} s  "
             f"total {gather + render:5.2f} s  {size / 1024:6.0f} KiB  "

@@ -13,6 +13,7 @@ import django  # noqa: E402
 django.setup()
 from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from measure import peak_mib, peak_reset  # noqa: E402 - bench/measure.py, beside this script
 
 from workflows.escalation import (  # noqa: E402
     alert_floor_delta,
@@ -25,19 +26,6 @@ OPEN_TASKS = int(os.environ.get("BENCH_SWEEP_TASKS", "500000"))
 
 class Rollback(Exception):
     pass
-
-
-def rss_mib() -> float:
-    """The process's peak RSS since the last peak_reset() (VmHWM). Not ru_maxrss: that keeps
-    the peak of the process before exec, which under `make bench` is bench.py's."""
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_reset() -> None:
-    Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := current RSS
 
 
 def main() -> None:
@@ -71,8 +59,7 @@ def main() -> None:
                 cursor.execute("SELECT count(*) FROM workflows_workitem WHERE status = 'open'")
                 open_count = cursor.fetchone()[0]
                 cursor.execute("ANALYZE workflows_workitem")
-            peak_reset()
-            baseline = rss_mib()
+            baseline = peak_reset()
             # The catch-up: every reminder and rung due at once. Each sweep stops after its
             # budget (settings.SWEEP_ALERT_BUDGET_SECONDS) and the next, a minute later, goes
             # on; measured until the backlog is gone.
@@ -84,11 +71,11 @@ def main() -> None:
                 if not drain[-1].backlog:
                     break
                 moment += timezone.timedelta(minutes=1)
-            first, first_seconds, first_rss = drain[0], drain_seconds[0], rss_mib()
+            first, first_seconds, first_rss = drain[0], drain_seconds[0], peak_mib()
             started = time.perf_counter()
             steady = sweep_run(now=moment + timezone.timedelta(minutes=1), deliver=False)
             steady_seconds = time.perf_counter() - started
-            steady_rss = rss_mib()
+            steady_rss = peak_mib()
             raise Rollback
     except Rollback:
         pass
@@ -109,7 +96,7 @@ def main() -> None:
         f"{max(drain_seconds):.1f} s, all together {sum(drain_seconds):.1f} s; "
         f"{sum(r.tasks_evaluated for r in drain)} tasks evaluated, "
         f"{sum(r.reminders for r in drain)} reminders and "
-        f"{sum(r.escalations for r in drain)} escalations recorded; peak RSS {rss_mib():.0f} MiB"
+        f"{sum(r.escalations for r in drain)} escalations recorded; peak RSS {peak_mib():.0f} MiB"
     )
     print()
     print("| part of the sweep | first | steady state |")

@@ -236,3 +236,14 @@ def test_a_long_case_history_shows_the_latest_events_and_points_to_the_audit_des
     # Oldest first among the latest three: the last one recorded closes the list.
     shown = re.findall(r'id="event-(\d+)"', page)
     assert shown == sorted(shown, key=int) and int(shown[-1]) == case.events.latest("pk").pk
+
+
+def test_safe_join_refuses_raw_text_so_nothing_unescaped_reaches_a_page():
+    import pytest
+
+    from workflows.templatetags.badges import format_html, safe_join
+
+    joined = safe_join([format_html("<b>{}</b>", "<i>"), format_html("<br>")], "\n")
+    assert joined == "<b>&lt;i&gt;</b>\n<br>"
+    with pytest.raises(TypeError, match="safe markup only"):
+        safe_join([format_html("<b>ok</b>"), "<script>raw</script>"])

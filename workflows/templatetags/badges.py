@@ -11,7 +11,7 @@ import html
 
 from django import template
 from django.utils import formats, timezone
-from django.utils.safestring import SafeData, SafeString, mark_safe
+from django.utils.safestring import SafeData, SafeString
 from django.utils.translation import get_language, gettext
 
 from .reform_dates import due_relative
@@ -21,12 +21,25 @@ register = template.Library()
 
 def format_html(template_string: str, *args) -> SafeString:
     """django.utils.html.format_html without its lazy-string machinery, which was most of a
-    row's cost: each argument is escaped unless already safe, then formatted in."""
-    return SafeString(
+    row's cost: each argument is escaped unless already safe, then formatted in. The template
+    string is the caller's literal markup, never data."""
+    # Every argument is escaped or already safe (bandit: B703 reviewed).
+    return SafeString(  # nosec B703
         template_string.format(
             *(a if isinstance(a, SafeData) else html.escape(str(a), quote=True) for a in args)
         )
     )
+
+
+def safe_join(parts, separator: str = "") -> SafeString:
+    """Join markup that is already safe (format_html's output); anything else is refused
+    rather than trusted, so a raw string can never slip into a page through a join."""
+    parts = list(parts)
+    for part in parts:
+        if not isinstance(part, SafeData):
+            raise TypeError(f"safe_join takes safe markup only, not {type(part).__name__}")
+    # Each part was checked safe just above (bandit: B703 reviewed).
+    return SafeString(separator.join(parts))  # nosec B703
 
 
 _RAG_SHAPES = {"red": "■", "amber": "▲", "green": "●"}
@@ -121,5 +134,5 @@ def light_badge(axis: str, light) -> str:
         axis,
         light or "",
         table["Deadline"] if axis == "deadline" else table["Progress"],
-        table.get(f"light:{light}", mark_safe("—")),  # noqa: S308 - a constant
+        table.get(f"light:{light}", "—"),
     )

@@ -20,12 +20,7 @@ def sweep() -> str:
 def appraisal_monthly() -> str:
     """On the 1st: score the month just ended, so its bulletin is ready without anyone
     opening the appraisal page (which recomputes on demand as well)."""
-    import datetime as dt
+    from workflows.appraisal import appraisal_month_ended
 
-    from django.utils import timezone
-
-    from workflows.appraisal import appraisal_compute, month_start
-
-    period = month_start(timezone.localdate() - dt.timedelta(days=1))
-    entries = appraisal_compute(period=period)
+    period, entries = appraisal_month_ended()
     return f"appraisal {period:%Y-%m}: {len(entries)} score entries"

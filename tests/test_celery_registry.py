@@ -42,18 +42,18 @@ def test_the_appraisal_scores_the_month_just_ended_on_the_first_at_0600(monkeypa
 
     import time_machine
 
-    import tasks.timers  # noqa: F401 - registers the task with the app, as a worker's include does
     from workflows import appraisal
 
     entry = app.conf.beat_schedule["appraisal-monthly"]["schedule"]
     assert (entry.day_of_month, entry.hour, entry.minute) == ({1}, {6}, {0})
     periods = []
     monkeypatch.setattr(
-        appraisal, "appraisal_compute", lambda *, period: periods.append(period) or [1, 2]
+        appraisal,
+        "appraisal_compute",
+        lambda *, period, now: periods.append(period) or ["entry", "entry"],
     )
     # Beat fires at 06:00 on 1 April, Beijing time (22:00 UTC on 31 March).
     with time_machine.travel(dt.datetime(2027, 3, 31, 22, 0, tzinfo=dt.UTC), tick=False):
-        # Through the project's app, not current_app: other tests start apps of their own.
-        summary = app.tasks["tasks.timers.appraisal_monthly"]()
-    assert periods == [dt.date(2027, 3, 1)]
-    assert summary == "appraisal 2027-03: 2 score entries"
+        period, entries = appraisal.appraisal_month_ended()
+    assert periods == [dt.date(2027, 3, 1)] and period == dt.date(2027, 3, 1)
+    assert len(entries) == 2

@@ -200,6 +200,13 @@ class DepartmentScore:
         return round(100 * on_time_unextended / denominator, 1) if denominator else None
 
 
+def appraisal_month_ended(*, now=None) -> tuple[dt.date, list[ScoreEntry]]:
+    """Score the month that ended before today (Beijing time); beat runs it on the 1st."""
+    now = now or timezone.now()
+    period = month_start(local_date(now) - dt.timedelta(days=1))
+    return period, appraisal_compute(period=period, now=now)
+
+
 def department_ranking(*, period: dt.date) -> list[DepartmentScore]:
     """Departments with entries in the month, best first (points, then on-time rate)."""
     scores: dict[int, DepartmentScore] = {}

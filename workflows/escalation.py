@@ -106,11 +106,6 @@ class PolicyBook:
         return max(max(p.reminder_days_before, default=0) for p in self.all())
 
 
-def policy_for_measure(measure) -> Policy:
-    """The policy that applies to a measure: its override, else the default."""
-    return PolicyBook.load().for_measure(measure.pk)
-
-
 # --------------------------------------------------------------------------- next_alert_at
 
 # Until the sweep has looked at a task, next_alert_at is a floor that must never be later than
@@ -170,26 +165,14 @@ def next_alert_time(policy: Policy, calendar: WorkingCalendar, due_at, now) -> d
     last rung. Everything due up to `now` is the current sweep's to record."""
     times = [rung_time(calendar, due_at, rung) for rung in policy.rungs]
     if now < due_at:
-        due_day = local_date(due_at)
         for days_before in policy.reminder_days_before:
-            send_at = at_local(
-                calendar.subtract_working_days(due_day, days_before), dt.time(policy.reminder_hour)
-            )
+            send_at = reminder_time(policy, calendar, due_at, days_before)
             if send_at < due_at:
                 times.append(send_at)
     return min((t for t in times if t > now), default=None)
 
 
 # --------------------------------------------------------------------------- recipients
-
-
-def coordinators_of(organisation_id: int) -> list:
-    """The active coordinators whose home organisation is this one."""
-    return list(
-        get_user_model().objects.filter(
-            groups__name=roles.COORDINATORS, is_active=True, profile__organisation=organisation_id
-        )
-    )
 
 
 class Recipients:
@@ -314,15 +297,17 @@ def reminder_stage(policy: Policy, calendar: WorkingCalendar, due_at, now) -> in
     """
     if now >= due_at:
         return None
-    due_day = local_date(due_at)
     stage = None
     for days_before in policy.reminder_days_before:  # largest first
-        send_at = at_local(
-            calendar.subtract_working_days(due_day, days_before), dt.time(policy.reminder_hour)
-        )
-        if send_at <= now:
+        if reminder_time(policy, calendar, due_at, days_before) <= now:
             stage = days_before
     return stage
+
+
+def reminder_time(policy: Policy, calendar: WorkingCalendar, due_at, days_before: int):
+    """When the reminder `days_before` working days ahead of the due day is sent."""
+    day = calendar.subtract_working_days(local_date(due_at), days_before)
+    return at_local(day, dt.time(policy.reminder_hour))
 
 
 def rung_time(calendar: WorkingCalendar, due_at, rung: Rung) -> dt.datetime:

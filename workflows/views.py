@@ -9,7 +9,6 @@ from django.db.models import Q
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views import defaults
 from django.views.decorators.cache import never_cache
@@ -34,6 +33,7 @@ from .models import (
     StepKind,
     WorkItem,
 )
+from .models.organisation import bilingual
 
 PAGE_SIZE = 50
 
@@ -91,10 +91,9 @@ def dashboard(request):
         or Organisation.objects.filter(parent__isnull=True).first()
     )
     # Codes and titles only: a hundred federations may sit right below the national one.
-    zh = (get_language() or "").startswith("zh")
     organisation_choices = (
         [
-            (code, (title_zh if zh and title_zh else title_en))
+            (code, bilingual(title_en, title_zh))
             for code, title_en, title_zh in selectors.organisation_list_visible(request.user)
             .filter(Q(pk=home.pk) | Q(parent=home))
             .values_list("code", "title_en", "title_zh")

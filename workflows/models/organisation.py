@@ -6,15 +6,19 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 
+def bilingual(title_en: str, title_zh: str) -> str:
+    """The Chinese title under a Chinese language when there is one, else the English."""
+    if title_zh and (get_language() or "en").lower().startswith("zh"):
+        return title_zh
+    return title_en
+
+
 class BilingualMixin:
     """`title` picks title_zh or title_en by the active language (bilingual catalogue)."""
 
     @property
     def title(self) -> str:
-        language = (get_language() or "en").lower()
-        if language.startswith("zh") and getattr(self, "title_zh", ""):
-            return self.title_zh
-        return self.title_en
+        return bilingual(self.title_en, getattr(self, "title_zh", ""))
 
 
 class OrganisationLevel(BilingualMixin, models.Model):

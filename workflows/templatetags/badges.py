@@ -10,11 +10,11 @@ import functools
 import html
 
 from django import template
-from django.utils import formats, timezone
+from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 from django.utils.translation import get_language, gettext
 
-from .reform_dates import due_relative
+from .reform_dates import due_relative, local_datetime
 
 register = template.Library()
 
@@ -43,46 +43,42 @@ def safe_join(parts, separator: str = "") -> SafeString:
 
 
 _RAG_SHAPES = {"red": "■", "amber": "▲", "green": "●"}
-# The badges' fixed words, looked up once per language and process: gettext costs about
-# 10 µs a call, and a dashboard row asked for fourteen.
-_WORDS: dict[str | None, dict[str, str]] = {}
 
 
+def per_language(build):
+    """`build()` run once per language and process, its result kept: gettext costs about
+    10 µs a call, and a dashboard row asked for fourteen fixed words."""
+    built: dict[str | None, object] = {}
+
+    @functools.wraps(build)
+    def get():
+        language = get_language()
+        if language not in built:
+            built[language] = build()
+        return built[language]
+
+    return get
+
+
+@per_language
 def words() -> dict[str, str]:
     """The badges' (and rows') fixed words in the active language."""
-    language = get_language()
-    table = _WORDS.get(language)
-    if table is None:
-        table = _WORDS[language] = {
-            "paused": gettext("paused"),
-            "rag:red": gettext("Red"),
-            "rag:amber": gettext("Amber"),
-            "rag:green": gettext("Green"),
-            "RAG status:": gettext("RAG status:"),
-            "light:red": gettext("red"),
-            "light:yellow": gettext("yellow"),
-            "light:green": gettext("green"),
-            "Deadline": gettext("Deadline"),
-            "Progress": gettext("Progress"),
-            "Not launched": gettext("Not launched"),
-            "In progress": gettext("In progress"),
-            "Completed": gettext("Completed"),
-            "Queue: %(d)s": gettext("Queue: %(d)s"),
-        }
-    return table
-
-
-@functools.lru_cache(maxsize=8192)
-def _formatted(value, time_zone, language: str, fmt: str) -> str:
-    # Keyed by the time zone and language too: the same instant reads differently in each.
-    return formats.date_format(value.astimezone(time_zone), fmt)
-
-
-def local_format(value, fmt: str = "SHORT_DATETIME_FORMAT") -> str:
-    """An aware datetime in the active time zone and language's format, memoised: Django's
-    date formatter cost a tenth of an inbox's CPU, and rows repeat the same dates (every task
-    due on a day is due at 18:00) from request to request."""
-    return _formatted(value, timezone.get_current_timezone(), get_language(), fmt)
+    return {
+        "paused": gettext("paused"),
+        "rag:red": gettext("Red"),
+        "rag:amber": gettext("Amber"),
+        "rag:green": gettext("Green"),
+        "RAG status:": gettext("RAG status:"),
+        "light:red": gettext("red"),
+        "light:yellow": gettext("yellow"),
+        "light:green": gettext("green"),
+        "Deadline": gettext("Deadline"),
+        "Progress": gettext("Progress"),
+        "Not launched": gettext("Not launched"),
+        "In progress": gettext("In progress"),
+        "Completed": gettext("Completed"),
+        "Queue: %(d)s": gettext("Queue: %(d)s"),
+    }
 
 
 @register.simple_tag
@@ -95,16 +91,16 @@ def due_badge(item) -> str:
     relative = ""
     if item.is_open and not item.paused_at:
         relative = " · " + due_relative(due_at)
-    html = format_html(
+    badge = format_html(
         '<span class="due-date{}" data-due="{}">{}{}</span>',
         " rf-overdue" if item.is_overdue else "",
         local.isoformat(),  # the "c" date format
-        local_format(due_at, "SHORT_DATE_FORMAT"),
+        local_datetime(due_at, "SHORT_DATE_FORMAT"),
         relative,
     )
     if item.paused_at:
-        html += format_html(' <span class="rf-paused">{}</span>', words()["paused"])
-    return html
+        badge += format_html(' <span class="rf-paused">{}</span>', words()["paused"])
+    return badge
 
 
 @register.simple_tag

@@ -12,17 +12,18 @@ import functools
 from django import template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.translation import get_language, gettext
+from django.utils.translation import gettext
 
 from .badges import (
     due_badge,
     format_html,
     light_badge,
-    local_format,
+    per_language,
     rag_badge,
     safe_join,
     words,
 )
+from .reform_dates import local_datetime
 
 register = template.Library()
 
@@ -72,7 +73,7 @@ def task_rows(items) -> str:
                 _url("workflows:task", item.pk),
                 item.step.title,
                 _queue_or_person(item, full_name=False),
-                local_format(item.created_at),
+                local_datetime(item.created_at),
                 due_badge(item),
                 status,
             )
@@ -106,7 +107,7 @@ def programme_rows(rows) -> str:
                 format_html(
                     '<time class="rf-launched" datetime="{}">{}</time>',
                     timezone.localtime(case.created).isoformat(),
-                    local_format(case.created, "SHORT_DATE_FORMAT"),
+                    local_datetime(case.created, "SHORT_DATE_FORMAT"),
                 ),
                 f"{case.percent_complete}%",
                 rag_badge(case.rag),
@@ -152,7 +153,7 @@ def child_rows(children) -> str:
         else:
             status, state = words()["Completed"], "done"
             if child.finished:
-                status = f"{status} {local_format(child.finished, 'SHORT_DATE_FORMAT')}"
+                status = f"{status} {local_datetime(child.finished, 'SHORT_DATE_FORMAT')}"
         html.append(
             format_html(
                 '<tr data-organisation="{}" data-status="{}"><td><a href="{}">{}</a> '
@@ -189,30 +190,27 @@ def options(choices, selected: str) -> str:
     )
 
 
-_PROGRAMME_HEADS: dict[str | None, str] = {}
+@per_language
+def _programme_head():
+    columns = (
+        gettext("Measure"),
+        gettext("Organisation"),
+        gettext("Status"),
+        gettext("Launched"),
+        gettext("Current step"),
+        gettext("Assignee"),
+        gettext("Due"),
+        gettext("Complete"),
+        gettext("RAG"),
+        gettext("Lights"),
+    )
+    return format_html(
+        "<thead><tr>{}</tr></thead>", safe_join(format_html("<th>{}</th>", c) for c in columns)
+    )
 
 
 @register.simple_tag
 def programme_head() -> str:
     """The dashboard's table head, repeated over each of the seven aspects: built once per
     language (ten translations each time added up to a tenth of the page)."""
-    language = get_language()
-    head = _PROGRAMME_HEADS.get(language)
-    if head is None:
-        columns = (
-            gettext("Measure"),
-            gettext("Organisation"),
-            gettext("Status"),
-            gettext("Launched"),
-            gettext("Current step"),
-            gettext("Assignee"),
-            gettext("Due"),
-            gettext("Complete"),
-            gettext("RAG"),
-            gettext("Lights"),
-        )
-        head = _PROGRAMME_HEADS[language] = format_html(
-            "<thead><tr>{}</tr></thead>",
-            safe_join(format_html("<th>{}</th>", c) for c in columns),
-        )
-    return head
+    return _programme_head()

@@ -147,11 +147,17 @@ def _open_item(case: Case, kind: str | None = None) -> WorkItem | None:
 
 # --------------------------------------------------------------------------- extension requests
 
+EXTENSION_PENDING = (ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
+
 
 def extension_request(
     *, item: WorkItem, user, reason: str, new_date: dt.date, percent: int, now=None
 ) -> ExtensionRequest:
-    """Staff or head of the responsible department asks for a later date, before the due date."""
+    """Staff or head of the responsible department asks for a later date, before the due date.
+
+    The lead department's head decides first, then the supervising leader; a request of the
+    head's own goes straight to the leader (nobody decides on their own request).
+    """
     now = now or timezone.now()
     _not_auditor(user)
     case = item.case
@@ -176,9 +182,7 @@ def extension_request(
                 f"The new date must be later than the current due date "
                 f"({local_date(item.due_at).isoformat()})."
             )
-        if item.extension_requests.filter(
-            status__in=(ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
-        ).exists():
+        if item.extension_requests.filter(status__in=EXTENSION_PENDING).exists():
             raise SupervisionError("An extension request for this task is already pending.")
         request = ExtensionRequest.objects.create(
             case=case,
@@ -189,6 +193,11 @@ def extension_request(
             progress_percent=percent,
             due_at_when_requested=item.due_at,
             created_at=now,
+            status=(
+                ExtensionStatus.PENDING_LEADER
+                if is_lead_head(user, case)
+                else ExtensionStatus.PENDING_HEAD
+            ),
         )
         audit_record(
             verb="extension_requested",
@@ -196,7 +205,13 @@ def extension_request(
             case=case,
             work_item=item,
             reason=reason,
-            data={"request": request.pk, "date": new_date, "percent": percent, "due": item.due_at},
+            data={
+                "request": request.pk,
+                "date": new_date,
+                "percent": percent,
+                "due": item.due_at,
+                "status": request.status,
+            },
         )
     return request
 
@@ -227,7 +242,10 @@ def extension_decide(
             if not is_supervising_leader(user, case):
                 raise PermissionDenied("The supervising leader decides after the head.")
         else:
-            raise SupervisionError("This request has already been decided.")
+            raise SupervisionError(
+                f"This request is {request.get_status_display().lower()}; "
+                "there is nothing to decide."
+            )
         if request.requested_by_id == user.pk:
             raise PermissionDenied("Separation of duties: someone else decides on your request.")
         previous = request.decisions.filter(approved=True).order_by("-at", "-pk").first()
@@ -270,6 +288,66 @@ def extension_decide(
         if request.status == ExtensionStatus.APPROVED:
             lights.case_lights_refresh(case=case, now=now)
     return request
+
+
+def extension_withdraw(*, request: ExtensionRequest, user, now=None) -> ExtensionRequest:
+    """The person who asked withdraws a request nobody has finished deciding."""
+    _not_auditor(user)
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = (
+            ExtensionRequest.objects.select_for_update(of=("self",))
+            .select_related("case", "work_item")
+            .get(pk=request.pk)
+        )
+        if request.requested_by_id != user.pk:
+            raise PermissionDenied("Only the person who asked can withdraw the request.")
+        if request.status not in EXTENSION_PENDING:
+            raise SupervisionError(
+                f"This request is {request.get_status_display().lower()}; "
+                "there is nothing to withdraw."
+            )
+        stage = request.status
+        request.status, request.decided_at = ExtensionStatus.WITHDRAWN, now
+        request.save(update_fields=["status", "decided_at"])
+        audit_record(
+            verb="extension_withdrawn",
+            actor=user,
+            case=request.case,
+            work_item=request.work_item,
+            data={"request": request.pk, "was": stage},
+        )
+    return request
+
+
+def extension_requests_lapse(*, item: WorkItem, by, now) -> int:
+    """A task ended (services._finish): its pending requests end with it, each audited in the
+    same transaction. Returns how many lapsed."""
+    from .audit import audit_record_many
+
+    pending = list(
+        ExtensionRequest.objects.select_for_update()
+        .filter(work_item=item, status__in=EXTENSION_PENDING)
+        .order_by("pk")
+    )
+    if not pending:
+        return 0
+    ExtensionRequest.objects.filter(pk__in=[r.pk for r in pending]).update(
+        status=ExtensionStatus.LAPSED, decided_at=now
+    )
+    audit_record_many(
+        [
+            {
+                "verb": "extension_lapsed",
+                "actor": by,
+                "case": item.case,
+                "work_item": item,
+                "data": {"request": r.pk, "was": r.status, "task_outcome": item.outcome},
+            }
+            for r in pending
+        ]
+    )
+    return len(pending)
 
 
 def appraisal_due_at(item: WorkItem, approved: ExtensionRequest | None = None) -> dt.datetime:

@@ -275,6 +275,32 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
     return moved
 
 
+def calendar_days_changed(
+    *, verb: str, days: list[dict], by=None, data=None, also: Iterable[dt.date] = ()
+) -> int:
+    """After calendar overrides were saved, imported or deleted (`days`: their date, kind and
+    name; `also`: other dates they changed, e.g. an override's previous date): move the open
+    due dates they shift and audit the change with how many moved, in the caller's
+    transaction. Returns how many due dates moved."""
+    dates = sorted({day["date"] for day in days} | set(also))
+    with transaction.atomic():
+        moved = due_dates_recompute(changed_dates=dates, by=by)
+        audit_record(
+            verb=verb,
+            actor=by,
+            data={
+                **(data or {}),
+                "dates": dates,
+                "days": [
+                    {"date": d["date"], "kind": d["kind"], "name": d.get("name", "")}
+                    for d in sorted(days, key=lambda d: d["date"])
+                ],
+                "moved": moved,
+            },
+        )
+    return moved
+
+
 # --------------------------------------------------------------------------- cascade caps
 
 

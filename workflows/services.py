@@ -893,9 +893,21 @@ def report_render(*, report_id: int) -> Report | None:
                 _completion_flow_finish(report.case)
     except Exception as exc:
         logger.exception("report %s failed to render", report_id)
-        Report.objects.filter(pk=report_id).update(
-            status=ReportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with transaction.atomic():
+            Report.objects.filter(pk=report_id).update(status=ReportStatus.FAILED, error=error)
+            audit_record(
+                verb="report_render_failed",
+                actor=report.requested_by,
+                case=report.case,
+                data={
+                    "report": report.pk,
+                    "kind": report.kind,
+                    "scope": report.scope,
+                    "version": report.version,
+                    "error": error,
+                },
+            )
         report.refresh_from_db()
         return report
     _report_ready_mail(report)

@@ -19,7 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from . import access, deadlines, lights, roles
-from .audit import audit_record
+from .audit import audit_record, audit_record_many
 from .calendar import WorkingCalendar, due_at_for, local_date
 from .models import (
     Cadence,
@@ -464,6 +464,8 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
     # A chain per case: the new orders in issue order, each superseding the one before.
     chains: dict[int, list[SupervisionOrder]] = {}
     stepped_up: list[int] = []
+    # (standing order replaced, the new order, its rung): audited once the new one has an id.
+    replaced: list[tuple[SupervisionOrder, SupervisionOrder, int]] = []
     for escalation in wanted:
         colour = ORDER_COLOUR_BY_RUNG[escalation.rung]
         standing = open_orders[escalation.case_id]
@@ -487,6 +489,7 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
             issued_at=now,
         )
         chains.setdefault(escalation.case_id, []).append(order)
+        replaced += [(old, order, escalation.rung) for old in standing]
         open_orders[escalation.case_id] = [order]
     if stepped_up:
         SupervisionOrder.objects.filter(pk__in=stepped_up).update(status=OrderStatus.STEPPED_UP)
@@ -497,6 +500,9 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
         SupervisionOrder.objects.bulk_create(wave)
         issued += wave
         depth += 1
+    audit_record_many(
+        [_stepped_up_event(old, new, by=f"escalation rung {rung}") for old, new, rung in replaced]
+    )
     _orders_announce(issued, now=now)
     return issued
 
@@ -574,6 +580,22 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
     )
 
 
+def _stepped_up_event(order: SupervisionOrder, stepped_to: SupervisionOrder, *, by: str) -> dict:
+    """The audit event of an order replaced by a stepped-up one (`by`: what stepped it up)."""
+    return {
+        "verb": "supervision_order_stepped_up",
+        "case": stepped_to.case,
+        "reason": stepped_to.reason,
+        "data": {
+            "order": order.pk,
+            "colour": order.colour,
+            "stepped_to": stepped_to.pk,
+            "to_colour": stepped_to.colour,
+            "by": by,
+        },
+    }
+
+
 def order_respond(*, order: SupervisionOrder, user, text: str) -> SupervisionOrder:
     """The lead department answers an order (what it did, what it will do by when)."""
     _check_lead_member(user, order.case)
@@ -621,7 +643,7 @@ def orders_step_up(*, now=None) -> int:
                     continue
                 order.status = OrderStatus.STEPPED_UP
                 order.save(update_fields=["status"])
-                _order_create(
+                stepped_to = _order_create(
                     case=order.case,
                     colour=ORDER_NEXT_COLOUR[order.colour],
                     reason=(
@@ -633,6 +655,7 @@ def orders_step_up(*, now=None) -> int:
                     now=now,
                     calendar=calendar,
                 )
+                audit_record(**_stepped_up_event(order, stepped_to, by="response overdue"))
                 stepped += 1
         except IntegrityError:
             continue  # another sweep stepped it up first (stepped_from is unique)
@@ -832,9 +855,47 @@ def feedback_cycles_open(*, now=None, calendar=None) -> int:
             )
             for case_id, item_id in first_item.items()
         ]
-    # A concurrent sweep may have opened some (unique per case and period): those are skipped.
-    FeedbackCycle.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    return len(rows)
+    # The cycles and their audit events (one per cycle) commit together.
+    with transaction.atomic():
+        opened = _cycles_insert(rows)
+        audit_record_many(
+            [
+                {
+                    "verb": "feedback_cycle_opened",
+                    "case_id": cycle.case_id,
+                    "work_item_id": cycle.work_item_id,
+                    "data": {
+                        "cycle": cycle.pk,
+                        "period_start": cycle.period_start,
+                        "period_end": cycle.period_end,
+                        "due_at": cycle.due_at,
+                        "carried_from": cycle.carried_from_id,
+                    },
+                }
+                for cycle in opened
+            ]
+        )
+    return len(opened)
+
+
+def _cycles_insert(rows: list[FeedbackCycle]) -> list[FeedbackCycle]:
+    """Insert the new cycles; returns those inserted (with ids). A concurrent sweep may have
+    opened some (unique per case and period): then each is tried on its own and the ones it
+    lost to are skipped."""
+    try:
+        with transaction.atomic():
+            return FeedbackCycle.objects.bulk_create(rows, batch_size=2000)
+    except IntegrityError:
+        inserted = []
+        for row in rows:
+            row.pk, row._state.adding = None, True
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except IntegrityError:
+                continue
+            inserted.append(row)
+        return inserted
 
 
 # Cycles closed as missed per transaction.

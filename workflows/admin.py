@@ -290,6 +290,7 @@ class CatalogueSourceAdmin(AuditedAdmin):
 
 # Deadline admin lives in its own module; importing it registers its classes.
 from . import admin_deadlines, admin_supervision  # noqa: E402, F401
+from .channels import admin as channels_admin  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)
 

@@ -152,8 +152,9 @@ def test_the_card_is_in_the_recipients_language(receiver, item, staff):
     sweep(REMINDER_AT)
     [wecom] = receiver.accepted(WECOM)
     content = wecom.body["markdown"]["content"]
+    print("\n--- the card in Chinese ---\n" + content)
     assert "2.2 起草实施方案" in content and "1 个工作日后到期" in content
-    assert "> **步骤：** 起草实施方案" in content or "> **步骤:** 起草实施方案" in content
+    assert "> **步骤：** 起草实施方案" in content and "> **办理时限：** 2027-03-22 18:00" in content
     assert "打开任务" in content
     assert mail.outbox == []  # WeCom only, as chosen
 

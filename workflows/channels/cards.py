@@ -30,7 +30,8 @@ def md(text) -> str:
 
 
 def _line(label: str, value: str) -> str:
-    return f"> **{label}:** {value}"
+    # Translated as a whole: Chinese puts a full-width colon after the label.
+    return "> " + _("**%(label)s:** %(value)s") % {"label": label, "value": value}
 
 
 def _digest_lines(context: dict) -> list[str]:

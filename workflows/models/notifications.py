@@ -30,7 +30,9 @@ class Notification(models.Model):
     the same time."""
 
     dedupe_key = models.CharField(max_length=200)
-    channel = models.CharField(max_length=10, choices=Channel.choices, default=Channel.EMAIL)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
     # Where a WeCom or DingTalk message goes (read when it is sent, so a rotated key is used);
     # e-mail goes to the recipient's address.
     address = models.ForeignKey(

@@ -41,7 +41,7 @@ def receiver(settings):
     receiver.dingtalk_robots[DING_TOKEN] = DING_SECRET
     settings.WECOM_API_BASE = receiver.url
     settings.DINGTALK_API_BASE = receiver.url
-    settings.CHANNEL_HTTP_TIMEOUT = 0.5
+    settings.CHANNEL_HTTP_TIMEOUT = 1.0
     settings.SITE_URL = "https://reformflow.example.org"
     yield receiver
     receiver.stop()
@@ -141,7 +141,10 @@ def test_a_reminder_goes_out_on_every_channel_the_person_chose(receiver, item, s
     assert logged["wecom"].subject == (
         "2.2 Draft implementation plan: due in 1 working day (2027-03-22)"
     )
-    # For the closing note: what the receiver logged (keys masked).
+    # For the closing note: what the receivers logged (keys masked).
+    email = inbox.messages[0]
+    headers = "\n".join(f"{k}: {email[k]}" for k in ("From", "To", "Subject", "X-Reformflow-Kind"))
+    print(f"\n--- SMTP receiver ---\n{headers}\n\n{email.get_body(('plain',)).get_content()}")
     print("\n--- receiver log ---\n" + receiver.text())
     assert "***" in receiver.text() and ROBOT_KEY not in receiver.text()
 
@@ -278,13 +281,14 @@ def test_a_5xx_is_retried_with_backoff_and_never_blocks_the_other_channels(recei
 
 def test_a_slow_receiver_times_out_and_the_message_goes_once_it_answers(receiver, item, staff):
     every_channel(staff)
-    receiver.modes[DINGTALK] = "slow"  # answers after 1 s; the client waits 0.5 s
+    receiver.modes[DINGTALK] = "slow"  # answers after 2.5 s; the client waits 1 s
+    receiver.slow_seconds = 2.5
     sweep(REMINDER_AT)
     logged = rows(work_item=item)
     assert (logged["email"].status, logged["wecom"].status) == ("sent", "sent")
     ding = logged["dingtalk"]
     assert (ding.status, ding.attempts) == ("pending", 1)
-    assert ding.last_error == "/robot/send: no answer within 0.5 s"
+    assert ding.last_error == "/robot/send: no answer within 1 s"
 
     receiver.modes[DINGTALK] = "ok"
     for minutes in (1, 2, 5):
@@ -323,6 +327,14 @@ def test_a_channel_down_for_an_hour_delivers_each_message_exactly_once_when_it_i
     assert len(receiver.log) == 5  # nothing reached them twice
     sweep(rung_1 + dt.timedelta(hours=4))
     assert len(receiver.log) == 5 and len(mail.outbox) == 3
+
+
+def test_a_dingtalk_robot_secured_by_keywords_is_not_signed(receiver, item, staff):
+    receiver.dingtalk_robots["keyword-robot"] = None
+    choose(staff, "dingtalk", dingtalk_robot_token="keyword-robot")
+    sweep(REMINDER_AT)
+    [ding] = receiver.accepted(DINGTALK)
+    assert ding.query == {"access_token": "keyword-robot"}
 
 
 def test_a_message_with_no_address_on_its_channel_goes_by_email(receiver, item, staff):

@@ -6,57 +6,141 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('workflows', '0009_open_implement_index'),
+        ("workflows", "0009_open_implement_index"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='notification',
-            name='channel',
-            field=models.CharField(choices=[('email', 'E-mail'), ('wecom', 'WeCom'), ('dingtalk', 'DingTalk')], default='email', max_length=10, verbose_name='channel'),
+            model_name="notification",
+            name="channel",
+            field=models.CharField(
+                choices=[("email", "E-mail"), ("wecom", "WeCom"), ("dingtalk", "DingTalk")],
+                default="email",
+                max_length=10,
+                verbose_name="channel",
+            ),
         ),
         migrations.AlterField(
-            model_name='notification',
-            name='dedupe_key',
+            model_name="notification",
+            name="dedupe_key",
             field=models.CharField(max_length=200),
         ),
         migrations.CreateModel(
-            name='ChannelSettings',
+            name="ChannelSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('channels', models.JSONField(blank=True, default=list, help_text='Where notices go. Empty: a person follows their department, a department the default.')),
-                ('wecom_user_id', models.CharField(blank=True, help_text="A person's WeCom account: notices come as messages from the WeCom app.", max_length=64, verbose_name='WeCom user ID')),
-                ('wecom_robot_key', models.CharField(blank=True, help_text="The key in the robot's webhook address (or env:NAME to read it from NAME).", max_length=200, verbose_name='WeCom group robot key')),
-                ('dingtalk_robot_token', models.CharField(blank=True, help_text="The access_token in the robot's webhook address (or env:NAME).", max_length=200, verbose_name='DingTalk robot access token')),
-                ('dingtalk_robot_secret', models.CharField(blank=True, help_text="The SEC… secret of the robot's signature setting (or env:NAME).", max_length=200, verbose_name='DingTalk robot signing secret')),
-                ('is_default', models.BooleanField(default=False, editable=False)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('department', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='channel_settings', to='workflows.department')),
-                ('user', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='channel_settings', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "channels",
+                    models.JSONField(
+                        blank=True,
+                        default=list,
+                        help_text="Where notices go. Empty: a person follows their department, a department the default.",
+                    ),
+                ),
+                (
+                    "wecom_user_id",
+                    models.CharField(
+                        blank=True,
+                        help_text="A person's WeCom account: notices come as messages from the WeCom app.",
+                        max_length=64,
+                        verbose_name="WeCom user ID",
+                    ),
+                ),
+                (
+                    "wecom_robot_key",
+                    models.CharField(
+                        blank=True,
+                        help_text="The key in the robot's webhook address (or env:NAME to read it from NAME).",
+                        max_length=200,
+                        verbose_name="WeCom group robot key",
+                    ),
+                ),
+                (
+                    "dingtalk_robot_token",
+                    models.CharField(
+                        blank=True,
+                        help_text="The access_token in the robot's webhook address (or env:NAME).",
+                        max_length=200,
+                        verbose_name="DingTalk robot access token",
+                    ),
+                ),
+                (
+                    "dingtalk_robot_secret",
+                    models.CharField(
+                        blank=True,
+                        help_text="The SEC… secret of the robot's signature setting (or env:NAME).",
+                        max_length=200,
+                        verbose_name="DingTalk robot signing secret",
+                    ),
+                ),
+                ("is_default", models.BooleanField(default=False, editable=False)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "department",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_settings",
+                        to="workflows.department",
+                    ),
+                ),
+                (
+                    "user",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="channel_settings",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'notification channels',
-                'verbose_name_plural': 'notification channels',
+                "verbose_name": "notification channels",
+                "verbose_name_plural": "notification channels",
             },
         ),
         migrations.AddField(
-            model_name='notification',
-            name='address',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='workflows.channelsettings'),
+            model_name="notification",
+            name="address",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="workflows.channelsettings",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='notification',
-            constraint=models.UniqueConstraint(fields=('dedupe_key', 'channel'), name='notification_once_per_channel'),
+            model_name="notification",
+            constraint=models.UniqueConstraint(
+                fields=("dedupe_key", "channel"), name="notification_once_per_channel"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channelsettings',
-            constraint=models.CheckConstraint(condition=models.Q(('user__isnull', True), ('department__isnull', True), _connector='OR'), name='channel_settings_one_owner', violation_error_message='Choose a person or a department, not both.'),
+            model_name="channelsettings",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("user__isnull", True), ("department__isnull", True), _connector="OR"
+                ),
+                name="channel_settings_one_owner",
+                violation_error_message="Choose a person or a department, not both.",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='channelsettings',
-            constraint=models.UniqueConstraint(condition=models.Q(('is_default', True)), fields=('is_default',), name='channel_settings_one_default'),
+            model_name="channelsettings",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("is_default", True)),
+                fields=("is_default",),
+                name="channel_settings_one_default",
+            ),
         ),
     ]

@@ -89,8 +89,17 @@ class ReadOnlyAdmin(AuditedAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "recipient", "kind", "rung", "work_item", "status", "attempts")
-    list_filter = ("kind", "status")
+    list_display = (
+        "created_at",
+        "recipient",
+        "kind",
+        "channel",
+        "rung",
+        "work_item",
+        "status",
+        "attempts",
+    )
+    list_filter = ("kind", "channel", "status")
     list_select_related = ("recipient", "work_item__case__measure", "work_item__step")
     search_fields = ("recipient__username", "subject")
 

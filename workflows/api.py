@@ -411,6 +411,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "id",
             "recipient",
             "kind",
+            "channel",
             "task",
             "measure",
             "rung",

@@ -21,6 +21,7 @@ from django.utils import timezone
 from . import access, deadlines, lights, roles
 from .audit import audit_record, audit_record_many
 from .calendar import WorkingCalendar, due_at_for, local_date
+from .channels import rows_for_channels
 from .models import (
     Cadence,
     Case,
@@ -134,7 +135,7 @@ def _notify(users, *, kind: str, key: str, case: Case, item=None, payload=None, 
     rows = _notification_rows(
         users, kind=kind, key=key, case=case, item=item, payload=payload, now=now
     )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    Notification.objects.bulk_create(rows_for_channels(rows), ignore_conflicts=True)
     return len(rows)
 
 
@@ -560,7 +561,9 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
             },
             now=now,
         )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    Notification.objects.bulk_create(
+        rows_for_channels(rows), ignore_conflicts=True, batch_size=1000
+    )
     audit_record_many(
         [
             {
@@ -1037,7 +1040,9 @@ def _feedback_stage_notify(cycles, *, stage: int, now) -> int:
                 },
                 now=now,
             )
-        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        Notification.objects.bulk_create(
+            rows_for_channels(rows), ignore_conflicts=True, batch_size=1000
+        )
         recorded += len(rows)
     return recorded
 

@@ -21,6 +21,7 @@ from .deadlines import (
     EscalationPolicy,
     EscalationRung,
     Recipient,
+    SweepFault,
 )
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
@@ -82,6 +83,7 @@ __all__ = [
     "NotificationKind",
     "NotificationStatus",
     "Recipient",
+    "SweepFault",
     "AuditEvent",
     "AuditTrailIsAppendOnly",
     "AuditVerification",

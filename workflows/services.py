@@ -711,7 +711,7 @@ def _evidence_store(*, case: Case, item: WorkItem, user, upload) -> Evidence:
     evidence = Evidence(
         case=case,
         work_item=item,
-        original_name=PurePath(upload.name).name[:255],
+        original_name=clean_text(PurePath(upload.name).name)[:255],
         content_type=getattr(upload, "content_type", "") or "",
         size=upload.size,
         sha256=digest.hexdigest(),

@@ -14,7 +14,7 @@ def create_cache_tables(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows", "0009_open_implement_index"),
+        ("workflows", "0010_h15_cases_cap_moved_and_extension_ends"),
     ]
 
     operations = [

@@ -23,7 +23,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpa
 	libharfbuzz-subset0 chromium
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
-.PHONY: help venv system-deps dirs migrate catalogue seed verify-audit messages collectstatic demo test \
+.PHONY: help venv system-deps dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo test \
 	lint format clean worker beat web compose-config bench screenshots security
 
 help: ## list the targets
@@ -58,7 +58,9 @@ dirs:
 
 # --- database and data -------------------------------------------------------------------
 
-migrate: $(VENV_STAMP) dirs ## apply migrations and create the cache table (no-op with Redis)
+# A migration creates the database cache table; createcachetable here also covers a site that
+# moved from Redis to the database cache after migrating (no-op when the table exists).
+migrate: $(VENV_STAMP) dirs ## apply migrations (the database cache table included; no-op with Redis)
 	$(MANAGE) migrate --noinput
 	$(MANAGE) createcachetable
 
@@ -71,6 +73,9 @@ seed: $(VENV_STAMP) ## create demo accounts, with DEMO_PROVINCES provincial fede
 
 verify-audit: $(VENV_STAMP) ## walk the audit trail's hash chain (exit 1 at the first broken event)
 	$(MANAGE) verify_audit
+
+verify-files: $(VENV_STAMP) ## hash every stored evidence and report file against its record (exit 1 on any problem)
+	$(MANAGE) verify_files
 
 # compilemessages would otherwise walk into .venv and recompile Django's own catalogues.
 messages: $(VENV_STAMP) ## compile translations (nothing to do without a locale folder)

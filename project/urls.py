@@ -17,3 +17,5 @@ urlpatterns = [
 
 # URLs under /api/ that match no route (e.g. /api/v1/tasks/abc/) answer JSON like the API.
 handler404 = "workflows.views.page_not_found"
+# A query parameter a bound refused (e.g. ?until=9999-12-31) names its field on the 400 page.
+handler400 = "workflows.views.bad_request"

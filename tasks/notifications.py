@@ -13,7 +13,9 @@ def deliver() -> int:
 
 @shared_task(name="tasks.notifications.daily_digest", ignore_result=True, soft_time_limit=1800)
 def daily_digest() -> int:
-    """Record today's digest for every user with something due, then send them."""
-    created = digest_record_all()
-    notifications_deliver_due()
-    return created
+    """Record today's digest for every user with something due, then send them; the pending
+    mail goes out even if recording the digests failed."""
+    try:
+        return digest_record_all()
+    finally:
+        notifications_deliver_due()

@@ -9,10 +9,16 @@ from workflows.escalation import sweep_run
 # downtime becomes one catch-up sweep, not a storm of them.
 @shared_task(name="tasks.timers.sweep", ignore_result=True, expires=55, soft_time_limit=240)
 def sweep() -> str:
-    """Run one sweep now; returns its one-line summary."""
+    """Run one sweep now; returns its one-line summary. The sweep records its own faults and
+    goes on past them; a cache that cannot take the heartbeat does not stop it either."""
+    import logging
+
     from workflows.health import heartbeat_record
 
-    heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it
+    try:
+        heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it
+    except Exception:  # noqa: BLE001 - the sweep (and its mail) matters more than the note
+        logging.getLogger(__name__).exception("sweep: the worker heartbeat was not recorded")
     return str(sweep_run())
 
 

@@ -88,3 +88,12 @@ def _audit_trail_emptied_before_flush(request):
         cursor.execute(
             "ALTER TABLE workflows_auditevent ENABLE TRIGGER workflows_auditevent_no_truncate"
         )
+
+
+@pytest.fixture(autouse=True)
+def _cache_emptied():
+    """Each test starts from an empty cache (as settings.test says): a sweep an earlier test
+    recorded, at whatever time it travelled to, must not make a later /healthz stale."""
+    from django.core.cache import cache
+
+    cache.clear()

@@ -67,6 +67,7 @@ from workflows.models import (
     Report,
     ScoreEntry,
     ScoreKind,
+    SweepFault,
     WorkItem,
 )
 from workflows.organisations import organisation_create
@@ -308,7 +309,8 @@ EXPECTED: list[Row] = [
         r"api/v1/tasks/<int:pk>/(extend|override-guard)",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
         method="post",
-        data={"new_date": "2099-12-31", "reason": "Cover."},
+        # Within the date horizon (workflows.bounds): a year and more ahead.
+        data={"new_date": f"{dt.date.today().year + 2}-12-31", "reason": "Cover."},
         why="coordinators only; override-guard is tried on 2.3's implementation step",
     ),
     Row(
@@ -379,7 +381,7 @@ EXPECTED: list[Row] = [
     ),
     Row(
         r"admin/workflows/(notification|deadlinechange|escalation|feedbackcycle|lightchange"
-        r"|extensionrequest|supervisionorder|leaderinstruction|scoreentry)"
+        r"|extensionrequest|supervisionorder|leaderinstruction|scoreentry|sweepfault)"
         r"/(add/|<path:object_id>/delete/)",
         admin_only(DENIED),
         why="ReadOnlyAdmin: records the services write, shown but never added or deleted",
@@ -524,6 +526,9 @@ def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
     )
     LightChange.objects.create(
         case=case, axis=Axis.PROGRESS, from_light=Light.GREEN, to_light=Light.YELLOW, at=now
+    )
+    SweepFault.objects.create(
+        part="lights", case=case, error="OverflowError: a poisoned row", first_at=now, last_at=now
     )
     ScoreEntry.objects.create(
         period=local_date(now).replace(day=1),

@@ -1,10 +1,12 @@
 """Admin for deadlines: calendar overrides (which recompute open due dates), the reminder and
 escalation policy, and the read-only notification log and deadline history."""
 
+from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
 from .admin import AuditedAdmin
+from .bounds import validate_date_in_horizon
 from .deadlines import calendar_days_changed
 from .models import (
     CalendarDay,
@@ -13,11 +15,25 @@ from .models import (
     EscalationPolicy,
     EscalationRung,
     Notification,
+    SweepFault,
 )
+
+
+class CalendarDayForm(forms.ModelForm):
+    class Meta:
+        model = CalendarDay
+        fields = ["date", "kind", "name", "note"]
+
+    def clean_date(self):
+        # Due dates are recomputed around the day: it must lie within the date horizon.
+        day = self.cleaned_data["date"]
+        validate_date_in_horizon(day)
+        return day
 
 
 @admin.register(CalendarDay)
 class CalendarDayAdmin(AuditedAdmin):
+    form = CalendarDayForm
     list_display = ("date", "kind", "name", "note", "updated_at")
     list_filter = ("kind",)
     date_hierarchy = "date"
@@ -116,3 +132,10 @@ class EscalationAdmin(ReadOnlyAdmin):
     list_display = ("fired_at", "case", "work_item", "rung", "due_at")
     list_filter = ("rung",)
     list_select_related = ("case__measure", "work_item__case__measure", "work_item__step")
+
+
+@admin.register(SweepFault)
+class SweepFaultAdmin(ReadOnlyAdmin):
+    list_display = ("last_at", "part", "case", "work_item", "occurrences", "resolved_at", "error")
+    list_filter = ("part", ("resolved_at", admin.EmptyFieldListFilter))
+    list_select_related = ("case__measure", "work_item__step", "work_item__case__measure")

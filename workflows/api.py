@@ -27,7 +27,7 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import access, cascade, deadlines, forms, selectors, services
+from . import access, bounds, cascade, deadlines, forms, selectors, services
 from .api_pagination import StrictLimitOffsetPagination
 from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from .models import (
@@ -94,6 +94,9 @@ def exception_handler(exc, context):
         exc = Conflict(str(exc))
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied(str(exc) or None)
+    elif isinstance(exc, DjangoValidationError) and hasattr(exc, "error_dict"):
+        # A service naming the field (e.g. bounds.check_date): kept per field, as input errors.
+        exc = exceptions.ValidationError(exc.message_dict)
     elif isinstance(exc, DjangoValidationError):
         exc = BadRequest(" ".join(str(message) for message in exc.messages))
     elif isinstance(exc, Http404):
@@ -390,7 +393,10 @@ class ProgressInput(serializers.Serializer):
 
 
 class ExtendInput(serializers.Serializer):
-    new_date = serializers.DateField(help_text="The new due day (due at 18:00 Asia/Shanghai)")
+    new_date = serializers.DateField(
+        help_text="The new due day (due at 18:00 Asia/Shanghai), within the date horizon",
+        validators=[bounds.validate_date_in_horizon],
+    )
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -877,7 +883,8 @@ def _reject_empty_filters(request) -> None:
 
 
 def _moment(request, name: str, *, end: bool = False) -> datetime | None:
-    """An ISO 8601 datetime or date query parameter; a bare date `until` covers that whole day."""
+    """An ISO 8601 datetime or date query parameter; a bare date `until` covers that whole day.
+    Its date must lie within the date horizon (bounds.date_horizon)."""
     raw = request.query_params.get(name, "").strip()
     if not raw:
         return None
@@ -887,10 +894,14 @@ def _moment(request, name: str, *, end: bool = False) -> datetime | None:
         moment = None if day else parse_datetime(raw)
     except ValueError:
         moment = day = None
+    if day is None and moment is None:
+        raise BadRequest(f"{name}: expected an ISO 8601 date or datetime, got {raw!r}.")
+    try:
+        bounds.validate_date_in_horizon(day or moment)
+    except DjangoValidationError as exc:
+        raise BadRequest(f"{name}: {' '.join(exc.messages)}") from None
     if day is not None:
         moment = datetime.combine(day + timedelta(days=1) if end else day, time.min)
-    if moment is None:
-        raise BadRequest(f"{name}: expected an ISO 8601 date or datetime, got {raw!r}.")
     moment = timezone.make_aware(moment) if timezone.is_naive(moment) else moment
     try:
         # In UTC: PostgreSQL refuses offsets beyond ±15:59 that Python accepts (found by

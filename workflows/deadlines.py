@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from . import access
 from .audit import audit_record, audit_record_many
+from .bounds import check_date, clean_text
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
 from .escalation import (
     PolicyBook,
@@ -88,7 +89,7 @@ def _locked_open_item(item: WorkItem) -> WorkItem:
 
 
 def _require_reason(reason: str, action: str) -> str:
-    reason = (reason or "").strip()
+    reason = clean_text(reason).strip()
     if not reason:
         raise DeadlineError(f"A reason is required to {action}.")
     return reason
@@ -116,6 +117,7 @@ def deadline_extend(
     if by_request is None:
         access.check_can_coordinate(by, item.case.organisation)
     reason = _require_reason(reason, "extend a deadline")
+    check_date(new_date, field="new_date")
     with transaction.atomic():
         item = _locked_open_item(item)
         new_due = due_at_for(new_date)
@@ -201,7 +203,7 @@ def task_resume(*, item: WorkItem, by, reason: str = "") -> WorkItem:
             kind=DeadlineChangeKind.RESUMED,
             old=old,
             new=item.due_at,
-            reason=(reason or "").strip(),
+            reason=clean_text(reason).strip(),
             by=by,
             verb="task_resumed",
             extra={"paused_working_days": paused_days},

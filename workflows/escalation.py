@@ -37,6 +37,7 @@ from .models import (
     WorkItem,
     WorkItemStatus,
 )
+from .sweep_faults import SweepFaults, sweep_faults_store
 
 logger = logging.getLogger(__name__)
 
@@ -280,6 +281,8 @@ class SweepResult:
     supervision: object = None
     # Seconds per part (alerts, supervision, delivery), for the logs and the bench.
     seconds: dict = field(default_factory=dict)
+    # What failed and was skipped (workflows.sweep_faults); the rest of the sweep went on.
+    faults: SweepFaults = field(default_factory=SweepFaults)
 
     def __str__(self) -> str:
         return (
@@ -288,6 +291,11 @@ class SweepResult:
             f"{self.failed} failed, {self.timers_fired} viewflow timers fired"
             + (f", {self.reports_resent} reports re-sent" if self.reports_resent else "")
             + ("; more are due: the next sweep goes on" if self.backlog else "")
+            + (
+                f"; {len(self.faults.faults)} faults skipped in {', '.join(self.faults.parts)}"
+                if self.faults.faults
+                else ""
+            )
         )
 
 
@@ -626,10 +634,18 @@ def _attach_relations(items: list[WorkItem]) -> None:
             item.assignee = assignees[item.assignee_id]
 
 
-def alerts_sweep(*, now: dt.datetime, result: SweepResult, budget: float | None = None) -> None:
+def alerts_sweep(
+    *,
+    now: dt.datetime,
+    result: SweepResult,
+    budget: float | None = None,
+    faults: SweepFaults | None = None,
+) -> None:
     """Record every reminder and rung due by `now`, batch by batch, each in one transaction,
     oldest first; with a `budget` (seconds), stop before a batch that would likely overrun it
-    and leave the rest (still due, so first in line) to the next sweep."""
+    and leave the rest (still due, so first in line) to the next sweep. A task that fails is
+    recorded in `faults` and skipped; the rest of its batch is recorded."""
+    faults = faults if faults is not None else result.faults
     calendar, book = WorkingCalendar.load(), PolicyBook.load()
     after = None
     started = time.perf_counter()
@@ -649,11 +665,19 @@ def alerts_sweep(*, now: dt.datetime, result: SweepResult, budget: float | None 
             if not items:
                 return
             after = (items[-1].next_alert_at, items[-1].pk)
-            outcome = _sweep_batch(items, calendar=calendar, book=book, now=now)
+
+            def run(rows, items=items):
+                if rows is not items:  # a retry after a failure: reload what it changed
+                    _attach_relations(rows)
+                return _sweep_batch(rows, calendar=calendar, book=book, now=now)
+
+            outcomes = faults.rows(
+                "alerts", items, run, case_of=lambda i: i.case_id, item_of=lambda i: i.pk
+            )
         last_batch = time.perf_counter() - batch_started
         result.tasks_evaluated += len(items)
-        result.reminders += outcome.reminders
-        result.escalations += outcome.escalations
+        result.reminders += sum(outcome.reminders for outcome in outcomes)
+        result.escalations += sum(outcome.escalations for outcome in outcomes)
 
 
 _NO_BUDGET = object()
@@ -666,34 +690,43 @@ def sweep_run(
 
     `budget`: seconds of reminder and rung work (settings.SWEEP_ALERT_BUDGET_SECONDS unless
     given; None for no limit); whatever is left is the next sweep's, first in line.
+
+    Each part runs whatever happened to the parts before it, and a failing row costs only its
+    own row (workflows.sweep_faults): what failed is logged, recorded and skipped, and mail
+    is delivered in any case.
     """
     from viewflow.workflow.timers import fire_due_timers
 
+    from .health import sweep_record
     from .notifications import notifications_deliver_due
+    from .services import report_list_recover
+    from .supervision import supervision_sweep
 
     now = now or timezone.now()
     if budget is _NO_BUDGET:
         budget = settings.SWEEP_ALERT_BUDGET_SECONDS
     result = SweepResult(now=now)
-    result.timers_fired = fire_due_timers()
-    from .services import report_list_recover
-
-    result.reports_resent = report_list_recover()
-    started = time.perf_counter()
-    alerts_sweep(now=now, result=result, budget=budget)
-    result.seconds["alerts"] = time.perf_counter() - started
-    from .supervision import supervision_sweep
-
-    started = time.perf_counter()
-    result.supervision = supervision_sweep(now=now)
-    result.seconds["supervision"] = time.perf_counter() - started
-    if deliver:
+    faults = result.faults
+    try:
+        result.timers_fired = faults.part("timers", fire_due_timers, default=0)
+        result.reports_resent = faults.part("reports", report_list_recover, default=0)
         started = time.perf_counter()
-        delivery = notifications_deliver_due(now=now)
-        result.delivered, result.failed = delivery.sent, delivery.failed
-        result.seconds["delivery"] = time.perf_counter() - started
-    from .health import sweep_record
-
-    sweep_record(timezone.now())
-    logger.info("%s", result)
+        faults.part(
+            "alerts", lambda: alerts_sweep(now=now, result=result, budget=budget, faults=faults)
+        )
+        result.seconds["alerts"] = time.perf_counter() - started
+        started = time.perf_counter()
+        result.supervision = supervision_sweep(now=now, faults=faults)
+        result.seconds["supervision"] = time.perf_counter() - started
+    finally:
+        # Mail never waits behind another part: it goes out whatever happened above.
+        if deliver:
+            started = time.perf_counter()
+            delivery = faults.part("delivery", lambda: notifications_deliver_due(now=now))
+            if delivery is not None:
+                result.delivered, result.failed = delivery.sent, delivery.failed
+            result.seconds["delivery"] = time.perf_counter() - started
+        faults.part("faults", lambda: sweep_faults_store(faults, now=now))
+        faults.part("health", lambda: sweep_record(timezone.now(), failed_parts=faults.parts))
+    logger.log(logging.WARNING if faults.faults else logging.INFO, "%s", result)
     return result

@@ -11,6 +11,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
 from . import selectors
+from .bounds import clean_text
 from .models import AuditEvent
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); titles,
@@ -18,10 +19,14 @@ from .models import AuditEvent
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
-def _cell(value):
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
+def cell_value(value):
+    """A value as every export writes it (CSV, XLSX, DOCX, the ledger): text cleaned of the
+    control characters files cannot hold, and a leading apostrophe on what looks like a
+    formula; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    value = clean_text(value)
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _csv_value(value):
@@ -29,7 +34,7 @@ def _csv_value(value):
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return _cell(value)
+    return cell_value(value)
 
 
 # --------------------------------------------------------------------------- programme
@@ -111,6 +116,8 @@ def programme_xlsx(user) -> bytes:
     for row in programme_table(user):
         cells = []
         for value in row:
+            if isinstance(value, str):
+                value = clean_text(value)  # stored as text below, so no apostrophe is needed
             cell = WriteOnlyCell(sheet, value=value)
             if isinstance(value, str):
                 # openpyxl would store "=..." as a formula; user text is always a string.
@@ -159,12 +166,12 @@ def audit_csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
                 event.pk,
                 timezone.localtime(event.created_at).isoformat(),
                 event.verb,
-                _cell(event.actor_name),
+                cell_value(event.actor_name),
                 event.case_id or "",
                 event.case.measure.code if event.case_id else "",
                 event.work_item_id or "",
                 event.work_item.step.key if event.work_item_id else "",
-                _cell(event.reason),
+                cell_value(event.reason),
                 json.dumps(event.data, ensure_ascii=False, sort_keys=True),
                 event.prev_hash,
                 event.hash,

@@ -4,6 +4,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.utils.translation import gettext_lazy as _
 
+from .bounds import validate_date_in_horizon
 from .models import Aspect, Measure, ReportKind, ReportStatus
 
 
@@ -89,7 +90,9 @@ class CommentForm(forms.Form):
 
 class ExtendDeadlineForm(forms.Form):
     new_date = forms.DateField(
-        label=_("New due date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=_("New due date"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_date_in_horizon],
     )
     reason = forms.CharField(
         label=_("Reason for the extension"), widget=forms.Textarea(attrs={"rows": 2})
@@ -132,10 +135,16 @@ class AuditFilterForm(forms.Form):
         label=_("Case or measure"), required=False, help_text=_("A case number or a measure code.")
     )
     since = forms.DateField(
-        label=_("From"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("From"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_date_in_horizon],
     )
     until = forms.DateField(
-        label=_("To (inclusive)"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+        label=_("To (inclusive)"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_date_in_horizon],
     )
 
     def __init__(self, *args, verbs=(), **kwargs):

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 
 from . import access
 from .calendar import local_date
+from .exports import cell_value
 from .models import (
     Case,
     CycleStatus,
@@ -162,7 +163,7 @@ def ledger_xlsx(rows: list[LedgerRow], *, title: str) -> bytes:
     for cell in sheet[2]:
         cell.font = Font(bold=True)
     for row in rows:
-        sheet.append(_values(row))
+        sheet.append([cell_value(value) for value in _values(row)])
     for column, width in zip("ABCDEFGHI", (6, 40, 18, 24, 40, 40, 18, 30, 30), strict=True):
         sheet.column_dimensions[column].width = width
     for line in sheet.iter_rows(min_row=2):
@@ -190,7 +191,7 @@ def ledger_docx(rows: list[LedgerRow], *, title: str) -> bytes:
         cell.text = text
     for row in rows:
         for cell, text in zip(table.add_row().cells, _values(row), strict=True):
-            cell.text = text
+            cell.text = cell_value(text)
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

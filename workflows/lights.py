@@ -191,16 +191,26 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
     return lights
 
 
-def lights_sweep(*, now=None, limit: int = SWEEP_BATCH) -> int:
-    """Refresh the open cases whose lights are oldest (at most `limit`); returns how many."""
+def lights_sweep(*, now=None, limit: int = SWEEP_BATCH, faults=None) -> int:
+    """Refresh the open cases whose lights are oldest (at most `limit`); returns how many.
+    A case that fails is recorded in `faults` (workflows.sweep_faults) and skipped."""
+    from .sweep_faults import SweepFaults
+
     now = now or timezone.now()
+    faults = faults if faults is not None else SweepFaults()
     rules, calendar = LightRules.load(), WorkingCalendar.load()
     cases = list(
         Case.objects.filter(is_open=True).order_by(
             F("light__computed_at").asc(nulls_first=True), "pk"
         )[:limit]
     )
-    return len(cases_lights_refresh(cases=cases, now=now, rules=rules, calendar=calendar))
+    refreshed = faults.rows(
+        "lights",
+        cases,
+        lambda rows: cases_lights_refresh(cases=rows, now=now, rules=rules, calendar=calendar),
+        case_of=lambda case: case.pk,
+    )
+    return sum(len(lights) for lights in refreshed)
 
 
 def light_history(case: Case) -> list[LightChange]:

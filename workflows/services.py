@@ -29,6 +29,7 @@ from viewflow.workflow.status import STATUS
 
 from . import access, lights, supervision
 from .audit import audit_record
+from .bounds import clean_text
 from .deadlines import deadline_caps_follow, due_fields_for_new_task
 from .models import (
     Aspect,
@@ -61,6 +62,11 @@ class TaskConflict(Exception):
 
 class ReasonRequired(ValidationError):
     """A return, reassignment or override was asked for without a reason; maps to HTTP 400."""
+
+
+class FileGone(Exception):
+    """A recorded evidence or report file is missing from storage (a 410 page); the attempt
+    is audited (`file_missing`)."""
 
 
 _PRODUCING_KINDS = (StepKind.SUBMIT, StepKind.IMPLEMENT)
@@ -357,14 +363,15 @@ def task_approve(*, item: WorkItem, user, comment: str = "") -> WorkItem:
         user,
         item,
         outcome=Outcome.APPROVED,
-        note=comment.strip(),
+        note=clean_text(comment).strip(),
         next_step=_next_step(item.case, item.step),
     )
 
 
 def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
     """Send the work back to the step that produced it; a reason is required."""
-    if not (reason or "").strip():
+    reason = clean_text(reason)
+    if not reason.strip():
         raise ReasonRequired("A reason is required to return work for rework.")
     if item.kind not in _RETURNABLE_KINDS:
         raise ValidationError(f"a {item.kind} step cannot return work")
@@ -400,7 +407,8 @@ def task_complete_override(*, item: WorkItem, by, reason: str) -> WorkItem:
     access.check_can_coordinate(by, item.case.organisation)
     if item.kind != StepKind.IMPLEMENT:
         raise ValidationError("Only an implementation step waits for child cases.")
-    if not (reason or "").strip():
+    reason = clean_text(reason)
+    if not reason.strip():
         raise ReasonRequired("A reason is required to override the completion guard.")
     with transaction.atomic():
         item = WorkItem.objects.select_for_update().select_related("case").get(pk=item.pk)
@@ -441,7 +449,7 @@ def task_complete(*, item: WorkItem, user, note: str = "", percent: int | None =
         user,
         item,
         outcome=outcome,
-        note=(note or "").strip(),
+        note=clean_text(note).strip(),
         next_step=_next_step(item.case, item.step),
         percent=percent,
     )
@@ -489,7 +497,8 @@ def _set_owner(item: WorkItem, user) -> None:
 def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
     """A coordinator hands an open task to someone else; the reason is recorded."""
     access.check_can_coordinate(by, item.case.organisation)
-    if not (reason or "").strip():
+    reason = clean_text(reason)
+    if not reason.strip():
         raise ReasonRequired("A reason is required to reassign a task.")
     if to_user is not None and access.is_auditor(to_user):
         raise ValidationError("Auditors cannot be given tasks.")
@@ -516,7 +525,8 @@ def progress_report(*, item: WorkItem, user, percent: int, note: str, files=()) 
         raise ValidationError("progress is reported on implementation steps")
     if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise ValidationError("percent must be a whole number between 0 and 100")
-    if not (note or "").strip():
+    note = clean_text(note)
+    if not note.strip():
         raise ValidationError("a progress note is required")
     with transaction.atomic():
         item = WorkItem.objects.select_for_update().get(pk=item.pk)
@@ -705,7 +715,7 @@ def _evidence_store(*, case: Case, item: WorkItem, user, upload) -> Evidence:
     evidence = Evidence(
         case=case,
         work_item=item,
-        original_name=PurePath(upload.name).name[:255],
+        original_name=clean_text(PurePath(upload.name).name)[:255],
         content_type=getattr(upload, "content_type", "") or "",
         size=upload.size,
         sha256=digest.hexdigest(),
@@ -729,7 +739,8 @@ def comment_add(*, case: Case, user, text: str) -> Comment:
         raise PermissionDenied("Auditors have read-only access.")
     if not access.can_view_case(user, case):
         raise PermissionDenied("You cannot see this case.")
-    if not (text or "").strip():
+    text = clean_text(text)
+    if not text.strip():
         raise ValidationError("A comment cannot be empty.")
     with transaction.atomic():
         comment = Comment.objects.create(case=case, author=user, text=text.strip())
@@ -993,7 +1004,12 @@ def report_open_for_download(*, report: Report, user):
         raise PermissionDenied("You cannot see this report.")
     if report.status != ReportStatus.READY or not report.file:
         raise ValidationError("This report is not ready yet.")
-    handle = report.file.open("rb")
+    handle = _stored_file_open(
+        report.file,
+        user=user,
+        case=report.case,
+        data={"report": report.pk, "kind": report.kind, "sha256": report.sha256},
+    )
     audit_record(
         verb="report_downloaded",
         actor=user,
@@ -1001,6 +1017,42 @@ def report_open_for_download(*, report: Report, user):
         data={"report": report.pk, "kind": report.kind, "version": report.version},
     )
     return handle
+
+
+def evidence_open_for_download(*, evidence: Evidence, user):
+    """Open an evidence file for a user who may see its case and audit the download;
+    PermissionDenied if not, FileGone if the stored file is missing."""
+    if not access.can_view_case(user, evidence.case):
+        raise PermissionDenied("You cannot see this case.")
+    data = {"evidence": evidence.pk, "name": evidence.original_name, "sha256": evidence.sha256}
+    handle = _stored_file_open(
+        evidence.file, user=user, case=evidence.case, work_item=evidence.work_item, data=data
+    )
+    audit_record(
+        verb="evidence_downloaded",
+        actor=user,
+        case=evidence.case,
+        work_item=evidence.work_item,
+        data=data,
+    )
+    return handle
+
+
+def _stored_file_open(field_file, *, user, case, data: dict, work_item=None):
+    """The stored file, open for reading; if storage cannot give it, the attempt is audited
+    (`file_missing`, committed whatever the caller does next) and FileGone raised."""
+    try:
+        return field_file.open("rb")
+    except OSError as exc:  # FileNotFoundError, or storage that cannot be read
+        logger.error("stored file %s cannot be opened: %s", field_file.name, exc)
+        audit_record(
+            verb="file_missing",
+            actor=user,
+            case=case,
+            work_item=work_item,
+            data={**data, "file": field_file.name, "error": type(exc).__name__},
+        )
+        raise FileGone(field_file.name) from exc
 
 
 def user_by_username(username: str):

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from . import access, deadlines, lights, roles
 from .audit import audit_record, audit_record_many
+from .bounds import check_date, clean_text
 from .calendar import WorkingCalendar, due_at_for, local_date
 from .channels import rows_for_channels
 from .models import (
@@ -64,7 +65,7 @@ class SupervisionError(ValidationError):
 
 
 def _text(value: str, what: str) -> str:
-    value = (value or "").strip()
+    value = clean_text(value).strip()
     if not value:
         raise SupervisionError(f"{what} is required.")
     return value
@@ -167,6 +168,7 @@ def extension_request(
     if not departments & (headed | staffed):
         raise PermissionDenied("Only the responsible department's staff and head can ask.")
     reason = _text(reason, "A reason")
+    check_date(new_date, field="new_date")
     if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise SupervisionError("Current progress must be a whole percent between 0 and 100.")
     with transaction.atomic():
@@ -223,7 +225,7 @@ def extension_decide(
     """The lead department's head, then the supervising leader, approve (setting the date) or
     refuse; the leader's approval moves the due date through deadlines.deadline_extend."""
     _not_auditor(user)
-    note = (note or "").strip()
+    note = clean_text(note).strip()
     if not approve and not note:
         raise SupervisionError("Give the reason for refusing the request.")
     now = timezone.now()
@@ -251,6 +253,8 @@ def extension_decide(
             raise PermissionDenied("Separation of duties: someone else decides on your request.")
         previous = request.decisions.filter(approved=True).order_by("-at", "-pk").first()
         date = date or (previous.date if previous else None) or request.requested_date
+        if approve:
+            check_date(date, field="date")
         ExtensionDecision.objects.create(
             request=request,
             stage=stage,
@@ -623,8 +627,9 @@ def order_respond(*, order: SupervisionOrder, user, text: str) -> SupervisionOrd
     return order
 
 
-def orders_step_up(*, now=None) -> int:
-    """Unanswered orders past their limit step up a colour (red ones stay red and overdue)."""
+def orders_step_up(*, now=None, faults=None) -> int:
+    """Unanswered orders past their limit step up a colour (red ones stay red and overdue);
+    an order that fails is recorded in `faults` (workflows.sweep_faults) and skipped."""
     now = now or timezone.now()
     calendar = WorkingCalendar.load()
     stepped = 0
@@ -662,6 +667,11 @@ def orders_step_up(*, now=None) -> int:
                 stepped += 1
         except IntegrityError:
             continue  # another sweep stepped it up first (stepped_from is unique)
+        except Exception as exc:
+            if faults is None:
+                raise
+            case_id = SupervisionOrder.objects.filter(pk=pk).values_list("case", flat=True)
+            faults.record("orders_step_up", exc, case_id=case_id.first())
     return stepped
 
 
@@ -669,6 +679,7 @@ def summons_record(*, meeting: SummonsMeeting, by, held_on: dt.date, outcome: st
     """A coordinator records the summons meeting with the department head and its outcome."""
     access.check_can_coordinate(by)
     outcome = _text(outcome, "The outcome")
+    check_date(held_on, field="held_on")
     with transaction.atomic():
         meeting.held_on, meeting.outcome, meeting.recorded_by = held_on, outcome, by
         meeting.save(update_fields=["held_on", "outcome", "recorded_by"])
@@ -692,7 +703,9 @@ def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None
         raise PermissionDenied("Only leaders can write instructions.")
     text = _text(text, "The instruction")
     now = now or timezone.now()
-    if due_date is None:
+    if due_date is not None:
+        check_date(due_date, field="due_date")
+    else:
         due_date = WorkingCalendar.load().add_working_days(
             local_date(now), INSTRUCTION_DEFAULT_WORKING_DAYS
         )
@@ -905,64 +918,88 @@ def _cycles_insert(rows: list[FeedbackCycle]) -> list[FeedbackCycle]:
 CYCLE_CLOSE_BATCH = 1000
 
 
-def feedback_cycles_close(*, now=None) -> int:
+def feedback_cycles_close(*, now=None, faults=None) -> int:
     """Record each open cycle past its due date as missed and carry it to the next cycle.
 
     Batches of cycles are locked (SKIP LOCKED: a concurrent sweep takes the others), closed in
-    one UPDATE, linked to their successors in one more and audited in one append.
+    one UPDATE, linked to their successors in one more and audited in one append. A cycle that
+    fails is recorded in `faults` (workflows.sweep_faults) and left for the next sweep.
     """
-    from .audit import audit_record_many
+    from .sweep_faults import SweepFaults
 
     now = now or timezone.now()
+    faults = faults if faults is not None else SweepFaults()
     missed = 0
+    failed: set[int] = set()
     while True:
         with transaction.atomic():
             cycles = list(
                 FeedbackCycle.objects.select_for_update(skip_locked=True, of=("self",))
                 .filter(status=CycleStatus.OPEN, due_at__lt=now)
+                .exclude(pk__in=failed)
                 .select_related("case", "work_item")
                 .order_by("case", "period_start")[:CYCLE_CLOSE_BATCH]
             )
             if not cycles:
                 return missed
-            FeedbackCycle.objects.filter(pk__in=[c.pk for c in cycles]).update(
-                status=CycleStatus.MISSED, missed_at=now
+            closed = faults.rows(
+                "cycles_close",
+                cycles,
+                lambda rows: _cycles_close(rows, now=now),
+                case_of=lambda c: c.case_id,
+                item_of=lambda c: c.work_item_id,
             )
-            later_by_case: dict[int, list[FeedbackCycle]] = {}
-            for later in FeedbackCycle.objects.filter(
-                case__in={c.case_id for c in cycles}, carried_from__isnull=True
-            ).order_by("period_start"):
-                later_by_case.setdefault(later.case_id, []).append(later)
-            linked = []
-            for cycle in cycles:  # by case and period: a chain of misses links in order
-                later = next(
-                    (
-                        c
-                        for c in later_by_case.get(cycle.case_id, [])
-                        if c.period_start > cycle.period_start and c.carried_from_id is None
-                    ),
-                    None,
+            missed += sum(closed)
+            if sum(closed) < len(cycles):
+                done = set(
+                    FeedbackCycle.objects.filter(
+                        pk__in=[c.pk for c in cycles], status=CycleStatus.MISSED
+                    ).values_list("pk", flat=True)
                 )
-                if later is not None:
-                    later.carried_from_id = cycle.pk
-                    linked.append(later)
-            FeedbackCycle.objects.bulk_update(linked, ["carried_from"], batch_size=1000)
-            audit_record_many(
-                [
-                    {
-                        "verb": "feedback_missed",
-                        "case": cycle.case,
-                        "work_item": cycle.work_item,
-                        "data": {
-                            "cycle": cycle.pk,
-                            "period": cycle.period_start,
-                            "due_at": cycle.due_at,
-                        },
-                    }
-                    for cycle in cycles
-                ]
-            )
-            missed += len(cycles)
+                failed |= {c.pk for c in cycles} - done
+
+
+def _cycles_close(cycles: list[FeedbackCycle], *, now) -> int:
+    from .audit import audit_record_many
+
+    FeedbackCycle.objects.filter(pk__in=[c.pk for c in cycles]).update(
+        status=CycleStatus.MISSED, missed_at=now
+    )
+    later_by_case: dict[int, list[FeedbackCycle]] = {}
+    for later in FeedbackCycle.objects.filter(
+        case__in={c.case_id for c in cycles}, carried_from__isnull=True
+    ).order_by("period_start"):
+        later_by_case.setdefault(later.case_id, []).append(later)
+    linked = []
+    for cycle in cycles:  # by case and period: a chain of misses links in order
+        later = next(
+            (
+                c
+                for c in later_by_case.get(cycle.case_id, [])
+                if c.period_start > cycle.period_start and c.carried_from_id is None
+            ),
+            None,
+        )
+        if later is not None:
+            later.carried_from_id = cycle.pk
+            linked.append(later)
+    FeedbackCycle.objects.bulk_update(linked, ["carried_from"], batch_size=1000)
+    audit_record_many(
+        [
+            {
+                "verb": "feedback_missed",
+                "case": cycle.case,
+                "work_item": cycle.work_item,
+                "data": {
+                    "cycle": cycle.pk,
+                    "period": cycle.period_start,
+                    "due_at": cycle.due_at,
+                },
+            }
+            for cycle in cycles
+        ]
+    )
+    return len(cycles)
 
 
 def feedback_reminders(*, now=None, calendar=None) -> int:
@@ -1150,26 +1187,35 @@ class SupervisionSweep:
     seconds: dict = field(default_factory=dict)
 
 
-def supervision_sweep(*, now=None) -> SupervisionSweep:
-    """Called by escalation.sweep_run: cycles, their reminders, order step-ups and lights."""
+def supervision_sweep(*, now=None, faults=None) -> SupervisionSweep:
+    """Called by escalation.sweep_run: cycles, their reminders, order step-ups and lights.
+    Each part runs whatever happened to the others; a failure is recorded in `faults`
+    (workflows.sweep_faults) and skipped."""
+    from .sweep_faults import SweepFaults
+
     now = now or timezone.now()
-    calendar = WorkingCalendar.load()
+    faults = faults if faults is not None else SweepFaults()
+    calendar = faults.part("calendar", WorkingCalendar.load)
     result = SupervisionSweep()
 
     def timed(part, run):
         started = time.perf_counter()
-        value = run()
+        value = faults.part(part, run, default=0)
         result.seconds[part] = time.perf_counter() - started
         return value
 
-    result.cycles_missed = timed("cycles_close", lambda: feedback_cycles_close(now=now))
+    result.cycles_missed = timed(
+        "cycles_close", lambda: feedback_cycles_close(now=now, faults=faults)
+    )
     result.cycles_opened = timed(
         "cycles_open", lambda: feedback_cycles_open(now=now, calendar=calendar)
     )
     result.feedback_reminders = timed(
         "feedback_reminders", lambda: feedback_reminders(now=now, calendar=calendar)
     )
-    result.orders_stepped_up = timed("orders_step_up", lambda: orders_step_up(now=now))
-    result.lights_refreshed = timed("lights", lambda: lights.lights_sweep(now=now))
+    result.orders_stepped_up = timed(
+        "orders_step_up", lambda: orders_step_up(now=now, faults=faults)
+    )
+    result.lights_refreshed = timed("lights", lambda: lights.lights_sweep(now=now, faults=faults))
     logger.info("supervision sweep: %s", result)
     return result

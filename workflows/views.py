@@ -17,6 +17,7 @@ from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
 from . import access, cascade, deadlines, forms, health, selectors, services
+from .bounds import InputRejected
 from .middleware import auditors_may_post
 from .models import (
     AuditEvent,
@@ -531,11 +532,15 @@ def launch(request):
 
 @login_required
 def evidence_download(request, evidence_id):
-    evidence = Evidence.objects.filter(pk=evidence_id).select_related("case").first()
+    evidence = Evidence.objects.filter(pk=evidence_id).select_related("case", "work_item").first()
     if evidence is None or not access.can_view_case(request.user, evidence.case):
         raise Http404
+    try:
+        handle = services.evidence_open_for_download(evidence=evidence, user=request.user)
+    except services.FileGone:
+        return file_gone(request, evidence.original_name)
     response = FileResponse(
-        evidence.file.open("rb"),
+        handle,
         as_attachment=True,
         filename=evidence.original_name,
         content_type="application/octet-stream",
@@ -546,12 +551,27 @@ def evidence_download(request, evidence_id):
     return response
 
 
+def file_gone(request, name: str):
+    """410: the file is recorded but missing from storage (the attempt is already audited)."""
+    return render(request, "410.html", {"name": name}, status=410)
+
+
 @never_cache
 @require_GET
 def healthz(request):
-    """Public health check: 200 when the database answers, else 503; names no host or secret."""
-    report, healthy = health.health_report()
+    """Public health check: 200 when the database answers and mail goes out, else 503
+    (`?scope=web`: the database alone); names no host, secret or error text."""
+    report, healthy = health.health_report(scope=request.GET.get("scope", ""))
     return JsonResponse(report, status=200 if healthy else 503)
+
+
+def bad_request(request, exception):
+    """400 for any URL: the refused field and why when a bound refused a query parameter
+    (bounds.InputRejected), else the generic page; JSON under /api/."""
+    problem = str(exception) if isinstance(exception, InputRejected) else ""
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": problem or "Bad request."}, status=400)
+    return render(request, "400.html", {"problem": problem}, status=400)
 
 
 def page_not_found(request, exception):
@@ -672,6 +692,8 @@ def report_download(request, report_id):
         handle = services.report_open_for_download(report=report, user=user)
     except ValidationError as exc:
         raise Http404(_message(exc)) from exc
+    except services.FileGone:
+        return file_gone(request, report.download_name)
     return FileResponse(
         handle, as_attachment=True, filename=report.download_name, content_type="application/pdf"
     )

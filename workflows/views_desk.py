@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from . import access, exports, selectors
 from .audit import audit_verification_run
+from .bounds import InputRejected
 from .forms import AuditFilterForm
 from .middleware import auditors_may_post
 
@@ -41,7 +42,8 @@ def _start_of(day) -> datetime:
 
 
 def _filtered_events(request):
-    """(form, events) for the filters in the query string; invalid filters match nothing."""
+    """(form, events) for the filters in the query string; invalid filters match nothing
+    (the page answers 400 with the errors beside the fields, the CSV a 400 naming them)."""
     form = AuditFilterForm(request.GET or None, verbs=selectors.audit_verb_list())
     if not form.is_bound:
         return form, selectors.audit_event_list()
@@ -75,12 +77,16 @@ def audit_trail(request):
             "query": query.urlencode(),
             "verification": selectors.audit_verification_latest(),
         },
+        status=400 if form.is_bound and form.errors else 200,
     )
 
 
 @desk_view
 def audit_csv(request):
-    _form, events = _filtered_events(request)
+    form, events = _filtered_events(request)
+    if form.is_bound and form.errors:
+        field, errors = next(iter(form.errors.items()))
+        raise InputRejected(field if field in form.fields else "filters", " ".join(errors))
     # Chain order, so a reader can re-check prev_hash -> hash down the file.
     rows = events.order_by("pk").iterator(chunk_size=2000)
     response = StreamingHttpResponse(

@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, appraisal, ledger, lights, selectors, supervision
+from . import access, appraisal, bounds, ledger, lights, selectors, supervision
 from .calendar import local_date
 from .models import (
     Department,
@@ -36,7 +36,9 @@ from .models import (
 
 class ExtensionRequestForm(forms.Form):
     new_date = forms.DateField(
-        label=gettext_lazy("Requested due date"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Requested due date"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[bounds.validate_date_in_horizon],
     )
     percent = forms.IntegerField(
         label=gettext_lazy("Current progress (%)"), min_value=0, max_value=100
@@ -55,6 +57,7 @@ class ExtensionDecisionForm(forms.Form):
         label=gettext_lazy("Due date you approve"),
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[bounds.validate_date_in_horizon],
     )
     note = forms.CharField(
         label=gettext_lazy("Note (required to refuse)"),
@@ -82,7 +85,9 @@ class ResponseForm(forms.Form):
 class SummonsForm(forms.Form):
     target_id = forms.IntegerField(widget=forms.HiddenInput)
     held_on = forms.DateField(
-        label=gettext_lazy("Held on"), widget=forms.DateInput(attrs={"type": "date"})
+        label=gettext_lazy("Held on"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[bounds.validate_date_in_horizon],
     )
     outcome = forms.CharField(
         label=gettext_lazy("Outcome"), widget=forms.Textarea(attrs={"rows": 3})
@@ -98,6 +103,7 @@ class InstructionForm(forms.Form):
         required=False,
         widget=forms.DateInput(attrs={"type": "date"}),
         help_text=gettext_lazy("Empty: 10 working days from today."),
+        validators=[bounds.validate_date_in_horizon],
     )
 
 
@@ -345,16 +351,22 @@ def cycle_detail(request, cycle_id):
 
 
 def _period(request) -> dt.date:
+    """?period=YYYY-MM (GET or POST); without one, the latest scored month, else last month.
+    A month outside the date horizon is a 400 naming the field (bounds.InputRejected)."""
     text = request.GET.get("period") or request.POST.get("period") or ""
     try:
         year, month = (int(part) for part in text.split("-")[:2])
-        return dt.date(year, month, 1)
     except ValueError:
         latest = ScoreEntry.objects.order_by("-period").values_list("period", flat=True).first()
         if latest:
             return latest
         today = local_date(timezone.now())
         return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    try:
+        period = dt.date(year, month, 1)
+    except ValueError:
+        raise bounds.InputRejected("period", _("Give a month as YYYY-MM.")) from None
+    return bounds.check_query_date(period, field="period")
 
 
 @login_required

@@ -169,7 +169,7 @@ SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 
 # --- Cache: shared by web and worker processes (health heartbeats, throttles). Redis when
-# REDIS_URL is set, else a database table (`make migrate` runs createcachetable).
+# REDIS_URL is set, else a database table, which a migration creates (plain `migrate`).
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -218,6 +218,14 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # downtime or an import (tens of thousands of rungs) drains oldest first over several sweeps
 # instead of one sweep holding its locks for a minute or more. None: no limit.
 SWEEP_ALERT_BUDGET_SECONDS = env.float("SWEEP_ALERT_BUDGET_SECONDS", default=5.0) or None
+# /healthz answers 503 (not just "degraded") while the last sweep is older than this, or
+# while mail delivery itself failed in it: mail stops going out then, which matters.
+SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=900)
+
+# Bounded input: every date a person gives (deadlines, reply dates, filters, periods) lies
+# between this many years before today and this many after (workflows/bounds.py).
+DATE_HORIZON_YEARS_BACK = env.int("DATE_HORIZON_YEARS_BACK", default=10)
+DATE_HORIZON_YEARS_AHEAD = env.int("DATE_HORIZON_YEARS_AHEAD", default=5)
 
 # --- Email: EMAIL_URL (smtp://user:pass@host:port) or, embedded, a local outbox folder.
 # Notification manners: no mail in quiet hours (Asia/Shanghai, "HH:MM-HH:MM", empty: none),

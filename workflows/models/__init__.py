@@ -22,6 +22,7 @@ from .deadlines import (
     EscalationPolicy,
     EscalationRung,
     Recipient,
+    SweepFault,
 )
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
@@ -85,6 +86,7 @@ __all__ = [
     "NotificationKind",
     "NotificationStatus",
     "Recipient",
+    "SweepFault",
     "AuditEvent",
     "AuditTrailIsAppendOnly",
     "AuditVerification",

@@ -114,7 +114,8 @@ class WorkItem(models.Model):
     due_at = models.DateTimeField(null=True, blank=True)
     original_due_at = models.DateTimeField(null=True, blank=True)
     due_start = models.DateField(null=True, blank=True)
-    due_working_days = models.PositiveSmallIntegerField(default=0)
+    # The step's days plus every paused spell: grows with time, so wider than the step's.
+    due_working_days = models.PositiveIntegerField(default=0)
     due_fixed = models.BooleanField(default=False)
     # Set while the clock is stopped; no reminder or escalation fires for a paused task.
     paused_at = models.DateTimeField(null=True, blank=True)

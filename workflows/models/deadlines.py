@@ -159,3 +159,31 @@ class Escalation(models.Model):
 
     def __str__(self) -> str:
         return f"rung {self.rung} on task {self.work_item_id}"
+
+
+class SweepFault(models.Model):
+    """A part of the sweep, or one of its rows, that failed and was skipped so the rest went
+    on. One open row per (part, case, task), counted while it keeps failing; resolved by the
+    first sweep that no longer meets it."""
+
+    part = models.CharField(max_length=30)
+    case = models.ForeignKey(
+        "workflows.Case", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    work_item = models.ForeignKey(
+        "workflows.WorkItem", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    error = models.TextField()
+    first_at = models.DateTimeField()
+    last_at = models.DateTimeField()
+    occurrences = models.PositiveIntegerField(default=1)
+    resolved_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["-last_at", "-pk"]
+        verbose_name = _("sweep fault")
+
+    def __str__(self) -> str:
+        where = f" case {self.case_id}" if self.case_id else ""
+        where += f" task {self.work_item_id}" if self.work_item_id else ""
+        return f"{self.part}{where}: {self.error[:80]}"

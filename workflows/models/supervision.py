@@ -159,7 +159,8 @@ class CaseLight(models.Model):
     case = models.OneToOneField("workflows.Case", on_delete=models.CASCADE, related_name="light")
     deadline = models.CharField(max_length=10, choices=Light.choices, default=Light.GREEN)
     progress = models.CharField(max_length=10, choices=Light.choices, default=Light.GREEN)
-    working_days_left = models.SmallIntegerField(null=True, blank=True)
+    # Counted, not bounded by input: a due date years ahead is tens of thousands of days.
+    working_days_left = models.IntegerField(null=True, blank=True)
     expected_percent = models.PositiveSmallIntegerField(default=0)
     actual_percent = models.PositiveSmallIntegerField(default=0)
     computed_at = models.DateTimeField(db_index=True)

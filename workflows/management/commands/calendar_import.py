@@ -4,9 +4,11 @@ import csv
 import datetime as dt
 from pathlib import Path
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from workflows.bounds import validate_date_in_horizon
 from workflows.deadlines import calendar_days_changed
 from workflows.models import CalendarDay, CalendarDayKind
 
@@ -28,6 +30,12 @@ def _rows(path: Path) -> list[dict]:
         except ValueError:
             raise CommandError(
                 f"{path.name} line {line_no}: date: {raw.get('date')!r} is not YYYY-MM-DD"
+            ) from None
+        try:
+            validate_date_in_horizon(day)
+        except ValidationError as exc:
+            raise CommandError(
+                f"{path.name} line {line_no}: date: {day} is out of range. {' '.join(exc.messages)}"
             ) from None
         kind = (raw.get("kind") or "").strip()
         if kind not in CalendarDayKind.values:

@@ -2,9 +2,11 @@
 
 import datetime as dt
 
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from workflows.bounds import validate_date_in_horizon
 from workflows.calendar import SHANGHAI
 from workflows.escalation import sweep_run
 
@@ -17,7 +19,12 @@ def _moment(text: str) -> dt.datetime:
             f"--now {text!r} is not an ISO date-time, e.g. 2027-03-08T10:00"
         ) from exc
     # A bare date-time is read in the programme's time zone, as people in the office say it.
-    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI)
+    moment = moment if timezone.is_aware(moment) else moment.replace(tzinfo=SHANGHAI)
+    try:
+        validate_date_in_horizon(moment)
+    except ValidationError as exc:
+        raise CommandError(f"--now {text!r}: {' '.join(exc.messages)}") from None
+    return moment
 
 
 class Command(BaseCommand):

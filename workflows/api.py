@@ -595,10 +595,15 @@ class CaseViewSet(viewsets.GenericViewSet):
         },
     )
     def create(self, request):
-        """Launch a measure's case (coordinators); an already open case is returned."""
+        """Launch a measure's case in the coordinator's own federation (coordinators); an
+        already open case is returned."""
         access.check_can_coordinate(request.user)
         data = _input(LaunchInput, request)
-        case, created = services.case_launch(measure=data["measure"], by=request.user)
+        case, created = services.case_launch(
+            measure=data["measure"],
+            by=request.user,
+            organisation=access.organisation_default(request.user),
+        )
         return Response(
             CaseDetailSerializer(self.get_queryset().get(pk=case.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,

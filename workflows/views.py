@@ -176,7 +176,7 @@ def case_detail(request, case_id):
             "items": selectors.work_item_list_for_case(case),
             "events": latest,
             "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
-            "can_see_desk": access.sees_everything(request.user),
+            "can_see_desk": access.reads_logs(request.user),
             "progress": case.progress_updates.select_related("author", "work_item__step"),
             "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
             "comments": case.comments.select_related("author"),
@@ -519,8 +519,12 @@ def launch(request):
             measures = []
         if measures:
             created = 0
+            # In the coordinator's own federation (national for the national office).
+            home = access.organisation_default(request.user)
             for measure in measures:
-                _case, was_created = services.case_launch(measure=measure, by=request.user)
+                _case, was_created = services.case_launch(
+                    measure=measure, by=request.user, organisation=home
+                )
                 created += was_created
             messages.success(
                 request,

@@ -670,8 +670,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         if self.action == "list":
             return _with_candidates(selectors.work_item_list_open_for(user))
         # Any task, open or done, on a case the caller can see; anything else is a 404.
-        visible = WorkItem.objects.filter(case__in=access.case_list_visible(user))
-        return _with_candidates(selectors.work_item_rows(visible))
+        return _with_candidates(selectors.work_item_rows(access.work_item_list_visible(user)))
 
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)

@@ -55,6 +55,7 @@ from workflows.models import (
     Axis,
     CalendarDay,
     Case,
+    ChannelSettings,
     Escalation,
     Evidence,
     FeedbackCycle,
@@ -393,6 +394,12 @@ EXPECTED: list[Row] = [
         admin_only(DENIED),
         why="ReadOnlyAdmin: records the services write, shown but never added or deleted",
     ),
+    Row(
+        r"admin/workflows/cataloguesource/workbook/(export|import)/",
+        admin_only(),
+        why="the catalogue as Excel: export for staff who may view it, import for those who "
+        "may change it (a form; the upload is tested in test_catalogue_xlsx)",
+    ),
     Row(r"admin/\^\(\?P<app_label>[\w|]+\)/\$", admin_only()),
     Row(r"admin/\(\?P<url>\.\*\)\$", admin_only(DENIED), why="the admin's catch-all 404"),
     Row(r"admin/auth/user/<id>/password/", admin_only()),
@@ -538,6 +545,7 @@ def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
         work_item=implementation,
     )
     CalendarDay.objects.create(date=dt.date(2030, 10, 1), kind="holiday", name="National Day")
+    ChannelSettings.objects.create(channels=["email"])  # the default notification channels
     return FeedbackCycle.objects.get(case=case, status="open")
 
 

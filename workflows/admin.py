@@ -9,6 +9,7 @@ from django.db import models, transaction
 from django.utils.html import format_html
 
 from . import access
+from .admin_catalogue import CatalogueWorkbookAdminMixin
 from .audit import audit_record
 from .models import (
     Aspect,
@@ -280,7 +281,7 @@ class MeasureAdmin(AuditedAdmin):
 
 
 @admin.register(CatalogueSource)
-class CatalogueSourceAdmin(AuditedAdmin):
+class CatalogueSourceAdmin(CatalogueWorkbookAdminMixin, AuditedAdmin):
     list_display = ("plan_title_en", "issuer", "issued_on", "loaded_at", "plan_sha256")
     readonly_fields = [f.name for f in CatalogueSource._meta.fields]
 
@@ -290,6 +291,7 @@ class CatalogueSourceAdmin(AuditedAdmin):
 
 # Deadline admin lives in its own module; importing it registers its classes.
 from . import admin_deadlines, admin_supervision  # noqa: E402, F401
+from .channels import admin as channels_admin  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)
 

@@ -2,9 +2,10 @@
 escalation policy, and the read-only notification log and deadline history."""
 
 from django.contrib import admin, messages
+from django.db import transaction
 
 from .admin import AuditedAdmin
-from .deadlines import due_dates_recompute
+from .deadlines import calendar_days_changed
 from .models import (
     CalendarDay,
     DeadlineChange,
@@ -22,27 +23,43 @@ class CalendarDayAdmin(AuditedAdmin):
     date_hierarchy = "date"
     search_fields = ("name", "note")
 
-    def _recompute(self, request, dates) -> None:
-        moved = due_dates_recompute(changed_dates=dates, by=request.user)
+    def _recompute(self, request, verb: str, days: list[dict], **kwargs) -> None:
+        moved = calendar_days_changed(verb=verb, days=days, by=request.user, **kwargs)
         if moved:
             self.message_user(
                 request, f"{moved} open task due date(s) moved by this change.", messages.WARNING
             )
 
+    @staticmethod
+    def _day(obj) -> dict:
+        return {"date": obj.date, "kind": obj.kind, "name": obj.name}
+
+    # The admin's add, change and delete views run in one transaction; the change and its
+    # calendar_override_* event commit together.
     def save_model(self, request, obj, form, change):
         old_date = form.initial.get("date") if change else None
         super().save_model(request, obj, form, change)
-        self._recompute(request, {obj.date, old_date} - {None})
+        # A row moved to another date changes the day it no longer overrides too.
+        moved_from = [old_date] if old_date not in (None, obj.date) else []
+        self._recompute(
+            request,
+            "calendar_override_saved",
+            [self._day(obj)],
+            also=moved_from,
+            data={"changed": change, "moved_from": moved_from[0] if moved_from else None},
+        )
 
     def delete_model(self, request, obj):
-        date = obj.date
+        day = self._day(obj)
         super().delete_model(request, obj)
-        self._recompute(request, {date})
+        self._recompute(request, "calendar_override_deleted", [day])
 
     def delete_queryset(self, request, queryset):
-        dates = set(queryset.values_list("date", flat=True))
-        super().delete_queryset(request, queryset)
-        self._recompute(request, dates)
+        # The "delete selected" action runs outside any transaction: open one here.
+        with transaction.atomic():
+            days = [self._day(obj) for obj in queryset]
+            super().delete_queryset(request, queryset)
+            self._recompute(request, "calendar_override_deleted", days)
 
 
 class EscalationRungInline(admin.TabularInline):
@@ -72,8 +89,17 @@ class ReadOnlyAdmin(AuditedAdmin):
 
 @admin.register(Notification)
 class NotificationAdmin(ReadOnlyAdmin):
-    list_display = ("created_at", "recipient", "kind", "rung", "work_item", "status", "attempts")
-    list_filter = ("kind", "status")
+    list_display = (
+        "created_at",
+        "recipient",
+        "kind",
+        "channel",
+        "rung",
+        "work_item",
+        "status",
+        "attempts",
+    )
+    list_filter = ("kind", "channel", "status")
     list_select_related = ("recipient", "work_item__case__measure", "work_item__step")
     search_fields = ("recipient__username", "subject")
 

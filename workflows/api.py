@@ -420,6 +420,7 @@ class NotificationSerializer(serializers.ModelSerializer):
             "id",
             "recipient",
             "kind",
+            "channel",
             "task",
             "measure",
             "rung",

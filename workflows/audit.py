@@ -51,10 +51,19 @@ def _chain_head() -> str:
 
 
 def _event(
-    *, verb: str, actor=None, case=None, work_item=None, reason: str = "", data=None, created_at
+    *,
+    verb: str,
+    actor=None,
+    case=None,
+    work_item=None,
+    reason: str = "",
+    data=None,
+    created_at,
+    case_id: int | None = None,
+    work_item_id: int | None = None,
 ) -> AuditEvent:
     authenticated = actor is not None and actor.is_authenticated
-    return AuditEvent(
+    event = AuditEvent(
         created_at=created_at,
         actor=actor if authenticated else None,
         actor_name=actor.get_username() if authenticated else "",
@@ -64,6 +73,12 @@ def _event(
         reason=reason or "",
         data=json.loads(json.dumps(data or {}, default=_json_value)),
     )
+    # By id, for batches whose rows carry ids only (loading or building each case costs).
+    if case is None and case_id is not None:
+        event.case_id = case_id
+    if work_item is None and work_item_id is not None:
+        event.work_item_id = work_item_id
+    return event
 
 
 def audit_record(
@@ -88,8 +103,9 @@ def audit_record(
 
 
 def audit_record_many(events: list[dict]) -> list[AuditEvent]:
-    """Append several events (each the keyword arguments of audit_record) in their order, with
-    one lock and one insert; must run inside the transaction that made the changes."""
+    """Append several events (each the keyword arguments of audit_record, or `case_id` and
+    `work_item_id` instead of the objects) in their order, with one lock and one insert; must
+    run inside the transaction that made the changes."""
     if not events:
         return []
     with transaction.atomic():

@@ -2,8 +2,9 @@
 
 Each child organisation gets its own case of the same measure (same step template, its own
 departments and leaders), linked by `parent_case`, with `deadline_cap` so that none of its
-tasks is due after the parent's deadline. A second cascade to the same organisation returns
-the case it already has.
+tasks is due after the parent's overall deadline (deadlines.case_overall_deadline), which the
+cap follows when it moves (deadlines.deadline_caps_follow). A second cascade to the same
+organisation returns the case it already has.
 """
 
 import datetime as dt
@@ -12,11 +13,11 @@ from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max, Q
+from django.db.models import Q
 
-from . import access, services
+from . import access, deadlines, services
 from .audit import audit_record
-from .models import Case, Measure, Organisation, OrganisationLevel, WorkItemStatus
+from .models import Case, Measure, Organisation, OrganisationLevel
 
 
 @dataclass
@@ -26,14 +27,9 @@ class CascadeResult:
 
 
 def cascade_deadline_cap(case: Case) -> dt.datetime | None:
-    """The latest a child's task may be due: the earlier of the parent's own cap and its open
-    task's due date; with no open task (or no due date on it), the latest due date it had."""
-    items = case.work_items.filter(due_at__isnull=False)
-    open_due = items.filter(status=WorkItemStatus.OPEN).aggregate(due=Max("due_at"))["due"]
-    bounds = [d for d in (case.deadline_cap, open_due) if d is not None]
-    if bounds:
-        return min(bounds)
-    return items.aggregate(due=Max("due_at"))["due"]
+    """The latest a child's task may be due: the parent's overall deadline (the projected due
+    date of its last step, never after its own cap), or its own cap without an open task."""
+    return deadlines.case_overall_deadline(case) or case.deadline_cap
 
 
 def _check_applies(measure: Measure, level: OrganisationLevel) -> None:
@@ -87,7 +83,8 @@ def case_cascade(
     *, case: Case, by, organisations: Iterable | None = None, level: str | None = None
 ) -> CascadeResult:
     """Give each chosen child organisation (or every child at `level`) its own case of the
-    measure, capped by the parent's deadline. Idempotent: one child case per organisation."""
+    measure, capped by the parent's overall deadline. Idempotent: one child case per
+    organisation."""
     access.check_can_coordinate(by, case.organisation)
     if not case.is_open:
         raise ValidationError("This case is completed; a completed case is not cascaded.")

@@ -62,7 +62,10 @@ _PARKING_OFFSET = 10_000
 
 
 class CatalogueError(Exception):
-    """A catalogue file that cannot be loaded; `file`, `line` (1-based) and `field` locate it."""
+    """A catalogue file that cannot be loaded; `file`, `line` (1-based) and `field` locate it.
+
+    In a workbook `line` is a cell (catalogue_xlsx.Cell), which names its sheet, row and column.
+    """
 
     def __init__(
         self, message: str, *, file: Path, line: int | None = None, field: str | None = None
@@ -74,9 +77,16 @@ class CatalogueError(Exception):
         super().__init__(str(self))
 
     def __str__(self) -> str:
+        if self.line is not None and not isinstance(self.line, int):
+            return f"{self.file.name}: {self.line}: {self.message}"
         where = self.file.name if self.line is None else f"{self.file.name} line {self.line}"
         what = f"{self.field}: {self.message}" if self.field else self.message
         return f"{where}: {what}"
+
+
+def _where(line: Any) -> str:
+    """ "line N" in a YAML file; a workbook cell describes itself."""
+    return f"line {line}" if isinstance(line, int) else str(line)
 
 
 @dataclass(frozen=True)
@@ -383,7 +393,7 @@ def _ensure_unique(specs: Iterable[Any], attr: str, what: str) -> None:
         value = getattr(spec, attr)
         if value in first:
             earlier = first[value].line_of(attr)
-            raise spec.item.error(f"duplicate {what} '{value}' (first at line {earlier})", attr)
+            raise spec.item.error(f"duplicate {what} '{value}' (first at {_where(earlier)})", attr)
         first[value] = spec.item
 
 
@@ -504,8 +514,10 @@ def _required_ref(item: _Item, name: str) -> _Ref:
     return ref
 
 
-def _parse_organisation(path: Path) -> _OrganisationSpec:
-    data, sha256 = _read_yaml(path)
+def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
+    """Parse and check the organisation; `document` is (data, sha256) read from elsewhere
+    (a workbook) in the YAML loader's shape, else the YAML file at `path` is read."""
+    data, sha256 = document or _read_yaml(path)
     top = _Item(path, data, "")
     top.allow("meta", "levels", "departments", "leader_roles", "step_roles")
     meta = top.mapping("meta")
@@ -629,8 +641,9 @@ def _ensure_no_reporting_cycle(leader_roles: list[_LeaderRoleSpec]) -> None:
                 break  # a cycle above this role; it is reported from a role on the cycle
 
 
-def _parse_plan(path: Path, organisation: _OrganisationSpec) -> _PlanSpec:
-    data, sha256 = _read_yaml(path)
+def _parse_plan(path: Path, organisation: _OrganisationSpec, document=None) -> _PlanSpec:
+    """Parse and check the plan against the organisation; `document` as for the organisation."""
+    data, sha256 = document or _read_yaml(path)
     top = _Item(path, data, "")
     top.allow("meta", "aspects")
     meta = top.mapping("meta", required=True)
@@ -1036,6 +1049,11 @@ def catalogue_load(*, plan_path: Path, organisation_path: Path) -> LoadResult:
     """
     organisation_spec = _parse_organisation(Path(organisation_path))
     plan_spec = _parse_plan(Path(plan_path), organisation_spec)
+    return catalogue_apply(plan_spec, organisation_spec)
+
+
+def catalogue_apply(plan_spec: _PlanSpec, organisation_spec: _OrganisationSpec) -> LoadResult:
+    """Write checked specs in one transaction (the YAML and the workbook loaders share it)."""
     tally = _Tally()
     with transaction.atomic():
         organisation = _apply_organisation(organisation_spec, tally)

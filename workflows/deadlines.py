@@ -3,6 +3,7 @@ changes. Every move is a DeadlineChange row plus an audit event."""
 
 import datetime as dt
 import logging
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -10,10 +11,23 @@ from django.db import transaction
 from django.utils import timezone
 
 from . import access
-from .audit import audit_record
+from .audit import audit_record, audit_record_many
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
-from .escalation import PolicyBook, alert_floor, alert_floor_delta, alerts_reset
-from .models import DeadlineChange, DeadlineChangeKind, WorkItem, WorkItemStatus
+from .escalation import (
+    PolicyBook,
+    alert_floor,
+    alert_floor_delta,
+    alerts_reset,
+    longest_reminder_notice,
+)
+from .models import (
+    Case,
+    DeadlineChange,
+    DeadlineChangeKind,
+    StepTemplate,
+    WorkItem,
+    WorkItemStatus,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -126,6 +140,7 @@ def deadline_extend(
             verb="deadline_extended",
             extra={"extension_request": by_request.pk} if by_request is not None else None,
         )
+        deadline_caps_follow(cases=[item.case_id], by=by, reason="parent case's deadline extended")
     return item
 
 
@@ -191,6 +206,7 @@ def task_resume(*, item: WorkItem, by, reason: str = "") -> WorkItem:
             verb="task_resumed",
             extra={"paused_working_days": paused_days},
         )
+        deadline_caps_follow(cases=[item.case_id], by=by, reason="parent case's task resumed")
     return item
 
 
@@ -238,6 +254,15 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
                 verb="due_recomputed",
             )
             moved += 1
+        # A parent's overall deadline counts its remaining steps on the calendar too, so every
+        # parent's children may move, whether its own open task did or not.
+        parents = Case.objects.filter(is_open=True, child_cases__is_open=True).distinct()
+        deadline_caps_follow(
+            cases=parents.values_list("pk", flat=True),
+            by=by,
+            reason="calendar: " + ", ".join(d.isoformat() for d in changed),
+            calendar=calendar,
+        )
         # Reminder days before a due date and rung days after it are counted on the calendar
         # too, so the tasks due near a changed day (moved or not) are evaluated afresh.
         rung_days = max((r.working_days_after_due for p in book.all() for r in p.rungs), default=0)
@@ -248,3 +273,199 @@ def due_dates_recompute(*, changed_dates: Iterable[dt.date], by=None) -> int:
     if moved:
         logger.info("calendar change moved %s open due dates", moved)
     return moved
+
+
+def calendar_days_changed(
+    *, verb: str, days: list[dict], by=None, data=None, also: Iterable[dt.date] = ()
+) -> int:
+    """After calendar overrides were saved, imported or deleted (`days`: their date, kind and
+    name; `also`: other dates they changed, e.g. an override's previous date): move the open
+    due dates they shift and audit the change with how many moved, in the caller's
+    transaction. Returns how many due dates moved."""
+    dates = sorted({day["date"] for day in days} | set(also))
+    with transaction.atomic():
+        moved = due_dates_recompute(changed_dates=dates, by=by)
+        audit_record(
+            verb=verb,
+            actor=by,
+            data={
+                **(data or {}),
+                "dates": dates,
+                "days": [
+                    {"date": d["date"], "kind": d["kind"], "name": d.get("name", "")}
+                    for d in sorted(days, key=lambda d: d["date"])
+                ],
+                "moved": moved,
+            },
+        )
+    return moved
+
+
+# --------------------------------------------------------------------------- cascade caps
+
+
+def overall_deadlines(case_ids: Iterable[int], *, calendar=None) -> dict[int, dt.datetime]:
+    """The overall deadline (case_overall_deadline) of each of these cases that has an open,
+    dated task, in three queries whatever their number."""
+    latest: dict[int, tuple] = {}
+    open_items = WorkItem.objects.filter(
+        case__in=list(case_ids), status=WorkItemStatus.OPEN, due_at__isnull=False
+    ).values_list("case_id", "due_at", "step__position", "case__measure_id", "case__deadline_cap")
+    for case_id, due_at, position, measure_id, cap in open_items:
+        if case_id not in latest or due_at > latest[case_id][0]:
+            latest[case_id] = (due_at, position, measure_id, cap)
+    if not latest:
+        return {}
+    steps: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for measure_id, position, days in StepTemplate.objects.filter(
+        measure__in={row[2] for row in latest.values()}
+    ).values_list("measure_id", "position", "working_days"):
+        steps[measure_id].append((position, days))
+    calendar = calendar or WorkingCalendar.load()
+    projected: dict[tuple[dt.date, int], dt.datetime] = {}
+    deadlines = {}
+    for case_id, (due_at, position, measure_id, cap) in latest.items():
+        remaining = sum(days for later, days in steps[measure_id] if later > position)
+        last = due_at
+        if remaining:
+            key = (local_date(due_at), remaining)
+            if key not in projected:
+                projected[key] = due_at_for(calendar.add_working_days(*key))
+            last = projected[key]
+        deadlines[case_id] = _capped(last, cap)
+    return deadlines
+
+
+def case_overall_deadline(case, *, calendar=None) -> dt.datetime | None:
+    """The case's overall deadline: the projected due date of its last step, that is its open
+    step's due date plus the remaining steps' working days on the working calendar, never
+    after the case's own cap. None without an open, dated task. Cascaded children are capped
+    by it (workflows.cascade)."""
+    return overall_deadlines([case.pk], calendar=calendar).get(case.pk)
+
+
+# Levels walked at most by one move: national, provincial, prefecture, county and below.
+_CASCADE_DEPTH_LIMIT = 10
+
+
+def deadline_caps_follow(*, cases: Iterable[int], by=None, reason: str, calendar=None) -> int:
+    """After these cases' deadlines may have moved: move their open children's caps to their
+    overall deadline, and so on down the tree, each child's capped open tasks with it.
+
+    Runs in the caller's transaction; each move is a `cap_moved` DeadlineChange per open task
+    and a `deadline_cap_moved` event per child. Set-based: a fixed number of queries per
+    level of the tree, whatever the number of children. Returns how many caps moved.
+    """
+    pending = set(cases)
+    # Whether `pending` may hold a case and its own parent (only the cases given may).
+    mixed = len(pending) > 1
+    moved = 0
+    for _level in range(_CASCADE_DEPTH_LIMIT):
+        if not pending:
+            break
+        waiting: set[int] = set()
+        if mixed:
+            # Top-down: a case whose parent is pending too waits until its own cap has moved.
+            below = Case.objects.filter(pk__in=pending, parent_case__in=pending)
+            waiting = set(below.values_list("pk", flat=True))
+            mixed = bool(waiting)
+        level = pending - waiting
+        children = list(
+            Case.objects.filter(parent_case__in=level, is_open=True)
+            .only("deadline_cap", "parent_case")
+            .order_by("pk")
+        )
+        moves: list[tuple[Case, dt.datetime]] = []
+        if children:
+            calendar = calendar or WorkingCalendar.load()
+            overall = overall_deadlines({c.parent_case_id for c in children}, calendar=calendar)
+            for child in children:
+                new = overall.get(child.parent_case_id)
+                if new is not None and new != child.deadline_cap:
+                    moves.append((child, new))
+        if moves:
+            _caps_move(moves, by=by, reason=reason, calendar=calendar)
+            moved += len(moves)
+        pending = waiting | {child.pk for child, _new in moves}
+    return moved
+
+
+def _caps_move(moves: list[tuple[Case, dt.datetime]], *, by, reason: str, calendar) -> None:
+    """Store the new caps, move the open tasks they bound, record it all (set-based)."""
+    new_cap = {child.pk: new for child, new in moves}
+    by_cap: dict[dt.datetime, list[int]] = defaultdict(list)
+    for child, new in moves:
+        by_cap[new].append(child.pk)
+    for new, ids in by_cap.items():
+        Case.objects.filter(pk__in=ids).update(deadline_cap=new)
+    items = list(
+        WorkItem.objects.filter(case__in=list(new_cap), status=WorkItemStatus.OPEN)
+        .only("case", "due_at", "due_start", "due_working_days", "due_fixed")
+        .order_by("case_id", "created_at", "task_id")
+    )
+    old_cap = {child.pk: child.deadline_cap for child, _new in moves}
+    computed: dict[tuple[dt.date, int], dt.datetime] = {}
+    due_moves: dict[dt.datetime, list[int]] = defaultdict(list)
+    new_due: dict[int, dt.datetime | None] = {}
+    for item in items:
+        due = item.due_at
+        cap = new_cap[item.case_id]
+        # Extended (fixed) dates are a coordinator's decision and stay.
+        if due is not None and not item.due_fixed:
+            if due == old_cap[item.case_id] and item.due_start is not None:
+                # Cut short by the old cap: its own count, bounded by the new one.
+                key = (item.due_start, item.due_working_days)
+                if key not in computed:
+                    computed[key] = due_at_for(calendar.add_working_days(*key))
+                due = min(computed[key], cap)
+            elif due > cap:
+                due = cap
+        new_due[item.pk] = due
+        if due != item.due_at:
+            due_moves[due].append(item.pk)
+    if due_moves:
+        notice = longest_reminder_notice()
+        for due, ids in due_moves.items():
+            WorkItem.objects.filter(pk__in=ids).update(
+                due_at=due, next_alert_at=alert_floor(due, notice)
+            )
+    DeadlineChange.objects.bulk_create(
+        [
+            DeadlineChange(
+                work_item=item,
+                kind=DeadlineChangeKind.CAP_MOVED,
+                old_due_at=item.due_at,
+                new_due_at=new_due[item.pk],
+                reason=reason,
+                by=by,
+            )
+            for item in items
+        ],
+        batch_size=1000,
+    )
+    first_item: dict[int, WorkItem] = {}
+    tasks_moved: dict[int, list[dict]] = defaultdict(list)
+    for item in items:
+        first_item.setdefault(item.case_id, item)
+        if new_due[item.pk] != item.due_at:
+            tasks_moved[item.case_id].append(
+                {"task": item.pk, "from": item.due_at, "to": new_due[item.pk]}
+            )
+    audit_record_many(
+        [
+            {
+                "verb": "deadline_cap_moved",
+                "actor": by,
+                "case": child,
+                "work_item": first_item.get(child.pk),
+                "reason": reason,
+                "data": {
+                    "from": child.deadline_cap,
+                    "to": new,
+                    "parent_case": child.parent_case_id,
+                    **({"tasks": tasks_moved[child.pk]} if tasks_moved[child.pk] else {}),
+                },
+            }
+            for child, new in moves
+        ]
+    )

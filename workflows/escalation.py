@@ -20,6 +20,7 @@ from django.utils import timezone
 from . import access, roles
 from .audit import audit_record_many
 from .calendar import WorkingCalendar, at_local, due_at_for, local_date
+from .channels import rows_for_channels
 from .models import (
     Case,
     Department,
@@ -438,6 +439,7 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
             )
         ]
         # Count only this batch's keys (a unique index), not the whole log.
+        rows = rows_for_channels(rows)
         keys_written = [row.dedupe_key for row in rows]
         before = Notification.objects.filter(dedupe_key__in=keys_written).count()
         Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
@@ -517,7 +519,9 @@ def _escalations_record(firing, escalation_users, *, now, digest_only: set[int])
                 },
             }
         )
-    Notification.objects.bulk_create(notifications, ignore_conflicts=True, batch_size=1000)
+    Notification.objects.bulk_create(
+        rows_for_channels(notifications), ignore_conflicts=True, batch_size=1000
+    )
     changed = defaultdict(list)
     for row in escalations:
         case = row.work_item.case

@@ -1,17 +1,20 @@
 """Composing and delivering the notification log's messages, and the daily digest.
 
-Delivery is at-least-once per row and exactly-once per successful send: a row is claimed
-(pending -> sending) before it is sent and marked sent right after, failures are retried with
-backoff from the row itself (the every-minute sweep picks them up), so a dead worker or an SMTP
-outage delays mail but never drops it.
+Each message is one row per channel its recipient reads (e-mail, WeCom, DingTalk: see
+workflows/channels/). Delivery is at-least-once per row and exactly-once per successful send: a
+row is claimed (pending -> sending) before it is sent and marked sent right after, failures are
+retried with backoff from the row itself (the every-minute sweep picks them up), so a dead
+worker, an SMTP outage or a platform that is down delays a message but never drops it, and
+one channel's outage never holds up another's rows.
 """
 
 import datetime as dt
 import logging
-from dataclasses import dataclass
+from collections import defaultdict
+from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q
 from django.template.loader import render_to_string
@@ -20,6 +23,7 @@ from django.utils import timezone, translation
 
 from . import access
 from .calendar import SHANGHAI, WorkingCalendar, at_local, due_at_for, local_date
+from .channels import ChannelError, ChannelOutage, Transport, rows_for_channels, transport_for
 from .models import (
     Notification,
     NotificationKind,
@@ -41,11 +45,13 @@ def retry_delay(attempts: int) -> dt.timedelta:
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
-def _absolute(path: str) -> str:
+def absolute_url(path: str) -> str:
+    """The path as a link that works outside the site (SITE_URL in front)."""
     return settings.SITE_URL.rstrip("/") + path
 
 
-def _language_of(user) -> str:
+def language_of(user) -> str:
+    """The user's language for messages (their profile's, else the site's)."""
     profile = getattr(user, "profile", None)
     return getattr(profile, "language", None) or settings.LANGUAGE_CODE
 
@@ -64,9 +70,27 @@ def _item_context(item: WorkItem, now) -> dict:
         if due_day and due_day > today
         else 0,
         "days_overdue": (today - due_day).days if due_day and today > due_day else 0,
-        "task_url": _absolute(reverse("workflows:task", args=[item.pk])),
-        "case_url": _absolute(reverse("workflows:case", args=[item.case_id])),
+        "task_url": absolute_url(reverse("workflows:task", args=[item.pk])),
+        "case_url": absolute_url(reverse("workflows:case", args=[item.case_id])),
     }
+
+
+def notification_context(notification: Notification, *, now) -> dict:
+    """What every channel's message shows: the task, its measure, step, due day and links (or
+    the digest's lists). Call it under the recipient's language."""
+    user = notification.recipient
+    context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
+    if notification.work_item_id:
+        context.update(_item_context(notification.work_item, now))
+    if notification.kind == NotificationKind.DIGEST:
+        context.update(_digest_context(notification, now))
+    return context
+
+
+def notification_subject(notification: Notification, context: dict) -> str:
+    """The message's one-line subject (the e-mail's, and each chat card's title)."""
+    template = f"emails/{notification.kind}.subject.txt"
+    return " ".join(render_to_string(template, context).split())
 
 
 def notification_compose(notification: Notification, *, now=None) -> EmailMultiAlternatives:
@@ -74,13 +98,9 @@ def notification_compose(notification: Notification, *, now=None) -> EmailMultiA
     now = now or timezone.now()
     user = notification.recipient
     template = f"emails/{notification.kind}"
-    with translation.override(_language_of(user)):
-        context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
-        if notification.work_item_id:
-            context.update(_item_context(notification.work_item, now))
-        if notification.kind == NotificationKind.DIGEST:
-            context.update(_digest_context(notification, now))
-        subject = " ".join(render_to_string(f"{template}.subject.txt", context).split())
+    with translation.override(language_of(user)):
+        context = notification_context(notification, now=now)
+        subject = notification_subject(notification, context)
         text = render_to_string(f"{template}.txt", context)
         html = render_to_string(f"{template}.html", context)
     message = EmailMultiAlternatives(
@@ -98,11 +118,21 @@ def notification_compose(notification: Notification, *, now=None) -> EmailMultiA
     return message
 
 
-def _claim_batch(now) -> list[Notification]:
+def notifications_record(rows: list[Notification]) -> list[Notification]:
+    """Store messages once per channel their recipients read (one row per message and channel,
+    see channels.routing); a (dedupe_key, channel) already stored is skipped. Returns the rows
+    offered for storage."""
+    rows = rows_for_channels(rows)
+    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    return rows
+
+
+def _claim_batch(now, *, skip_channels: set[str]) -> list[Notification]:
     with transaction.atomic():
         ids = list(
             Notification.objects.select_for_update(skip_locked=True)
             .filter(status=NotificationStatus.PENDING, next_attempt_at__lte=now)
+            .exclude(channel__in=skip_channels)
             .order_by("next_attempt_at", "pk")
             .values_list("pk", flat=True)[:BATCH_SIZE]
         )
@@ -118,6 +148,8 @@ def _claim_batch(now) -> list[Notification]:
             "work_item__case__measure",
             "work_item__step",
             "work_item__case__organisation",
+            "case__measure",
+            "address__department",
         )
     )
 
@@ -129,34 +161,64 @@ class DeliveryResult:
     retrying: int = 0
     folded: int = 0
     held: int = 0
+    # Channels that had an outage in this run (their rows wait for their next attempt).
+    down: list[str] = field(default_factory=list)
 
 
-def _send_one(connection, notification: Notification, now) -> bool:
+def _failed(notification: Notification, error: str, now) -> None:
+    notification.attempts += 1
+    notification.last_error = error[:2000]
+    gave_up = notification.attempts >= MAX_ATTEMPTS
+    notification.status = NotificationStatus.FAILED if gave_up else NotificationStatus.PENDING
+    notification.next_attempt_at = now + retry_delay(notification.attempts)
+    notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
+    logger.warning(
+        "notification %s (%s) not sent (attempt %s): %s",
+        notification.pk,
+        notification.channel,
+        notification.attempts,
+        notification.last_error,
+    )
+
+
+def _send_one(transport: Transport, notification: Notification, now) -> tuple[bool, bool]:
+    """Send one row and record the outcome on it: (sent, the channel is down)."""
     try:
-        if not notification.recipient.email:
-            raise ValueError(f"{notification.recipient.get_username()} has no e-mail address")
-        message = notification_compose(notification, now=now)
-        message.connection = connection
-        message.send()
+        subject = transport.send(notification, now=now)
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
-        notification.attempts += 1
-        notification.last_error = f"{type(exc).__name__}: {exc}"[:2000]
-        gave_up = notification.attempts >= MAX_ATTEMPTS
-        notification.status = NotificationStatus.FAILED if gave_up else NotificationStatus.PENDING
-        notification.next_attempt_at = now + retry_delay(notification.attempts)
-        notification.save(update_fields=["attempts", "last_error", "status", "next_attempt_at"])
-        logger.warning(
-            "notification %s not sent (attempt %s): %s",
-            notification.pk,
-            notification.attempts,
-            notification.last_error,
-        )
-        return False
+        detail = str(exc) if isinstance(exc, ChannelError) else f"{type(exc).__name__}: {exc}"
+        _failed(notification, transport.redact(detail), now)
+        return False, isinstance(exc, ChannelOutage)
     notification.attempts += 1
     notification.status = NotificationStatus.SENT
-    notification.subject = message.subject[:300]
+    notification.subject = subject[:300]
     notification.sent_at = timezone.now()
     notification.save(update_fields=["attempts", "status", "subject", "sent_at"])
+    return True, False
+
+
+def _wait_with(rows: list[Notification], failed: Notification) -> None:
+    """Rows not tried because their channel is down go back to pending, due when the failed
+    row is retried (no attempt is counted: nothing was sent)."""
+    Notification.objects.filter(
+        pk__in=[n.pk for n in rows], status=NotificationStatus.SENDING
+    ).update(status=NotificationStatus.PENDING, next_attempt_at=failed.next_attempt_at)
+
+
+def _deliver_channel(name: str, rows: list[Notification], now, result: DeliveryResult) -> bool:
+    """Send one batch's rows of one channel; returns False when the channel is down."""
+    with transport_for(name) as transport:
+        for index, notification in enumerate(rows):
+            sent, down = _send_one(transport, notification, now)
+            if sent:
+                result.sent += 1
+            elif notification.status == NotificationStatus.FAILED:
+                result.failed += 1
+            else:
+                result.retrying += 1
+            if down:
+                _wait_with(rows[index + 1 :], notification)
+                return False
     return True
 
 
@@ -178,17 +240,25 @@ def quiet_hours_end(now) -> dt.datetime | None:
     return at_local(today, end) if start <= clock < end else None
 
 
-def _sent_today(recipient_ids, now) -> dict[int, int]:
+def _personal(notification: Notification) -> bool:
+    """A message to one person (not a post into a department's or the default group chat):
+    the person's digest choice and daily cap apply to it."""
+    return notification.address_id is None or notification.address.user_id is not None
+
+
+def _sent_today(recipient_ids, now) -> dict[tuple[int, str], int]:
+    """Personal messages sent since local midnight, per (recipient, channel)."""
     midnight = at_local(local_date(now), dt.time.min)
     rows = (
         Notification.objects.filter(
             recipient__in=recipient_ids, status=NotificationStatus.SENT, sent_at__gte=midnight
         )
+        .filter(Q(address__isnull=True) | Q(address__user__isnull=False))
         .exclude(kind=NotificationKind.DIGEST)
-        .values("recipient")
+        .values("recipient", "channel")
         .annotate(n=Count("pk"))
     )
-    return {row["recipient"]: row["n"] for row in rows}
+    return {(row["recipient"], row["channel"]): row["n"] for row in rows}
 
 
 def _fold(notification: Notification) -> None:
@@ -197,10 +267,13 @@ def _fold(notification: Notification) -> None:
 
 
 def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryResult:
-    """Send every pending message whose time has come, over one SMTP connection per batch.
+    """Send every pending message whose time has come, each channel over one connection or
+    client per batch; a channel that is down waits for its next attempt without holding up
+    the others.
 
     Manners: nothing is sent in quiet hours (due rows wait until they end); a digest-only
-    user's messages, and a user's messages beyond the daily cap, fold into the digest.
+    user's messages, and a user's messages beyond the daily cap (per channel), fold into the
+    digest. Posts into a group chat are not one person's messages and are never folded.
     """
     now = now or timezone.now()
     result = DeliveryResult()
@@ -214,52 +287,32 @@ def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryR
         ).update(next_attempt_at=held_until)
         return result
     cap = settings.NOTIFICATION_DAILY_CAP
+    down: set[str] = set()
     for _ in range(max_batches):
-        batch = _claim_batch(now)
+        batch = _claim_batch(now, skip_channels=down)
         if not batch:
             break
         sent_today = _sent_today({n.recipient_id for n in batch}, now)
-        immediate = []
+        by_channel: dict[str, list[Notification]] = defaultdict(list)
         for notification in batch:
-            if notification.kind == NotificationKind.DIGEST:
-                immediate.append(notification)
-                continue
-            profile = getattr(notification.recipient, "profile", None)
-            if getattr(profile, "notification_mode", "") == "digest":
-                _fold(notification)
-                result.folded += 1
-            elif sent_today.get(notification.recipient_id, 0) >= cap:
-                _fold(notification)
-                result.folded += 1
-            else:
+            if notification.kind != NotificationKind.DIGEST and _personal(notification):
+                profile = getattr(notification.recipient, "profile", None)
+                counted = (notification.recipient_id, notification.channel)
+                if getattr(profile, "notification_mode", "") == "digest":
+                    _fold(notification)
+                    result.folded += 1
+                    continue
+                if sent_today.get(counted, 0) >= cap:
+                    _fold(notification)
+                    result.folded += 1
+                    continue
                 # Counted when claimed, so a batch cannot overshoot the cap.
-                sent_today[notification.recipient_id] = (
-                    sent_today.get(notification.recipient_id, 0) + 1
-                )
-                immediate.append(notification)
-        batch = immediate
-        if not batch:
-            continue
-        connection = get_connection()
-        try:
-            connection.open()
-        except Exception as exc:  # noqa: BLE001 - the per-message sends below record it
-            logger.warning("mail connection failed: %s", exc)
-        try:
-            for notification in batch:
-                if _send_one(connection, notification, now):
-                    result.sent += 1
-                elif notification.status == NotificationStatus.FAILED:
-                    result.failed += 1
-                else:
-                    result.retrying += 1
-        finally:
-            try:
-                connection.close()
-            except Exception:  # noqa: BLE001 - closing a dead connection may fail too
-                logger.debug("closing the mail connection failed", exc_info=True)
-        if result.retrying and not result.sent:
-            break  # the server is down: leave the rest to the next sweep
+                sent_today[counted] = sent_today.get(counted, 0) + 1
+            by_channel[notification.channel].append(notification)
+        for name, rows in by_channel.items():
+            if not _deliver_channel(name, rows, now, result):
+                down.add(name)
+    result.down = sorted(down)
     return result
 
 
@@ -293,7 +346,7 @@ def _digest_context(notification: Notification, now) -> dict:
         return [
             {
                 "item": items[pk],
-                "task_url": _absolute(reverse("workflows:task", args=[pk])),
+                "task_url": absolute_url(reverse("workflows:task", args=[pk])),
                 "due_day": local_date(items[pk].due_at) if items[pk].due_at else None,
             }
             for pk in payload.get(key, [])
@@ -304,13 +357,13 @@ def _digest_context(notification: Notification, now) -> dict:
         "overdue": lines("overdue"),
         "due_soon": lines("due_soon"),
         "approvals": lines("approvals"),
-        "inbox_url": _absolute(reverse("workflows:inbox")),
+        "inbox_url": absolute_url(reverse("workflows:inbox")),
     }
 
 
 def digest_record_all(*, now=None, users=None) -> int:
-    """Record today's digest for each user (default: all active) with something to report;
-    returns how many were recorded."""
+    """Record today's digest for each user (default: all active) with something to report,
+    on each channel they read; returns how many users' digests were recorded."""
     from django.contrib.auth import get_user_model
 
     now = now or timezone.now()
@@ -319,25 +372,41 @@ def digest_record_all(*, now=None, users=None) -> int:
     users = users if users is not None else get_user_model().objects.all()
     users = users.filter(is_active=True).exclude(email="")
     users = users.select_related("profile").prefetch_related("groups")
+    rows: list[Notification] = []
+
+    def record() -> int:
+        keys = [row.dedupe_key for row in rows]
+        already = set(
+            Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
+        )
+        new = [row for row in rows if row.dedupe_key not in already]
+        notifications_record(new)
+        Notification.objects.filter(
+            recipient__in=[row.recipient_id for row in new],
+            status=NotificationStatus.FOLDED,
+            digested_at__isnull=True,
+        ).update(digested_at=now)
+        rows.clear()
+        return len(new)
+
     for user in users.iterator(chunk_size=500):
         if access.is_auditor(user):
             continue
         payload = _digest_items(user, now)
         if not any(payload.values()):
             continue
-        _, was_created = Notification.objects.get_or_create(
-            dedupe_key=f"digest:{user.pk}:{day}",
-            defaults={
-                "recipient": user,
-                "kind": NotificationKind.DIGEST,
-                "status": NotificationStatus.PENDING,
-                "next_attempt_at": now,
-                "payload": payload,
-            },
+        rows.append(
+            Notification(
+                dedupe_key=f"digest:{user.pk}:{day}",
+                recipient=user,
+                kind=NotificationKind.DIGEST,
+                status=NotificationStatus.PENDING,
+                next_attempt_at=now,
+                payload=payload,
+            )
         )
-        if was_created:
-            Notification.objects.filter(
-                Q(recipient=user, status=NotificationStatus.FOLDED, digested_at__isnull=True)
-            ).update(digested_at=now)
-            created += 1
+        if len(rows) >= 500:
+            created += record()
+    if rows:
+        created += record()
     return created

@@ -27,9 +27,9 @@ from django.utils import timezone, translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from . import access, lights
+from . import access, lights, supervision
 from .audit import audit_record
-from .deadlines import due_fields_for_new_task
+from .deadlines import deadline_caps_follow, due_fields_for_new_task
 from .models import (
     Aspect,
     Case,
@@ -170,6 +170,8 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         audit_record(
             verb="task_assigned", case=case, work_item=item, data={"to": task.owner.username}
         )
+    # A new step moves the case's projected overall deadline: its cascaded children follow.
+    deadline_caps_follow(cases=[case.pk], reason=f"parent case's step {step.key} opened")
     return item
 
 
@@ -318,6 +320,8 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
             reason=note if outcome == Outcome.RETURNED else "",
             data={"step": item.step.key, "note": note, "percent": item.percent},
         )
+        # The one place a task ends: extension requests still pending on it end with it.
+        supervision.extension_requests_lapse(item=item, by=user, now=now)
         if task.status == STATUS.NEW:
             task.owner = user
             task.status = STATUS.ASSIGNED
@@ -905,9 +909,21 @@ def report_render(*, report_id: int) -> Report | None:
                 _completion_flow_finish(report.case)
     except Exception as exc:
         logger.exception("report %s failed to render", report_id)
-        Report.objects.filter(pk=report_id).update(
-            status=ReportStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000]
-        )
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        with transaction.atomic():
+            Report.objects.filter(pk=report_id).update(status=ReportStatus.FAILED, error=error)
+            audit_record(
+                verb="report_render_failed",
+                actor=report.requested_by,
+                case=report.case,
+                data={
+                    "report": report.pk,
+                    "kind": report.kind,
+                    "scope": report.scope,
+                    "version": report.version,
+                    "error": error,
+                },
+            )
         report.refresh_from_db()
         return report
     _report_ready_mail(report)

@@ -19,8 +19,9 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from . import access, deadlines, lights
-from .audit import audit_record
+from .audit import audit_record, audit_record_many
 from .calendar import WorkingCalendar, due_at_for, local_date
+from .channels import rows_for_channels
 from .models import (
     Cadence,
     Case,
@@ -129,7 +130,7 @@ def _notify(users, *, kind: str, key: str, case: Case, item=None, payload=None, 
     rows = _notification_rows(
         users, kind=kind, key=key, case=case, item=item, payload=payload, now=now
     )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True)
+    Notification.objects.bulk_create(rows_for_channels(rows), ignore_conflicts=True)
     return len(rows)
 
 
@@ -142,11 +143,17 @@ def _open_item(case: Case, kind: str | None = None) -> WorkItem | None:
 
 # --------------------------------------------------------------------------- extension requests
 
+EXTENSION_PENDING = (ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
+
 
 def extension_request(
     *, item: WorkItem, user, reason: str, new_date: dt.date, percent: int, now=None
 ) -> ExtensionRequest:
-    """Staff or head of the responsible department asks for a later date, before the due date."""
+    """Staff or head of the responsible department asks for a later date, before the due date.
+
+    The lead department's head decides first, then the supervising leader; a request of the
+    head's own goes straight to the leader (nobody decides on their own request).
+    """
     now = now or timezone.now()
     _not_auditor(user)
     case = item.case
@@ -171,9 +178,7 @@ def extension_request(
                 f"The new date must be later than the current due date "
                 f"({local_date(item.due_at).isoformat()})."
             )
-        if item.extension_requests.filter(
-            status__in=(ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
-        ).exists():
+        if item.extension_requests.filter(status__in=EXTENSION_PENDING).exists():
             raise SupervisionError("An extension request for this task is already pending.")
         request = ExtensionRequest.objects.create(
             case=case,
@@ -184,6 +189,11 @@ def extension_request(
             progress_percent=percent,
             due_at_when_requested=item.due_at,
             created_at=now,
+            status=(
+                ExtensionStatus.PENDING_LEADER
+                if is_lead_head(user, case)
+                else ExtensionStatus.PENDING_HEAD
+            ),
         )
         audit_record(
             verb="extension_requested",
@@ -191,7 +201,13 @@ def extension_request(
             case=case,
             work_item=item,
             reason=reason,
-            data={"request": request.pk, "date": new_date, "percent": percent, "due": item.due_at},
+            data={
+                "request": request.pk,
+                "date": new_date,
+                "percent": percent,
+                "due": item.due_at,
+                "status": request.status,
+            },
         )
     return request
 
@@ -222,7 +238,10 @@ def extension_decide(
             if not is_supervising_leader(user, case):
                 raise PermissionDenied("The supervising leader decides after the head.")
         else:
-            raise SupervisionError("This request has already been decided.")
+            raise SupervisionError(
+                f"This request is {request.get_status_display().lower()}; "
+                "there is nothing to decide."
+            )
         if request.requested_by_id == user.pk:
             raise PermissionDenied("Separation of duties: someone else decides on your request.")
         previous = request.decisions.filter(approved=True).order_by("-at", "-pk").first()
@@ -265,6 +284,66 @@ def extension_decide(
         if request.status == ExtensionStatus.APPROVED:
             lights.case_lights_refresh(case=case, now=now)
     return request
+
+
+def extension_withdraw(*, request: ExtensionRequest, user, now=None) -> ExtensionRequest:
+    """The person who asked withdraws a request nobody has finished deciding."""
+    _not_auditor(user)
+    now = now or timezone.now()
+    with transaction.atomic():
+        request = (
+            ExtensionRequest.objects.select_for_update(of=("self",))
+            .select_related("case", "work_item")
+            .get(pk=request.pk)
+        )
+        if request.requested_by_id != user.pk:
+            raise PermissionDenied("Only the person who asked can withdraw the request.")
+        if request.status not in EXTENSION_PENDING:
+            raise SupervisionError(
+                f"This request is {request.get_status_display().lower()}; "
+                "there is nothing to withdraw."
+            )
+        stage = request.status
+        request.status, request.decided_at = ExtensionStatus.WITHDRAWN, now
+        request.save(update_fields=["status", "decided_at"])
+        audit_record(
+            verb="extension_withdrawn",
+            actor=user,
+            case=request.case,
+            work_item=request.work_item,
+            data={"request": request.pk, "was": stage},
+        )
+    return request
+
+
+def extension_requests_lapse(*, item: WorkItem, by, now) -> int:
+    """A task ended (services._finish): its pending requests end with it, each audited in the
+    same transaction. Returns how many lapsed."""
+    from .audit import audit_record_many
+
+    pending = list(
+        ExtensionRequest.objects.select_for_update()
+        .filter(work_item=item, status__in=EXTENSION_PENDING)
+        .order_by("pk")
+    )
+    if not pending:
+        return 0
+    ExtensionRequest.objects.filter(pk__in=[r.pk for r in pending]).update(
+        status=ExtensionStatus.LAPSED, decided_at=now
+    )
+    audit_record_many(
+        [
+            {
+                "verb": "extension_lapsed",
+                "actor": by,
+                "case": item.case,
+                "work_item": item,
+                "data": {"request": r.pk, "was": r.status, "task_outcome": item.outcome},
+            }
+            for r in pending
+        ]
+    )
+    return len(pending)
 
 
 def appraisal_due_at(item: WorkItem, approved: ExtensionRequest | None = None) -> dt.datetime:
@@ -381,6 +460,8 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
     # A chain per case: the new orders in issue order, each superseding the one before.
     chains: dict[int, list[SupervisionOrder]] = {}
     stepped_up: list[int] = []
+    # (standing order replaced, the new order, its rung): audited once the new one has an id.
+    replaced: list[tuple[SupervisionOrder, SupervisionOrder, int]] = []
     for escalation in wanted:
         colour = ORDER_COLOUR_BY_RUNG[escalation.rung]
         standing = open_orders[escalation.case_id]
@@ -404,6 +485,7 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
             issued_at=now,
         )
         chains.setdefault(escalation.case_id, []).append(order)
+        replaced += [(old, order, escalation.rung) for old in standing]
         open_orders[escalation.case_id] = [order]
     if stepped_up:
         SupervisionOrder.objects.filter(pk__in=stepped_up).update(status=OrderStatus.STEPPED_UP)
@@ -414,6 +496,9 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
         SupervisionOrder.objects.bulk_create(wave)
         issued += wave
         depth += 1
+    audit_record_many(
+        [_stepped_up_event(old, new, by=f"escalation rung {rung}") for old, new, rung in replaced]
+    )
     _orders_announce(issued, now=now)
     return issued
 
@@ -471,7 +556,9 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
             },
             now=now,
         )
-    Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+    Notification.objects.bulk_create(
+        rows_for_channels(rows), ignore_conflicts=True, batch_size=1000
+    )
     audit_record_many(
         [
             {
@@ -489,6 +576,22 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
             for order in orders
         ]
     )
+
+
+def _stepped_up_event(order: SupervisionOrder, stepped_to: SupervisionOrder, *, by: str) -> dict:
+    """The audit event of an order replaced by a stepped-up one (`by`: what stepped it up)."""
+    return {
+        "verb": "supervision_order_stepped_up",
+        "case": stepped_to.case,
+        "reason": stepped_to.reason,
+        "data": {
+            "order": order.pk,
+            "colour": order.colour,
+            "stepped_to": stepped_to.pk,
+            "to_colour": stepped_to.colour,
+            "by": by,
+        },
+    }
 
 
 def order_respond(*, order: SupervisionOrder, user, text: str) -> SupervisionOrder:
@@ -538,7 +641,7 @@ def orders_step_up(*, now=None) -> int:
                     continue
                 order.status = OrderStatus.STEPPED_UP
                 order.save(update_fields=["status"])
-                _order_create(
+                stepped_to = _order_create(
                     case=order.case,
                     colour=ORDER_NEXT_COLOUR[order.colour],
                     reason=(
@@ -550,6 +653,7 @@ def orders_step_up(*, now=None) -> int:
                     now=now,
                     calendar=calendar,
                 )
+                audit_record(**_stepped_up_event(order, stepped_to, by="response overdue"))
                 stepped += 1
         except IntegrityError:
             continue  # another sweep stepped it up first (stepped_from is unique)
@@ -749,9 +853,47 @@ def feedback_cycles_open(*, now=None, calendar=None) -> int:
             )
             for case_id, item_id in first_item.items()
         ]
-    # A concurrent sweep may have opened some (unique per case and period): those are skipped.
-    FeedbackCycle.objects.bulk_create(rows, ignore_conflicts=True, batch_size=2000)
-    return len(rows)
+    # The cycles and their audit events (one per cycle) commit together.
+    with transaction.atomic():
+        opened = _cycles_insert(rows)
+        audit_record_many(
+            [
+                {
+                    "verb": "feedback_cycle_opened",
+                    "case_id": cycle.case_id,
+                    "work_item_id": cycle.work_item_id,
+                    "data": {
+                        "cycle": cycle.pk,
+                        "period_start": cycle.period_start,
+                        "period_end": cycle.period_end,
+                        "due_at": cycle.due_at,
+                        "carried_from": cycle.carried_from_id,
+                    },
+                }
+                for cycle in opened
+            ]
+        )
+    return len(opened)
+
+
+def _cycles_insert(rows: list[FeedbackCycle]) -> list[FeedbackCycle]:
+    """Insert the new cycles; returns those inserted (with ids). A concurrent sweep may have
+    opened some (unique per case and period): then each is tried on its own and the ones it
+    lost to are skipped."""
+    try:
+        with transaction.atomic():
+            return FeedbackCycle.objects.bulk_create(rows, batch_size=2000)
+    except IntegrityError:
+        inserted = []
+        for row in rows:
+            row.pk, row._state.adding = None, True
+            try:
+                with transaction.atomic():
+                    row.save(force_insert=True)
+            except IntegrityError:
+                continue
+            inserted.append(row)
+        return inserted
 
 
 # Cycles closed as missed per transaction.
@@ -893,7 +1035,9 @@ def _feedback_stage_notify(cycles, *, stage: int, now) -> int:
                 },
                 now=now,
             )
-        Notification.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
+        Notification.objects.bulk_create(
+            rows_for_channels(rows), ignore_conflicts=True, batch_size=1000
+        )
         recorded += len(rows)
     return recorded
 

@@ -22,7 +22,6 @@ from .calendar import local_date
 from .models import (
     Department,
     ExtensionRequest,
-    ExtensionStatus,
     FeedbackCycle,
     LeaderInstruction,
     OrderColour,
@@ -64,6 +63,10 @@ class ExtensionDecisionForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
     )
+
+
+class ExtensionWithdrawForm(forms.Form):
+    request_id = forms.IntegerField(widget=forms.HiddenInput)
 
 
 class OrderForm(forms.Form):
@@ -162,6 +165,11 @@ def _extension_decide(case, user, data):
     )
 
 
+def _extension_withdraw(case, user, data):
+    request = get_object_or_404(ExtensionRequest, pk=data["request_id"], case=case)
+    supervision.extension_withdraw(request=request, user=user)
+
+
 def _order_issue(case, user, data):
     supervision.order_issue(case=case, by=user, colour=data["colour"], reason=data["reason"])
 
@@ -192,6 +200,11 @@ def _instruction_reply(case, user, data):
 _ACTIONS = {
     "request_extension": (ExtensionRequestForm, _extension_request, gettext_lazy("Requested.")),
     "decide_extension": (ExtensionDecisionForm, _extension_decide, gettext_lazy("Decided.")),
+    "withdraw_extension": (
+        ExtensionWithdrawForm,
+        _extension_withdraw,
+        gettext_lazy("The request is withdrawn."),
+    ),
     "issue_order": (OrderForm, _order_issue, gettext_lazy("The supervision order is issued.")),
     "respond_order": (ResponseForm, _order_respond, gettext_lazy("The response is recorded.")),
     "record_summons": (SummonsForm, _summons_record, gettext_lazy("The meeting is recorded.")),
@@ -262,7 +275,7 @@ def case_supervision(request, case_id):
             "request_form": ExtensionRequestForm(),
             "order_form": OrderForm(),
             "instruction_form": InstructionForm(),
-            "pending": (ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER),
+            "pending": supervision.EXTENSION_PENDING,
             "order_open": OrderStatus.OPEN,
         },
     )

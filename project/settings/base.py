@@ -232,6 +232,20 @@ else:
     EMAIL_FILE_PATH = str(VAR_DIR / "outbox")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Reformflow <reformflow@localhost>")
 
+# --- Notification channels (README, "Channels"): where notices go unless a person's or a
+# department's choice (admin: Notification channels) says otherwise, and how to reach WeCom and
+# DingTalk. The API bases are settings so tests point them at a receiver on loopback.
+NOTIFICATION_CHANNELS = env.list("NOTIFICATION_CHANNELS", default=["email"])
+WECOM_API_BASE = env.str("WECOM_API_BASE", default="https://qyapi.weixin.qq.com")
+# The WeCom app that sends messages to a person's WeCom user ID (all three, or none).
+WECOM_CORP_ID = env.str("WECOM_CORP_ID", default="")
+WECOM_CORP_SECRET = env.str("WECOM_CORP_SECRET", default="")
+WECOM_AGENT_ID = env.str("WECOM_AGENT_ID", default="")
+DINGTALK_API_BASE = env.str("DINGTALK_API_BASE", default="https://oapi.dingtalk.com")
+# Seconds per HTTP request to a platform; an explicit proxy (the environment's is not used).
+CHANNEL_HTTP_TIMEOUT = env.float("CHANNEL_HTTP_TIMEOUT", default=5.0)
+CHANNEL_HTTP_PROXY = env.str("CHANNEL_HTTP_PROXY", default="")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -276,7 +290,12 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     # django-axes logs every login at INFO; failures and lockouts are WARNING and still show.
-    "loggers": {"axes": {"level": "WARNING"}},
+    # httpx logs each request's URL at INFO, and robot URLs carry their keys: never log them.
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
 }
 
 # The embedded default keeps its state under var/; create it so a fresh clone just runs.

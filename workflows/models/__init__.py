@@ -12,6 +12,7 @@ from .cases import (
     WorkItemStatus,
 )
 from .catalogue import Aspect, CatalogueSource, Measure, StepKind, StepRole, StepTemplate
+from .channels import Channel, ChannelSettings
 from .deadlines import (
     CalendarDay,
     CalendarDayKind,
@@ -73,6 +74,8 @@ __all__ = [
     "SupervisionOrder",
     "CalendarDay",
     "CalendarDayKind",
+    "Channel",
+    "ChannelSettings",
     "DeadlineChange",
     "DeadlineChangeKind",
     "Escalation",

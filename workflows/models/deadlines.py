@@ -112,6 +112,8 @@ class DeadlineChangeKind(models.TextChoices):
     PAUSED = "paused", _("Paused")
     RESUMED = "resumed", _("Resumed")
     RECOMPUTED = "recomputed", _("Recomputed after a calendar change")
+    # A cascaded case's cap followed its parent's overall deadline (the task's date if capped).
+    CAP_MOVED = "cap_moved", _("Parent's deadline moved")
 
 
 class DeadlineChange(models.Model):

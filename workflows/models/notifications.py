@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from .channels import Channel
+
 
 class NotificationKind(models.TextChoices):
     REMINDER = "reminder", _("Reminder")
@@ -23,10 +25,23 @@ class NotificationStatus(models.TextChoices):
 
 
 class Notification(models.Model):
-    """One message to one person. `dedupe_key` is unique: the same reminder, rung or digest
-    can be recorded only once, however many sweeps run at the same time."""
+    """One message to one person on one channel. (`dedupe_key`, `channel`) is unique: the same
+    reminder, rung or digest can be recorded only once per channel, however many sweeps run at
+    the same time."""
 
-    dedupe_key = models.CharField(max_length=200, unique=True)
+    dedupe_key = models.CharField(max_length=200)
+    channel = models.CharField(
+        _("channel"), max_length=10, choices=Channel.choices, default=Channel.EMAIL
+    )
+    # Where a WeCom or DingTalk message goes (read when it is sent, so a rotated key is used);
+    # e-mail goes to the recipient's address.
+    address = models.ForeignKey(
+        "workflows.ChannelSettings",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
     )
@@ -60,6 +75,11 @@ class Notification(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["dedupe_key", "channel"], name="notification_once_per_channel"
+            )
+        ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["recipient", "status"]),

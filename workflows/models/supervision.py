@@ -194,6 +194,9 @@ class ExtensionStatus(models.TextChoices):
     PENDING_LEADER = "pending_leader", _("Waiting for the supervising leader")
     APPROVED = "approved", _("Approved")
     REFUSED = "refused", _("Refused")
+    WITHDRAWN = "withdrawn", _("Withdrawn")
+    # Its task ended (done or returned) before anyone decided.
+    LAPSED = "lapsed", _("Lapsed (its task ended)")
 
 
 class ExtensionRequest(models.Model):

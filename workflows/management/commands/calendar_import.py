@@ -7,7 +7,7 @@ from pathlib import Path
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from workflows.deadlines import due_dates_recompute
+from workflows.deadlines import calendar_days_changed
 from workflows.models import CalendarDay, CalendarDayKind
 
 
@@ -64,5 +64,7 @@ class Command(BaseCommand):
                 CalendarDay.objects.update_or_create(
                     date=row["date"], defaults={k: v for k, v in row.items() if k != "date"}
                 )
-            moved = due_dates_recompute(changed_dates=[r["date"] for r in rows])
+            moved = calendar_days_changed(
+                verb="calendar_imported", days=rows, data={"file": csv_file.name}
+            )
         self.stdout.write(f"{len(rows)} calendar days loaded; {moved} open due dates moved.")

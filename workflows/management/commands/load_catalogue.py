@@ -1,4 +1,5 @@
-"""`manage.py load_catalogue [PLAN_FILE [ORGANISATION_FILE]]`: load or refresh the catalogue."""
+"""`manage.py load_catalogue [PLAN_FILE [ORGANISATION_FILE]]` or `load_catalogue FILE.xlsx`:
+load or refresh the catalogue from the YAML files or from a workbook (export_catalogue's)."""
 
 from pathlib import Path
 
@@ -6,6 +7,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from workflows.catalogue import CatalogueError, catalogue_load
+from workflows.catalogue_xlsx import catalogue_load_workbook
 
 NO_CHANGES = "No changes: the catalogue is already up to date."
 
@@ -22,7 +24,8 @@ class Command(BaseCommand):
             "plan_file",
             nargs="?",
             type=Path,
-            help="plan YAML (default: settings.DEFAULT_PLAN_FILE)",
+            help="plan YAML (default: settings.DEFAULT_PLAN_FILE), or a workbook (.xlsx) "
+            "holding the plan and the organisation",
         )
         parser.add_argument(
             "organisation_file",
@@ -32,11 +35,19 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, plan_file=None, organisation_file=None, **options):
-        try:
-            result = catalogue_load(
-                plan_path=plan_file or Path(settings.DEFAULT_PLAN_FILE),
-                organisation_path=organisation_file or Path(settings.DEFAULT_ORGANISATION_FILE),
+        workbook = plan_file is not None and plan_file.suffix.lower() == ".xlsx"
+        if workbook and organisation_file is not None:
+            raise CommandError(
+                f"{plan_file.name} holds the organisation too: give the workbook alone"
             )
+        try:
+            if workbook:
+                result = catalogue_load_workbook(path=plan_file)
+            else:
+                result = catalogue_load(
+                    plan_path=plan_file or Path(settings.DEFAULT_PLAN_FILE),
+                    organisation_path=organisation_file or Path(settings.DEFAULT_ORGANISATION_FILE),
+                )
         except CatalogueError as exc:
             raise CommandError(str(exc)) from exc
 

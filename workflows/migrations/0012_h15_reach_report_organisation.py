@@ -24,7 +24,7 @@ def reports_organisation_fill(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows", "0009_open_implement_index"),
+        ("workflows", "0011_notification_channels"),
     ]
 
     operations = [

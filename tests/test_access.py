@@ -124,7 +124,9 @@ ACTIONS = {
     "reassign": (
         lambda c, w: c.post(
             reverse("workflows:reassign", args=[w.approval]),
-            {"to": "research_office.head", "reason": "Head on leave."},
+            # The approval's own department head: the one who could act on it (the staff
+            # member produced the plan, so separation of duties rules them out).
+            {"to": "network_work.head", "reason": "Back to the head after the leave."},
         ),
         lambda w: AuditEvent.objects.filter(verb="task_reassigned").exists(),
     ),
@@ -147,7 +149,7 @@ ACTIONS = {
 OK, REFUSED, LOGIN = "ok", "refused", "login"
 SEES_NOTHING = dict.fromkeys(
     ["view_case", "view_task", "claim", "submit", "approve", "return", "comment", "download"], 404
-) | {"reassign": 403, "launch_page": 403, "launch": 403}
+) | {"reassign": 404, "launch_page": 403, "launch": 403}
 READ_ONLY = {
     "view_case": OK,
     "view_task": OK,

@@ -82,8 +82,10 @@ def test_the_dashboard_lists_every_aspect_and_measure_with_status_and_current_st
 
 
 def _launch_with_inbox_item(code, coordinator, staff):
-    """Launch a case and hand its first task to `staff`, so it sits in their inbox."""
+    """Launch a case and hand its first task to `staff`, so it sits in their inbox (made staff
+    of the case's lead department: a task goes only to someone who could act on it)."""
     case, _created = services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)
+    case.lead_department.staff.add(staff)
     services.task_reassign(
         item=open_item_of(case), by=coordinator, to_user=staff, reason="Query-count test."
     )

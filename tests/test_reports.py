@@ -297,7 +297,9 @@ ACCESS = [
     ("auditor", True, True),
     ("coordinator.office", True, True),
     ("secretary_publicity_network", True, True),  # the supervising leader
-    ("chairman", True, True),  # a leader who does not supervise 2.2
+    # A national leader who does not supervise 2.2: the national programme report is theirs,
+    # 2.2's completion report follows its case, which is not (issue 15: one rule of reach).
+    ("chairman", False, True),
     ("network_work.head", True, False),  # head of the lead department
     ("network_work.staff", True, False),  # staff of the lead department
     ("finance.head", False, False),  # head of another department

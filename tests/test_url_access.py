@@ -167,6 +167,11 @@ EXPECTED: list[Row] = [
     ),
     Row(
         r"workflows/tasks/<int:task_id>/reassign/",
+        pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        why="the picker: coordinators of the case's federation (or above) only",
+    ),
+    Row(
+        r"workflows/tasks/<int:task_id>/reassign/",
         pages(
             staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
         ),
@@ -304,6 +309,11 @@ EXPECTED: list[Row] = [
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
         method="post",
         data={"to": "network_work.head", "reason": "Cover."},
+    ),
+    Row(
+        r"api/v1/tasks/<int:pk>/assignees",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        why="who the task may go to: coordinators of the case's federation (or above) only",
     ),
     Row(
         r"api/v1/tasks/<int:pk>/(extend|override-guard)",

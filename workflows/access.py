@@ -1,17 +1,40 @@
-"""Who may see and act on what. Every view, API endpoint and service asks here.
+"""Who may see and act on what: the one rule of reach. Every page, API view, export, PDF and
+service asks here; nothing else works reach out for itself.
+
+Reach, worked out once per request and cached on the user object (`reach_of`):
+- Every user is bounded by their federation: their home organisation and those below it
+  (`Reach.bound`, an Organisation.path prefix). National users, superusers and accounts with
+  no home organisation are bounded by nothing. No group membership widens the bound: a
+  provincial leader is not a national leader.
+- Coordinators and auditors see every case within the bound.
+- Heads, staff and leaders see, within the bound, the cases their departments lead and their
+  leader posts supervise (by key, in the post's federation and below), plus what is routed or
+  escalated to them: cases with a task in a queue they serve or assigned to them, and cases
+  they were sent a message about (reminders, escalations, supervision orders, instructions).
+Everything on a case (tasks, evidence, feedback cycles, partner inputs, extension requests,
+orders, instructions, scores, notifications, completion reports) is visible with its case.
+Programme reports belong to an organisation: coordinators, auditors and leaders read those
+within their bound.
 
 viewflow does not check permissions when transitions are called from code, so the services
 call `check_can_act` themselves before touching a task.
 """
 
-from django.core.exceptions import PermissionDenied
+from functools import cached_property
+
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
 from . import roles
 from .models import (
+    AuditEvent,
     Case,
     Department,
+    FeedbackCycle,
     LeaderRole,
+    Notification,
     Organisation,
     Profile,
     Report,
@@ -20,167 +43,248 @@ from .models import (
     WorkItem,
 )
 
+# --------------------------------------------------------------------------- the rule
 
-def _in_group(user, name: str) -> bool:
-    cache = getattr(user, "_reformflow_groups", None)
-    if cache is None:
-        cache = set(user.groups.values_list("name", flat=True)) if user.is_authenticated else set()
-        user._reformflow_groups = cache
-    return name in cache
+
+class Reach:
+    """What one user may see and act on. Each part is read once, when first needed, and kept
+    for the rest of the request (the user object lives as long as the request)."""
+
+    def __init__(self, user):
+        self.user = user
+        self.authenticated = bool(user.is_authenticated)
+
+    @cached_property
+    def groups(self) -> frozenset[str]:
+        if not self.authenticated:
+            return frozenset()
+        return frozenset(self.user.groups.values_list("name", flat=True))
+
+    @cached_property
+    def auditor(self) -> bool:
+        return roles.AUDITORS in self.groups
+
+    @cached_property
+    def coordinator(self) -> bool:
+        if not self.authenticated or self.auditor:
+            return False
+        return self.user.is_superuser or roles.COORDINATORS in self.groups
+
+    @property
+    def oversees(self) -> bool:
+        """Coordinators and auditors: every case within the bound."""
+        return self.coordinator or self.auditor
+
+    @cached_property
+    def home(self) -> Organisation | None:
+        if not self.authenticated:
+            return None
+        profile = (
+            Profile.objects.filter(user=self.user).select_related("organisation__level").first()
+        )
+        return profile.organisation if profile else None
+
+    @cached_property
+    def bound(self) -> str | None:
+        """The path of the subtree the user may ever see; None is the whole tree."""
+        if self.user.is_superuser or self.home is None or self.home.parent_id is None:
+            return None
+        return self.home.path
+
+    @cached_property
+    def departments(self) -> tuple[frozenset[int], frozenset[int]]:
+        """(departments the user heads, departments the user is staff of)."""
+        if not self.authenticated:
+            return frozenset(), frozenset()
+        # order_by(): the default ordering (organisation level, code) would join two tables
+        # on every request only to sort a set.
+        headed = Department.objects.filter(head=self.user).order_by().values_list("pk", flat=True)
+        staffed = Department.objects.filter(staff=self.user).order_by().values_list("pk", flat=True)
+        return frozenset(headed), frozenset(staffed)
+
+    @cached_property
+    def leader_roles(self) -> frozenset[int]:
+        if not self.authenticated:
+            return frozenset()
+        holds = LeaderRole.objects.filter(holder=self.user).order_by()
+        return frozenset(holds.values_list("pk", flat=True))
+
+    @cached_property
+    def leader(self) -> bool:
+        """Holds a leader post, or belongs to the leaders group (the leadership above them)."""
+        return bool(self.leader_roles) or roles.LEADERS in self.groups
+
+    @cached_property
+    def posts(self) -> tuple[frozenset[tuple[str, str]], frozenset[tuple[str, str]]]:
+        """((department key, organisation path), (leader role key, organisation path)) held:
+        a post sees its own key's cases in its organisation and below."""
+        headed, staffed = self.departments
+        if not headed | staffed | self.leader_roles:
+            return frozenset(), frozenset()
+        departments = Department.objects.filter(pk__in=headed | staffed).order_by()
+        leader_roles = LeaderRole.objects.filter(pk__in=self.leader_roles).order_by()
+        return (
+            frozenset(departments.values_list("key", "organisation__path")),
+            frozenset(leader_roles.values_list("key", "organisation__path")),
+        )
+
+    def within(self, path: str) -> bool:
+        """Whether an organisation path lies within the user's bound."""
+        return self.bound is None or path.startswith(self.bound)
+
+    def bounded(self, queryset: QuerySet, field: str = "organisation") -> QuerySet:
+        """The rows whose organisation (reached through `field`) lies within the bound."""
+        if self.bound is None:
+            return queryset
+        return queryset.filter(**{f"{field}__path__startswith": self.bound})
+
+    def cases(self) -> QuerySet[Case]:
+        """Every case the user may see (one query when evaluated, however it is filtered)."""
+        if not self.authenticated:
+            return Case.objects.none()
+        cases = self.bounded(Case.objects.all())
+        if self.oversees:
+            return cases
+        headed, staffed = self.departments
+        routed = WorkItem.objects.filter(
+            Q(department__in=headed | staffed)
+            | Q(leader_role__in=self.leader_roles)
+            | Q(assignee=self.user)
+        ).values("case_id")
+        # Messages about a case (rung 3 names the First Secretary and the Chairman) open it
+        # to their recipients: indexed by (recipient, case).
+        told = Notification.objects.filter(recipient=self.user, case__isnull=False).values(
+            "case_id"
+        )
+        visible = Q(pk__in=routed) | Q(pk__in=told)
+        department_posts, leader_posts = self.posts
+        for key, path in department_posts:
+            visible |= Q(lead_department__key=key, organisation__path__startswith=path)
+        for key, path in leader_posts:
+            visible |= Q(supervising_leader__key=key, organisation__path__startswith=path)
+        return cases.filter(visible)
+
+
+def reach_of(user) -> Reach:
+    """The user's reach, worked out once per request object."""
+    reach = getattr(user, "_reformflow_reach", None)
+    if reach is None:
+        reach = user._reformflow_reach = Reach(user)
+    return reach
+
+
+# --------------------------------------------------------------------------- roles
 
 
 def is_auditor(user) -> bool:
-    """Auditors read everything and never act; the auditor group wins over any other."""
-    return user.is_authenticated and _in_group(user, roles.AUDITORS)
+    """Auditors read everything in their federation and never act; the group wins over any."""
+    return reach_of(user).auditor
 
 
 def is_coordinator(user) -> bool:
-    """Coordinators launch measures, reassign tasks and see the whole programme."""
-    if not user.is_authenticated or is_auditor(user):
-        return False
-    return user.is_superuser or _in_group(user, roles.COORDINATORS)
+    """Coordinators launch measures, reassign tasks and see their federation's programme."""
+    return reach_of(user).coordinator
 
 
-def user_organisation(user) -> Organisation | None:
-    """The user's home organisation (Profile.organisation), cached per request object."""
-    if not user.is_authenticated:
-        return None
-    if not hasattr(user, "_reformflow_organisation"):
-        profile = Profile.objects.filter(user=user).select_related("organisation__level").first()
-        user._reformflow_organisation = profile.organisation if profile else None
-    return user._reformflow_organisation
-
-
-def user_scope_path(user) -> str | None:
-    """The path of the subtree a coordinator or auditor oversees; None means the whole tree.
-
-    Superusers and users of the national federation oversee everything; so do accounts with
-    no home organisation, which is how every account worked before subordinate federations.
-    """
-    if user.is_superuser:
-        return None
-    organisation = user_organisation(user)
-    if organisation is None or organisation.parent_id is None:
-        return None
-    return organisation.path
+def is_leader(user) -> bool:
+    """Holds a leader post or belongs to the leaders group (within their own federation)."""
+    return reach_of(user).leader
 
 
 def oversees_cases(user) -> bool:
     """Coordinators and auditors see every case in their organisation's subtree."""
-    return is_coordinator(user) or is_auditor(user)
+    return reach_of(user).oversees
 
 
-def is_leader(user) -> bool:
-    """Members of the leaders group (supervising leaders and the leadership above them)."""
-    return user.is_authenticated and _in_group(user, roles.LEADERS)
+def user_organisation(user) -> Organisation | None:
+    """The user's home organisation (Profile.organisation), cached per request object."""
+    return reach_of(user).home
+
+
+def user_scope_path(user) -> str | None:
+    """The path of the subtree the user may see; None means the whole tree."""
+    return reach_of(user).bound
 
 
 def sees_everything(user) -> bool:
-    """National coordinators and auditors: every case, the notification log, engine pages."""
-    return oversees_cases(user) and user_scope_path(user) is None
+    """National coordinators and auditors: every case, the chain verification, engine pages."""
+    reach = reach_of(user)
+    return reach.oversees and reach.bound is None
 
 
 def in_scope(user, organisation: Organisation) -> bool:
-    """Whether the organisation is in the subtree the user oversees."""
-    path = user_scope_path(user)
-    return path is None or organisation.path.startswith(path)
+    """Whether the organisation is in the subtree the user may see."""
+    return reach_of(user).within(organisation.path)
 
 
 def user_department_ids(user) -> tuple[set[int], set[int]]:
     """(departments the user heads, departments the user is staff of), cached per request."""
-    cached = getattr(user, "_reformflow_departments", None)
-    if cached is None:
-        # order_by(): the default ordering (organisation level, code) would join two tables
-        # on every request only to sort a set.
-        headed = set(Department.objects.filter(head=user).order_by().values_list("pk", flat=True))
-        staffed = set(Department.objects.filter(staff=user).order_by().values_list("pk", flat=True))
-        cached = (headed, staffed)
-        user._reformflow_departments = cached
-    return cached
+    headed, staffed = reach_of(user).departments
+    return set(headed), set(staffed)
 
 
 def user_leader_role_ids(user) -> set[int]:
-    cached = getattr(user, "_reformflow_leader_roles", None)
-    if cached is None:
-        cached = set(LeaderRole.objects.filter(holder=user).order_by().values_list("pk", flat=True))
-        user._reformflow_leader_roles = cached
-    return cached
+    return set(reach_of(user).leader_roles)
 
 
-def user_post_scopes(user) -> tuple[set[tuple[str, str]], set[tuple[str, str]]]:
-    """((department key, organisation path), (leader role key, organisation path)) the user
-    holds, cached: a post sees its own key's cases in its organisation and below."""
-    cached = getattr(user, "_reformflow_post_scopes", None)
-    if cached is None:
-        departments = set(
-            Department.objects.filter(Q(head=user) | Q(staff=user)).values_list(
-                "key", "organisation__path"
-            )
-        )
-        leader_roles = set(
-            LeaderRole.objects.filter(holder=user).values_list("key", "organisation__path")
-        )
-        cached = (departments, leader_roles)
-        user._reformflow_post_scopes = cached
-    return cached
+def organisation_list_visible(user) -> QuerySet[Organisation]:
+    """Organisations within the user's bound: their federation and those below it."""
+    organisations = Organisation.objects.select_related("level").order_by("level__rank", "code")
+    reach = reach_of(user)
+    if reach.bound is None:
+        return organisations
+    return organisations.filter(path__startswith=reach.bound)
+
+
+def organisation_default(user) -> Organisation | None:
+    """The federation a page shows by default: the user's own, else the national one."""
+    return user_organisation(user) or Organisation.objects.filter(parent__isnull=True).first()
+
+
+# --------------------------------------------------------------------------- cases and tasks
 
 
 def case_list_visible(user) -> QuerySet[Case]:
-    """Cases the user may see, never a sibling organisation's.
-
-    Coordinators and auditors: every case of their organisation and below (national: all).
-    Department heads, staff and leaders: the cases their department or post leads or
-    supervises, in their organisation and below (matched by key, since each federation has
-    its own copy of the departments), plus any case with a task routed to them.
-    """
-    cases = Case.objects.all()
-    if not user.is_authenticated:
-        return cases.none()
-    if oversees_cases(user):
-        path = user_scope_path(user)
-        return cases if path is None else cases.filter(organisation__path__startswith=path)
-    headed, staffed = user_department_ids(user)
-    departments = headed | staffed
-    leader_roles = user_leader_role_ids(user)
-    involved = WorkItem.objects.filter(
-        Q(department__in=departments) | Q(leader_role__in=leader_roles) | Q(assignee=user)
-    ).values("case_id")
-    visible = Q(pk__in=involved)
-    department_scopes, leader_scopes = user_post_scopes(user)
-    for key, path in department_scopes:
-        visible |= Q(lead_department__key=key, organisation__path__startswith=path)
-    for key, path in leader_scopes:
-        visible |= Q(supervising_leader__key=key, organisation__path__startswith=path)
-    return cases.filter(visible)
-
-
-def work_item_list_actionable(user) -> QuerySet[WorkItem]:
-    """Open work items the user could act on now: assigned to them, or in a queue they serve."""
-    items = WorkItem.objects.filter(status="open")
-    if not user.is_authenticated or is_auditor(user):
-        return items.none()
-    headed, staffed = user_department_ids(user)
-    return items.filter(
-        Q(assignee=user)
-        | Q(assignee__isnull=True, for_head=False, department__in=staffed)
-        | Q(assignee__isnull=True, for_head=True, department__in=headed)
-        | Q(assignee__isnull=True, leader_role__in=user_leader_role_ids(user))
-    )
+    """Cases the user may see, never a sibling organisation's (see the module's rule)."""
+    return reach_of(user).cases()
 
 
 def can_view_case(user, case: Case) -> bool:
     return case_list_visible(user).filter(pk=case.pk).exists()
 
 
+def work_item_list_visible(user) -> QuerySet[WorkItem]:
+    """Tasks, open or done, on the cases the user may see."""
+    return WorkItem.objects.filter(case__in=case_list_visible(user))
+
+
+def work_item_list_actionable(user) -> QuerySet[WorkItem]:
+    """Open work items the user could act on now: assigned to them, or in a queue they serve,
+    within their federation."""
+    reach = reach_of(user)
+    items = WorkItem.objects.filter(status="open")
+    if not reach.authenticated or reach.auditor:
+        return items.none()
+    headed, staffed = reach.departments
+    items = items.filter(
+        Q(assignee=user)
+        | Q(assignee__isnull=True, for_head=False, department__in=staffed)
+        | Q(assignee__isnull=True, for_head=True, department__in=headed)
+        | Q(assignee__isnull=True, leader_role__in=reach.leader_roles)
+    )
+    return reach.bounded(items, "case__organisation")
+
+
 def is_candidate(user, item: WorkItem) -> bool:
     """Whether the user is among those a work item is routed to (before separation of duties)."""
-    if not user.is_authenticated or is_auditor(user):
+    reach = reach_of(user)
+    if not reach.authenticated or reach.auditor:
         return False
     if item.assignee_id is not None:
         return item.assignee_id == user.pk
-    headed, staffed = user_department_ids(user)
+    headed, staffed = reach.departments
     if item.leader_role_id is not None:
-        return item.leader_role_id in user_leader_role_ids(user)
+        return item.leader_role_id in reach.leader_roles
     if item.department_id is None:
         return False
     return item.department_id in (headed if item.for_head else staffed)
@@ -215,6 +319,9 @@ def check_can_act(user, item: WorkItem) -> None:
         raise PermissionDenied("Auditors have read-only access.")
     if not is_candidate(user, item):
         raise PermissionDenied("This task is not assigned to you or to a queue you serve.")
+    bound = reach_of(user).bound
+    if bound is not None and not item.case.organisation.path.startswith(bound):
+        raise PermissionDenied("This task belongs to a federation outside yours.")
     if item.kind in _REVIEWING_KINDS and item.produced_by_id == user.pk:
         raise PermissionDenied(
             "Separation of duties: you submitted this work, so someone else must decide on it."
@@ -239,36 +346,164 @@ def check_can_coordinate(user, organisation: Organisation | None = None) -> None
         )
 
 
+# --------------------------------------------------------------------------- reassignment
+
+
+def reassign_candidate_list(item: WorkItem, *, q: str = "") -> QuerySet:
+    """The people a task may be handed to: those who could act on its step, in its case's
+    federation. A department's step: that department's active staff and head; a leader's
+    step: the holder of that leader role. Never an auditor, a superuser, nor, for an approval,
+    review or sign-off, the person who produced the work. `q` searches username, full name,
+    department and post (their English or Chinese titles)."""
+    users = get_user_model().objects.filter(is_active=True, is_superuser=False)
+    if item.leader_role_id is not None:
+        users = users.filter(leader_roles=item.leader_role_id)
+    elif item.department_id is not None:
+        users = users.filter(
+            Q(staff_departments=item.department_id) | Q(headed_departments=item.department_id)
+        )
+    else:
+        return users.none()
+    users = users.exclude(groups__name=roles.AUDITORS)
+    # In the case's federation: accounts at home there (a national case also takes accounts
+    # without a home organisation, as every account was before subordinate federations).
+    case = item.case
+    home = Q(profile__organisation=case.organisation_id)
+    if case.organisation.parent_id is None:
+        home |= Q(profile__isnull=True) | Q(profile__organisation__isnull=True)
+    users = users.filter(home)
+    if item.kind in _REVIEWING_KINDS and item.produced_by_id is not None:
+        users = users.exclude(pk=item.produced_by_id)
+    q = (q or "").strip()
+    if q:
+        words = Q()
+        for word in q.split()[:5]:
+            words &= (
+                Q(username__icontains=word)
+                | Q(first_name__icontains=word)
+                | Q(last_name__icontains=word)
+                | Q(staff_departments__title_en__icontains=word)
+                | Q(staff_departments__title_zh__icontains=word)
+                | Q(headed_departments__title_en__icontains=word)
+                | Q(headed_departments__title_zh__icontains=word)
+                | Q(leader_roles__title_en__icontains=word)
+                | Q(leader_roles__title_zh__icontains=word)
+            )
+        users = users.filter(words)
+    return users.distinct().order_by("username")
+
+
+def check_reassign_target(item: WorkItem, to_user) -> None:
+    """Raise ValidationError, saying why, unless the task may be handed to `to_user`
+    (None puts it back in its queue, which is always allowed)."""
+    if to_user is None:
+        return
+    name = to_user.get_username()
+    if reach_of(to_user).auditor:
+        raise ValidationError(_("Auditors cannot be given tasks."))
+    if item.kind in _REVIEWING_KINDS and item.produced_by_id == to_user.pk:
+        raise ValidationError(
+            _(
+                "Separation of duties: %(name)s produced the work under review, so someone "
+                "else must decide on it."
+            )
+            % {"name": name}
+        )
+    if not reassign_candidate_list(item).filter(pk=to_user.pk).exists():
+        raise ValidationError(
+            _(
+                "%(name)s cannot act on this step: a task goes only to the staff or head of its "
+                "department, or the holder of its leader post, in the case's federation "
+                "(%(federation)s)."
+            )
+            % {"name": name, "federation": item.case.organisation.title}
+        )
+
+
+# --------------------------------------------------------------------------- around a case
+
+
+def cycle_partner_department(user, cycle: FeedbackCycle) -> Department | None:
+    """The user's department among the cycle's partners (in the case's organisation), if any:
+    partners see the cycle they contribute to, even without other access to the case."""
+    headed, staffed = reach_of(user).departments
+    if not headed | staffed:
+        return None
+    case = cycle.case
+    keys = case.measure.partner_departments.values("key")
+    return Department.objects.filter(
+        organisation=case.organisation_id, key__in=keys, pk__in=headed | staffed
+    ).first()
+
+
+def can_view_cycle(user, cycle: FeedbackCycle) -> bool:
+    """A cycle is visible with its case, and to the partner departments asked for input."""
+    return cycle_partner_department(user, cycle) is not None or can_view_case(user, cycle.case)
+
+
+def notification_list_visible(user) -> QuerySet[Notification]:
+    """The notification log's rows: for coordinators and auditors, the messages about cases
+    within their bound (and, without a case, to people at home there); nothing for others."""
+    reach = reach_of(user)
+    rows = Notification.objects.all()
+    if not reach.oversees:
+        return rows.none()
+    if reach.bound is None:
+        return rows
+    return rows.filter(
+        Q(case__organisation__path__startswith=reach.bound)
+        | Q(case__isnull=True, recipient__profile__organisation__path__startswith=reach.bound)
+    )
+
+
+def audit_event_list_visible(user) -> QuerySet[AuditEvent]:
+    """The audit trail's events: all for national coordinators and auditors, the events on
+    cases within the bound for a subordinate federation's; nothing for others."""
+    reach = reach_of(user)
+    events = AuditEvent.objects.all()
+    if not reach.oversees:
+        return events.none()
+    return reach.bounded(events, "case__organisation") if reach.bound is not None else events
+
+
+def reads_logs(user) -> bool:
+    """The notification log and the audit desk: coordinators and auditors (their bound)."""
+    return oversees_cases(user)
+
+
 # --------------------------------------------------------------------------- reports
 
 
-def sees_all_reports(user) -> bool:
-    """Coordinators, auditors and leaders read every report, programme reports included."""
-    return sees_everything(user) or is_leader(user)
+def reads_programme_reports(user) -> bool:
+    """Coordinators, auditors and leaders read (and request) programme reports of their bound."""
+    reach = reach_of(user)
+    return reach.oversees or reach.leader
 
 
 def report_list_visible(user) -> QuerySet[Report]:
-    """Reports the user may see and download: all, or completion reports of visible cases."""
+    """Reports the user may see and download: completion reports of visible cases, and the
+    programme reports of organisations within the bound for those who read them."""
+    reach = reach_of(user)
     reports = Report.objects.all()
-    if not user.is_authenticated:
+    if not reach.authenticated:
         return reports.none()
-    if sees_all_reports(user):
-        return reports
-    return reports.filter(kind=ReportKind.COMPLETION, case__in=case_list_visible(user))
+    visible = Q(kind=ReportKind.COMPLETION, case__in=case_list_visible(user))
+    if reads_programme_reports(user):
+        programme = Q(kind=ReportKind.PROGRAMME)
+        if reach.bound is not None:
+            programme &= Q(organisation__path__startswith=reach.bound)
+        visible |= programme
+    return reports.filter(visible)
 
 
 def can_view_report(user, report: Report) -> bool:
-    """Whether the user may see and download this report (a case's follows case access)."""
-    if sees_all_reports(user):
-        return True
-    if report.kind != ReportKind.COMPLETION or report.case_id is None:
-        return False
-    return case_list_visible(user).filter(pk=report.case_id).exists()
+    """Whether the user may see and download this report."""
+    return report_list_visible(user).filter(pk=report.pk).exists()
 
 
 def check_can_request_programme_report(user) -> None:
     """Raise PermissionDenied unless the user may request a programme report."""
-    if not sees_all_reports(user):
+    if not reads_programme_reports(user):
         raise PermissionDenied(
             "Only coordinators, auditors and leaders can request programme reports."
         )

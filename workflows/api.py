@@ -217,9 +217,16 @@ class CaseTaskSerializer(serializers.ModelSerializer):
     id = serializers.IntegerField(source="pk", read_only=True)
     step = serializers.CharField(source="step.key")
     assignee = serializers.CharField(source="assignee.username", allow_null=True, default=None)
+    candidates = serializers.SerializerMethodField(
+        help_text="Who may take it while open: the assignee, else the queue's staff, head or "
+        "leader; [] once it is closed"
+    )
     completed_by = serializers.CharField(
         source="completed_by.username", allow_null=True, default=None
     )
+
+    def get_candidates(self, item) -> list[str]:
+        return task_candidates(item)
 
     class Meta:
         model = WorkItem
@@ -230,6 +237,7 @@ class CaseTaskSerializer(serializers.ModelSerializer):
             "status",
             "outcome",
             "assignee",
+            "candidates",
             "completed_by",
             "decision_note",
             "created_at",
@@ -295,7 +303,8 @@ class CaseDetailSerializer(CaseSerializer):
 
     @extend_schema_field(CaseTaskSerializer(many=True))
     def get_tasks(self, case):
-        return CaseTaskSerializer(selectors.work_item_list_for_case(case), many=True).data
+        tasks = _with_candidates(selectors.work_item_list_for_case(case))
+        return CaseTaskSerializer(tasks, many=True).data
 
     @extend_schema_field(ProgressUpdateSerializer(many=True))
     def get_progress(self, case):
@@ -430,6 +439,22 @@ class NotificationSerializer(serializers.ModelSerializer):
             "next_attempt_at",
             "sent_at",
         ]
+
+
+class AssigneeSerializer(serializers.Serializer):
+    """Someone a task may be handed to (access.reassign_candidate_list)."""
+
+    username = serializers.CharField()
+    name = serializers.CharField(source="get_full_name")
+    role = serializers.SerializerMethodField(
+        help_text="head or staff (of the task's department), or leader (of its leader post)"
+    )
+
+    def get_role(self, user) -> str:
+        item = self.context["item"]
+        if item.leader_role_id is not None:
+            return "leader"
+        return "head" if item.department.head_id == user.pk else "staff"
 
 
 class ReassignInput(serializers.Serializer):
@@ -577,10 +602,15 @@ class CaseViewSet(viewsets.GenericViewSet):
         },
     )
     def create(self, request):
-        """Launch a measure's case (coordinators); an already open case is returned."""
+        """Launch a measure's case in the coordinator's own federation (coordinators); an
+        already open case is returned."""
         access.check_can_coordinate(request.user)
         data = _input(LaunchInput, request)
-        case, created = services.case_launch(measure=data["measure"], by=request.user)
+        case, created = services.case_launch(
+            measure=data["measure"],
+            by=request.user,
+            organisation=access.organisation_default(request.user),
+        )
         return Response(
             CaseDetailSerializer(self.get_queryset().get(pk=case.pk)).data,
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
@@ -647,8 +677,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         if self.action == "list":
             return _with_candidates(selectors.work_item_list_open_for(user))
         # Any task, open or done, on a case the caller can see; anything else is a 404.
-        visible = WorkItem.objects.filter(case__in=access.case_list_visible(user))
-        return _with_candidates(selectors.work_item_rows(visible))
+        return _with_candidates(selectors.work_item_rows(access.work_item_list_visible(user)))
 
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)
@@ -768,6 +797,27 @@ class TaskViewSet(viewsets.GenericViewSet):
         )
 
     @extend_schema(
+        operation_id="task_assignees",
+        parameters=[
+            OpenApiParameter(
+                "q", str, description="Search username, full name, department or post"
+            ),
+        ],
+        responses={200: AssigneeSerializer(many=True), **_errors(400, 403, 404)},
+    )
+    def assignees(self, request, pk):
+        """Who the task may be reassigned to: those who could act on its step, in its case's
+        federation (coordinators of that federation or above)."""
+        item = self.get_object()
+        access.check_can_coordinate(request.user, item.case.organisation)
+        query = request.query_params.get("q", "")
+        if len(query) > 100 or "\x00" in query:
+            raise BadRequest("q: at most 100 characters of text.")
+        page = self.paginate_queryset(access.reassign_candidate_list(item, q=query))
+        serializer = AssigneeSerializer(page, many=True, context={"item": item})
+        return self.get_paginated_response(serializer.data)
+
+    @extend_schema(
         operation_id="task_extend",
         request=ExtendInput,
         responses={200: TaskSerializer, **_ACTION_ERRORS},
@@ -827,13 +877,13 @@ class NotificationListView(GenericAPIView):
     )
     def get(self, request):
         """Each message: recipient, kind, task, rung, status, attempts and times."""
-        if not access.sees_everything(request.user):
+        if not access.reads_logs(request.user):
             raise exceptions.PermissionDenied("Only coordinators and auditors see the log.")
         _reject_empty_filters(request)
         status_filter = request.query_params.get("status") or None
         if status_filter and status_filter not in NotificationStatus.values:
             raise BadRequest(f"status must be one of {', '.join(NotificationStatus.values)}")
-        rows = selectors.notification_list(status=status_filter)
+        rows = selectors.notification_list(request.user, status=status_filter)
         task = request.query_params.get("task")
         if task:
             if not task.isdigit() or int(task) >= 2**63:
@@ -946,6 +996,7 @@ class AuditEventListView(GenericAPIView):
         if case and (not case.isdigit() or int(case) >= 2**63):
             raise BadRequest(f"case: expected a case id, got {case!r}.")
         events = selectors.audit_event_list(
+            request.user,
             verb=request.query_params.get("verb", "").strip(),
             actor=request.query_params.get("actor", "").strip(),
             case_id=int(case) if case else None,

@@ -22,9 +22,10 @@ class AuditorsReadOnly(permissions.BasePermission):
 
 
 class AuditorsAndCoordinators(permissions.BasePermission):
-    """Only the people who watch the whole programme: auditors and coordinators."""
+    """Only the people who watch a federation's programme: auditors and coordinators (each
+    reads what lies within their own federation and below it)."""
 
     message = "Only auditors and coordinators can read the audit trail."
 
     def has_permission(self, request, view) -> bool:
-        return access.sees_everything(request.user)
+        return access.reads_logs(request.user)

@@ -42,6 +42,11 @@ urlpatterns = [
         name="task-override-guard",
     ),
     path("v1/tasks/<int:pk>/reassign", _task_action("reassign"), name="task-reassign"),
+    path(
+        "v1/tasks/<int:pk>/assignees",
+        TaskViewSet.as_view({"get": "assignees"}),
+        name="task-assignees",
+    ),
     path("v1/tasks/<int:pk>/extend", _task_action("extend"), name="task-extend"),
     path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),
     path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),

@@ -1,6 +1,10 @@
 """Appraisal (考核评价): score entries per department and month, derived from the tasks and the
 audit trail, each traced to the event that caused it; the ranking and the monthly bulletin.
 
+Everything is per federation: each federation's departments are ranked among themselves (a
+province's network_work is never ranked against the national one), and a month is rebuilt
+one federation at a time (`appraisal_rebuild`, audited) by its coordinators or those above.
+
 Rules (ScoringRule rows, admin-editable): a department-routed step judged in the month scores
 `on_time` or `overdue`; a report returned as inadequate scores `returned` for the lead
 department. A step is judged against its original due date unless an extension request was
@@ -17,12 +21,15 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
+from . import access
+from .audit import audit_record
 from .calendar import SHANGHAI, local_date
 from .models import (
     AuditEvent,
     Department,
     ExtensionRequest,
     ExtensionStatus,
+    Organisation,
     Outcome,
     ScoreEntry,
     ScoreKind,
@@ -67,18 +74,18 @@ class _Draft:
     entry: ScoreEntry
 
 
-def _judged_items(period: dt.date, now: dt.datetime):
-    """Department-routed tasks whose judging date falls in the period, with their extension."""
+def _judged_items(period: dt.date, now: dt.datetime, organisation: Organisation | None = None):
+    """Department-routed tasks whose judging date falls in the period, with their extension
+    (only the organisation's departments' when one is given)."""
     start, end = _window(period)
-    approved = {
-        r.work_item_id: r
-        for r in ExtensionRequest.objects.filter(status=ExtensionStatus.APPROVED).order_by(
-            "decided_at", "pk"
-        )
-    }
+    requests = ExtensionRequest.objects.filter(status=ExtensionStatus.APPROVED)
+    items = WorkItem.objects.filter(department__isnull=False)
+    if organisation is not None:
+        requests = requests.filter(work_item__department__organisation=organisation)
+        items = items.filter(department__organisation=organisation)
+    approved = {r.work_item_id: r for r in requests.order_by("decided_at", "pk")}
     items = (
-        WorkItem.objects.filter(department__isnull=False)
-        .exclude(status=WorkItemStatus.CANCELED)
+        items.exclude(status=WorkItemStatus.CANCELED)
         .filter(Q(original_due_at__gte=start, original_due_at__lt=end) | Q(pk__in=list(approved)))
         .select_related("case", "step", "department")
     )
@@ -90,14 +97,17 @@ def _judged_items(period: dt.date, now: dt.datetime):
         yield item, due, extension
 
 
-def appraisal_compute(*, period: dt.date, now=None) -> list[ScoreEntry]:
-    """Rebuild the month's score entries from the tasks and audit trail (idempotent)."""
+def appraisal_compute(
+    *, period: dt.date, organisation: Organisation | None = None, now=None
+) -> list[ScoreEntry]:
+    """Rebuild the month's score entries from the tasks and audit trail (idempotent): one
+    federation's departments, or every federation's when no organisation is given."""
     period = month_start(period)
     now = now or timezone.now()
     start, end = _window(period)
     rules = scoring_rules()
     drafts: list[_Draft] = []
-    judged = list(_judged_items(period, now))
+    judged = list(_judged_items(period, now, organisation))
     decision_events = {}
     escalation_events = {}
     for event in AuditEvent.objects.filter(
@@ -136,9 +146,12 @@ def appraisal_compute(*, period: dt.date, now=None) -> list[ScoreEntry]:
                 ),
             )
         )
-    for event in AuditEvent.objects.filter(
+    returned = AuditEvent.objects.filter(
         verb=Outcome.RETURNED, created_at__gte=start, created_at__lt=end
-    ).select_related("case", "work_item"):
+    )
+    if organisation is not None:
+        returned = returned.filter(case__organisation=organisation)
+    for event in returned.select_related("case", "work_item"):
         drafts.append(
             _Draft(
                 (event.created_at, event.pk),
@@ -170,9 +183,32 @@ def appraisal_compute(*, period: dt.date, now=None) -> list[ScoreEntry]:
         used[key] += abs(allowed)
         entry.points = allowed
         entries.append(entry)
+    stale = ScoreEntry.objects.filter(period=period)
+    if organisation is not None:
+        stale = stale.filter(department__organisation=organisation)
     with transaction.atomic():
-        ScoreEntry.objects.filter(period=period).delete()
+        stale.delete()
         ScoreEntry.objects.bulk_create(entries)
+    return entries
+
+
+def appraisal_rebuild(*, period: dt.date, organisation: Organisation, by) -> list[ScoreEntry]:
+    """A coordinator of the federation (or of one above it) rebuilds its month's scores from
+    the audit trail; the rebuild is audited (`appraisal_rebuilt`) in the same transaction."""
+    access.check_can_coordinate(by, organisation)
+    period = month_start(period)
+    with transaction.atomic():
+        entries = appraisal_compute(period=period, organisation=organisation)
+        audit_record(
+            verb="appraisal_rebuilt",
+            actor=by,
+            data={
+                "period": period,
+                "organisation": organisation.code,
+                "entries": len(entries),
+                "points": sum(e.points for e in entries),
+            },
+        )
     return entries
 
 
@@ -207,10 +243,16 @@ def appraisal_month_ended(*, now=None) -> tuple[dt.date, list[ScoreEntry]]:
     return period, appraisal_compute(period=period, now=now)
 
 
-def department_ranking(*, period: dt.date) -> list[DepartmentScore]:
-    """Departments with entries in the month, best first (points, then on-time rate)."""
+def department_ranking(
+    *, period: dt.date, organisation: Organisation | None = None
+) -> list[DepartmentScore]:
+    """The organisation's departments with entries in the month, best first (points, then
+    on-time rate); every federation's only when no organisation is given."""
     scores: dict[int, DepartmentScore] = {}
-    for entry in ScoreEntry.objects.filter(period=month_start(period)).select_related("department"):
+    entries = ScoreEntry.objects.filter(period=month_start(period))
+    if organisation is not None:
+        entries = entries.filter(department__organisation=organisation)
+    for entry in entries.select_related("department"):
         score = scores.setdefault(entry.department_id, DepartmentScore(entry.department))
         score.entries.append(entry)
         score.points += entry.points
@@ -232,6 +274,7 @@ def department_ranking(*, period: dt.date) -> list[DepartmentScore]:
 class Bulletin:
     period: dt.date
     ranking: list[DepartmentScore]
+    organisation: Organisation | None = None
 
     @property
     def best(self) -> list[DepartmentScore]:
@@ -252,26 +295,37 @@ class Bulletin:
         return []
 
 
-def bulletin_get(*, period: dt.date) -> Bulletin:
-    """The month's bulletin from the stored score entries."""
-    return Bulletin(month_start(period), department_ranking(period=period))
+def bulletin_get(*, period: dt.date, organisation: Organisation | None = None) -> Bulletin:
+    """The organisation's bulletin for the month, from the stored score entries."""
+    ranking = department_ranking(period=period, organisation=organisation)
+    return Bulletin(month_start(period), ranking, organisation)
 
 
-def bulletin_latest() -> Bulletin | None:
-    """The bulletin of the latest month with score entries (for the dashboard)."""
-    latest = ScoreEntry.objects.order_by("-period").values_list("period", flat=True).first()
-    return bulletin_get(period=latest) if latest else None
+def latest_period(organisation: Organisation | None = None) -> dt.date | None:
+    """The latest month with score entries (of the organisation's departments, if given)."""
+    entries = ScoreEntry.objects.all()
+    if organisation is not None:
+        entries = entries.filter(department__organisation=organisation)
+    return entries.order_by("-period").values_list("period", flat=True).first()
+
+
+def bulletin_latest(organisation: Organisation | None = None) -> Bulletin | None:
+    """The organisation's bulletin of its latest month with score entries (the dashboard's)."""
+    latest = latest_period(organisation)
+    return bulletin_get(period=latest, organisation=organisation) if latest else None
 
 
 def _refuse_fetch(url, *args, **kwargs):
     raise ValueError(f"the bulletin fetches nothing from outside ({url})")
 
 
-def bulletin_pdf(*, period: dt.date, language: str = "zh-hans") -> bytes:
-    """The monthly bulletin (情况通报) as PDF: WeasyPrint, CJK font, no network fetch."""
+def bulletin_pdf(
+    *, period: dt.date, organisation: Organisation | None = None, language: str = "zh-hans"
+) -> bytes:
+    """A federation's monthly bulletin (情况通报) as PDF: WeasyPrint, CJK font, no network."""
     from weasyprint import HTML
 
-    bulletin = bulletin_get(period=period)
+    bulletin = bulletin_get(period=period, organisation=organisation)
     with translation.override(language):
         html = render_to_string(
             "workflows/supervision/bulletin_print.html",

@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from .bounds import validate_date_in_horizon
@@ -66,12 +67,32 @@ class CompleteImplementationForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    to = forms.ModelChoiceField(
+    """Hand a task to one of the people who could act on its step (workflows.access); anyone
+    else is refused here, next to the field, with the reason."""
+
+    to = forms.CharField(
         label=_("New assignee"),
-        queryset=get_user_model().objects.filter(is_active=True).order_by("username"),
-        to_field_name="username",
+        max_length=150,
+        help_text=_("The username of one of the people listed."),
     )
     reason = forms.CharField(label=_("Reason"), widget=forms.Textarea(attrs={"rows": 3}))
+
+    def __init__(self, *args, item=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.item = item
+
+    def clean_to(self):
+        from .access import check_reassign_target
+
+        username = self.cleaned_data["to"].strip()
+        user = get_user_model().objects.filter(username=username, is_active=True).first()
+        if user is None:
+            raise forms.ValidationError(_("No active user named %(name)s.") % {"name": username})
+        try:
+            check_reassign_target(self.item, user)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from exc
+        return user
 
 
 class LaunchForm(forms.Form):

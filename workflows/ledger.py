@@ -1,5 +1,9 @@
 """The programme ledger (台账): one row per measure in the layout of an official ledger, exported
-as XLSX (openpyxl) and DOCX (python-docx)."""
+as XLSX (openpyxl) and DOCX (python-docx).
+
+A federation's ledger shows its own cases: a province's child case never stands in for the
+national case of the same measure. A ledger spanning federations (`below`) has one row per
+case. Every row names its federation."""
 
 import io
 from dataclasses import dataclass
@@ -17,6 +21,7 @@ from .models import (
     Light,
     Measure,
     OrderStatus,
+    Organisation,
     SupervisionOrder,
     WorkItem,
     WorkItemStatus,
@@ -36,6 +41,7 @@ class LedgerRow:
     light: str
     issues: str
     next_steps: str
+    federation: str = ""
 
 
 def ledger_columns() -> list[str]:
@@ -49,19 +55,35 @@ def ledger_columns() -> list[str]:
         _("Traffic light (deadline / progress)"),
         _("Issues"),
         _("Next steps"),
+        _("Federation"),
     ]
 
 
-def ledger_rows(user) -> list[LedgerRow]:
-    """The ledger's rows for the measures whose latest case the user may see (bounded queries)."""
-    cases = {}
-    for case in (
-        access.case_list_visible(user)
-        .select_related("lead_department", "light")
-        .order_by("measure_id", "-is_open", "-created")
+def _ledger_cases(user, organisation: Organisation, below: bool) -> list[Case]:
+    """The cases the ledger shows: the latest visible case of each measure (the open one
+    first) in the organisation, or, `below`, in each federation of its subtree, by path."""
+    visible = access.case_list_visible(user).select_related("lead_department", "light")
+    if below:
+        visible = visible.filter(organisation__path__startswith=organisation.path)
+        visible = visible.select_related("organisation").order_by("organisation__path")
+    else:
+        visible = visible.filter(organisation=organisation)
+    latest: dict[tuple[int, int], Case] = {}
+    for case in visible.order_by(
+        *visible.query.order_by, "measure_id", "-is_open", "-created", "-pk"
     ):
-        cases.setdefault(case.measure_id, case)
-    case_ids = [c.pk for c in cases.values()]
+        latest.setdefault((case.organisation_id, case.measure_id), case)
+    return list(latest.values())
+
+
+def ledger_rows(user, *, organisation: Organisation | None = None, below=False) -> list[LedgerRow]:
+    """The ledger's rows (bounded queries): one per measure for the organisation (by default
+    the user's own) with its latest case the user may see, or with `below` one per case the
+    user may see in the organisation and the federations below it."""
+    organisation = organisation or access.organisation_default(user)
+    shown = _ledger_cases(user, organisation, below)
+    cases = {c.pk: c for c in shown}
+    case_ids = list(cases)
     reports = {}
     for cycle in (
         FeedbackCycle.objects.filter(case__in=case_ids, report__isnull=False)
@@ -69,11 +91,13 @@ def ledger_rows(user) -> list[LedgerRow]:
         .order_by("period_start")
     ):
         reports[cycle.case_id] = cycle
-    missed = set(
-        FeedbackCycle.objects.filter(case__in=case_ids, status=CycleStatus.MISSED).values_list(
-            "case_id", "period_start"
-        )
-    )
+    missed: dict[int, list] = {}
+    for case_id, start in (
+        FeedbackCycle.objects.filter(case__in=case_ids, status=CycleStatus.MISSED)
+        .order_by("period_start")
+        .values_list("case_id", "period_start")
+    ):
+        missed.setdefault(case_id, []).append(start)
     orders: dict[int, list[SupervisionOrder]] = {}
     for order in SupervisionOrder.objects.filter(case__in=case_ids, status=OrderStatus.OPEN):
         orders.setdefault(order.case_id, []).append(order)
@@ -84,55 +108,68 @@ def ledger_rows(user) -> list[LedgerRow]:
         .order_by("created_at")
     }
     now = timezone.now()
-    rows = []
     measures = Measure.objects.select_related("lead_department").prefetch_related(
         "partner_departments"
     )
+    by_measure: dict[int, list[Case]] = {}
+    for case in shown:
+        by_measure.setdefault(case.measure_id, []).append(case)
+    rows = []
     for measure in measures.order_by("aspect__position", "position"):
-        case: Case | None = cases.get(measure.pk)
-        cycle = reports.get(case.pk) if case else None
-        item = open_items.get(case.pk) if case else None
-        light = getattr(case, "light", None) if case else None
-        issues = []
-        if case:
-            issues += [
-                _("missed report for the period from %(start)s") % {"start": start.isoformat()}
-                for case_id, start in sorted(missed)
-                if case_id == case.pk
-            ]
-            issues += [
-                _("open %(colour)s supervision order") % {"colour": order.get_colour_display()}
-                for order in orders.get(case.pk, [])
-            ]
-            if item is not None and item.due_at and item.due_at < now:
-                issues.append(_("“%(step)s” overdue") % {"step": item.step.title})
-        rows.append(
-            LedgerRow(
-                code=measure.code,
-                measure=measure.title,
-                lead=measure.lead_department.title,
-                partners="、".join(d.title for d in measure.partner_departments.all()),
-                target=_("%(months)s months") % {"months": measure.target_months}
-                + (f" · {measure.summary_en}" if measure.summary_en else ""),
-                progress=(
-                    f"{cycle.report.percent}% · {cycle.report.note}"
-                    if cycle
-                    else (f"{case.percent_complete}%" if case else _("Not launched"))
-                ),
-                light=(
-                    f"{_LIGHT_TEXT[light.deadline]} / {_LIGHT_TEXT[light.progress]}"
-                    if light
-                    else "—"
-                ),
-                issues="；".join(issues) or "—",
-                next_steps=(
-                    f"{item.step.title} ({_('due')} {local_date(item.due_at).isoformat()})"
-                    if item is not None and item.due_at
-                    else "—"
-                ),
+        # Below: only the measures with cases. Otherwise every measure, launched or not.
+        for case in by_measure.get(measure.pk) or ([] if below else [None]):
+            rows.append(
+                _ledger_row(
+                    measure,
+                    case,
+                    federation=(case.organisation if case and below else organisation).title,
+                    cycle=reports.get(case.pk) if case else None,
+                    item=open_items.get(case.pk) if case else None,
+                    missed=sorted(
+                        start for case_id, start in missed if case and case_id == case.pk
+                    ),
+                    orders=orders.get(case.pk, []) if case else [],
+                    now=now,
+                )
             )
-        )
     return rows
+
+
+def _ledger_row(measure, case, *, federation, cycle, item, missed, orders, now) -> LedgerRow:
+    light = getattr(case, "light", None) if case else None
+    issues = []
+    if case:
+        issues += [
+            _("missed report for the period from %(start)s") % {"start": start.isoformat()}
+            for start in missed
+        ]
+        issues += [
+            _("open %(colour)s supervision order") % {"colour": order.get_colour_display()}
+            for order in orders
+        ]
+        if item is not None and item.due_at and item.due_at < now:
+            issues.append(_("“%(step)s” overdue") % {"step": item.step.title})
+    return LedgerRow(
+        code=measure.code,
+        measure=measure.title,
+        lead=measure.lead_department.title,
+        partners="、".join(d.title for d in measure.partner_departments.all()),
+        target=_("%(months)s months") % {"months": measure.target_months}
+        + (f" · {measure.summary_en}" if measure.summary_en else ""),
+        progress=(
+            f"{cycle.report.percent}% · {cycle.report.note}"
+            if cycle
+            else (f"{case.percent_complete}%" if case else _("Not launched"))
+        ),
+        light=(f"{_LIGHT_TEXT[light.deadline]} / {_LIGHT_TEXT[light.progress]}" if light else "—"),
+        issues="；".join(issues) or "—",
+        next_steps=(
+            f"{item.step.title} ({_('due')} {local_date(item.due_at).isoformat()})"
+            if item is not None and item.due_at
+            else "—"
+        ),
+        federation=federation,
+    )
 
 
 def _values(row: LedgerRow) -> list[str]:
@@ -146,6 +183,7 @@ def _values(row: LedgerRow) -> list[str]:
         row.light,
         row.issues,
         row.next_steps,
+        row.federation,
     ]
 
 
@@ -164,7 +202,8 @@ def ledger_xlsx(rows: list[LedgerRow], *, title: str) -> bytes:
         cell.font = Font(bold=True)
     for row in rows:
         sheet.append([cell_value(value) for value in _values(row)])
-    for column, width in zip("ABCDEFGHI", (6, 40, 18, 24, 40, 40, 18, 30, 30), strict=True):
+    widths = (6, 40, 18, 24, 40, 40, 18, 30, 30, 24)
+    for column, width in zip("ABCDEFGHIJ", widths, strict=True):
         sheet.column_dimensions[column].width = width
     for line in sheet.iter_rows(min_row=2):
         for cell in line:

@@ -1,7 +1,7 @@
 """What a report shows: read in a fixed number of queries, whatever the number of cases.
 
-The programme report covers the national organisation's latest case of each measure (an
-open case first, else the newest); a completion report covers one case. Deadline history
+The programme report covers its organisation's latest case of each measure (an open case
+first, else the newest); a completion report covers one case. Deadline history
 reads the audit verbs the deadlines work writes and renders whichever of them exist.
 """
 
@@ -111,10 +111,9 @@ def _display_name(user) -> str:
     return user.get_full_name() or user.get_username()
 
 
-def _latest_cases(measures: list[Measure]) -> dict[int, Case]:
-    national = Organisation.national()
+def _latest_cases(measures: list[Measure], organisation: Organisation) -> dict[int, Case]:
     cases = (
-        Case.objects.filter(measure__in=measures, organisation=national)
+        Case.objects.filter(measure__in=measures, organisation=organisation)
         .select_related("current_step", "lead_department", "supervising_leader")
         .order_by("measure_id", "-is_open", "-created", "-pk")
     )
@@ -267,7 +266,7 @@ def report_data_collect(
         if report.aspect_id:
             measures_qs = measures_qs.filter(aspect_id=report.aspect_id)
         measures = list(measures_qs)
-        latest = _latest_cases(measures)
+        latest = _latest_cases(measures, report.organisation)
         sections = [MeasureSection(measure=m, case=latest.get(m.pk)) for m in measures]
     if on_progress:
         on_progress(15)

@@ -16,6 +16,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
 )
+from django.http import Http404
 from django.utils import timezone
 
 from . import access
@@ -24,6 +25,7 @@ from .models import (
     AuditEvent,
     AuditVerification,
     Case,
+    Evidence,
     Measure,
     Notification,
     Organisation,
@@ -102,13 +104,22 @@ class MeasureRow:
 
 
 def organisation_list_visible(user) -> QuerySet[Organisation]:
-    """Organisations whose cases the user may filter by: their subtree (national: all)."""
-    organisations = Organisation.objects.select_related("level").order_by("level__rank", "code")
-    path = access.user_scope_path(user)
-    if not access.oversees_cases(user):
-        home = access.user_organisation(user)
-        path = home.path if home is not None and home.parent_id is not None else None
-    return organisations if path is None else organisations.filter(path__startswith=path)
+    """Organisations whose cases the user may filter by: their federation and those below."""
+    return access.organisation_list_visible(user)
+
+
+def organisation_get_visible(user, code: str | None) -> Organisation:
+    """The organisation with this code within the user's reach, else the user's own (national
+    if none) when no code is given; an unknown code or one out of reach is a 404."""
+    if not code:
+        organisation = access.organisation_default(user)
+        if organisation is None:
+            raise Http404
+        return organisation
+    organisation = organisation_list_visible(user).filter(code=code).first()
+    if organisation is None:
+        raise Http404
+    return organisation
 
 
 LEVEL_ROWS_PER_PAGE = 50
@@ -295,6 +306,46 @@ def case_rollup(
     )
 
 
+def case_get_visible(user, case_id: int) -> Case:
+    """The case with everything its pages show, if the user may see it; else Http404."""
+    if not access.case_list_visible(user).filter(pk=case_id).exists():
+        raise Http404
+    return case_get_detail(case_id)
+
+
+def work_item_get_visible(user, task_id: int, *related: str) -> WorkItem:
+    """The task (with `related` joined), if the user may see its case; else Http404."""
+    item = access.work_item_list_visible(user).select_related(*related).filter(pk=task_id).first()
+    if item is None:
+        raise Http404
+    return item
+
+
+def evidence_get_visible(user, evidence_id: int) -> Evidence:
+    """An evidence file's row, if the user may see its case; else Http404."""
+    evidence = (
+        Evidence.objects.filter(pk=evidence_id, case__in=access.case_list_visible(user))
+        .select_related("case")
+        .first()
+    )
+    if evidence is None:
+        raise Http404
+    return evidence
+
+
+def report_get_visible(user, report_id: int) -> Report:
+    """A report the user may see and download; else Http404."""
+    report = (
+        access.report_list_visible(user)
+        .select_related("case__measure", "aspect", "organisation")
+        .filter(pk=report_id)
+        .first()
+    )
+    if report is None:
+        raise Http404
+    return report
+
+
 def case_get_detail(case_id: int) -> Case:
     # Joining all twelve relations cost PostgreSQL about 11 ms of planning for one row (EXPLAIN
     # on the national data set); the small ones come by id instead (see WORK_ITEM_JOINED).
@@ -311,9 +362,10 @@ def case_get_detail(case_id: int) -> Case:
     )
 
 
-def notification_list(*, status: str | None = None) -> QuerySet[Notification]:
-    """The notification log, newest first, with what each row's display needs joined in."""
-    rows = Notification.objects.select_related(
+def notification_list(user, *, status: str | None = None) -> QuerySet[Notification]:
+    """The notification log within the user's reach, newest first, with what each row's
+    display needs joined in."""
+    rows = access.notification_list_visible(user).select_related(
         "recipient", "work_item__case__measure", "work_item__step"
     )
     if status:
@@ -322,6 +374,7 @@ def notification_list(*, status: str | None = None) -> QuerySet[Notification]:
 
 
 def audit_event_list(
+    user,
     *,
     verb: str = "",
     actor: str = "",
@@ -330,11 +383,12 @@ def audit_event_list(
     since: datetime | None = None,
     until: datetime | None = None,
 ) -> QuerySet[AuditEvent]:
-    """Audit events matching every given filter, newest first, with case and step joined.
-
-    `actor` is a username ("system" for events without one); `until` is exclusive.
-    """
-    events = AuditEvent.objects.select_related("case__measure", "work_item__step")
+    """Audit events within the user's reach matching every given filter, newest first, with
+    case and step joined. `actor` is a username ("system" for events without one); `until` is
+    exclusive."""
+    events = access.audit_event_list_visible(user).select_related(
+        "case__measure", "work_item__step"
+    )
     if verb:
         events = events.filter(verb=verb)
     if actor:

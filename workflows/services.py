@@ -495,17 +495,19 @@ def _set_owner(item: WorkItem, user) -> None:
 
 
 def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
-    """A coordinator hands an open task to someone else; the reason is recorded."""
+    """A coordinator of the case's federation (or one above) hands an open task to someone who
+    could act on its step (access.reassign_candidate_list), or back to its queue; the reason is
+    recorded. Anyone else, and the producer of work under review, is refused with the reason."""
     access.check_can_coordinate(by, item.case.organisation)
     reason = clean_text(reason)
     if not reason.strip():
         raise ReasonRequired("A reason is required to reassign a task.")
-    if to_user is not None and access.is_auditor(to_user):
-        raise ValidationError("Auditors cannot be given tasks.")
+    access.check_reassign_target(item, to_user)
     with item.task.activation():
         item.refresh_from_db()
         if item.status != WorkItemStatus.OPEN:
             raise TaskConflict(_already_done_message(item))
+        access.check_reassign_target(item, to_user)
         previous = _username(item.assignee)
         _set_owner(item, to_user)
         audit_record(
@@ -751,15 +753,21 @@ def comment_add(*, case: Case, user, text: str) -> Comment:
 # --------------------------------------------------------------------------- reports
 
 
-def _report_scope(*, kind: str, case: Case | None = None, aspect: Aspect | None = None) -> str:
+def _report_scope(
+    *, kind: str, organisation: Organisation, case: Case | None = None, aspect=None
+) -> str:
     if kind == ReportKind.COMPLETION:
         return f"case:{case.pk}"
-    return f"aspect:{aspect.code}" if aspect is not None else "programme"
+    scope = f"aspect:{aspect.code}" if aspect is not None else "programme"
+    # Each federation numbers its own programme reports; the national one's keep their name.
+    return scope if organisation.parent_id is None else f"{scope}@{organisation.pk}"
 
 
-def _report_create(*, kind: str, case=None, aspect=None, by=None) -> Report:
+def _report_create(
+    *, kind: str, organisation: Organisation, case=None, aspect=None, by=None
+) -> Report:
     """A queued report row numbered one above the scope's latest version (race-safe)."""
-    scope = _report_scope(kind=kind, case=case, aspect=aspect)
+    scope = _report_scope(kind=kind, organisation=organisation, case=case, aspect=aspect)
     for _attempt in range(5):
         latest = Report.objects.filter(kind=kind, scope=scope).aggregate(v=Max("version"))["v"]
         try:
@@ -767,6 +775,7 @@ def _report_create(*, kind: str, case=None, aspect=None, by=None) -> Report:
                 return Report.objects.create(
                     kind=kind,
                     scope=scope,
+                    organisation=organisation,
                     case=case,
                     aspect=aspect,
                     version=(latest or 0) + 1,
@@ -822,14 +831,16 @@ def report_queue_completion(*, case: Case, by=None) -> Report:
     if case.is_open:
         raise ValidationError("A completion report is made once the case is complete.")
     with transaction.atomic():
-        report = _report_create(kind=ReportKind.COMPLETION, case=case, by=by)
+        report = _report_create(
+            kind=ReportKind.COMPLETION, organisation=case.organisation, case=case, by=by
+        )
         _report_queue(report)
     return report
 
 
 def report_request_completion(*, case: Case, by) -> Report:
     """A coordinator asks for a new version of a completed case's completion report."""
-    access.check_can_coordinate(by)
+    access.check_can_coordinate(by, case.organisation)
     with transaction.atomic():
         report = report_queue_completion(case=case, by=by)
         audit_record(
@@ -842,10 +853,14 @@ def report_request_completion(*, case: Case, by) -> Report:
 
 
 def report_request_programme(*, by, aspect: Aspect | None = None) -> Report:
-    """Queue a programme progress report (whole programme or one aspect) as of rendering time."""
+    """Queue a programme progress report (whole programme or one aspect) of the requester's own
+    federation, as of rendering time."""
     access.check_can_request_programme_report(by)
+    organisation = access.organisation_default(by)
     with transaction.atomic():
-        report = _report_create(kind=ReportKind.PROGRAMME, aspect=aspect, by=by)
+        report = _report_create(
+            kind=ReportKind.PROGRAMME, organisation=organisation, aspect=aspect, by=by
+        )
         audit_record(
             verb="report_requested",
             actor=by,
@@ -853,6 +868,7 @@ def report_request_programme(*, by, aspect: Aspect | None = None) -> Report:
                 "report": report.pk,
                 "kind": report.kind,
                 "scope": report.scope,
+                "organisation": organisation.code,
                 "version": report.version,
             },
         )
@@ -889,9 +905,9 @@ def report_render(*, report_id: int) -> Report | None:
     )
     if not claimed:
         return None
-    report = Report.objects.select_related("case", "aspect", "requested_by__profile").get(
-        pk=report_id
-    )
+    report = Report.objects.select_related(
+        "case", "aspect", "organisation", "requested_by__profile"
+    ).get(pk=report_id)
     try:
         with translation.override(_report_language(report)):
             data = report_data_collect(

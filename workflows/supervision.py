@@ -18,7 +18,7 @@ from django.db.models import CharField, Exists, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from . import access, deadlines, lights, roles
+from . import access, deadlines, lights
 from .audit import audit_record, audit_record_many
 from .bounds import check_date, clean_text
 from .calendar import WorkingCalendar, due_at_for, local_date
@@ -91,11 +91,6 @@ def is_lead_head(user, case: Case) -> bool:
 
 def is_supervising_leader(user, case: Case) -> bool:
     return case.supervising_leader_id in access.user_leader_role_ids(user)
-
-
-def is_leader(user) -> bool:
-    """Holds a leader role or belongs to the leaders group."""
-    return bool(access.user_leader_role_ids(user)) or access._in_group(user, roles.LEADERS)
 
 
 def partner_departments(case: Case):
@@ -424,8 +419,8 @@ def _order_create(
 
 
 def order_issue(*, case: Case, by, reason: str, colour: str = OrderColour.BLUE, now=None):
-    """A coordinator issues a supervision order on a lagging case."""
-    access.check_can_coordinate(by)
+    """A coordinator of the case's federation (or one above) issues a supervision order."""
+    access.check_can_coordinate(by, case.organisation)
     reason = _text(reason, "A reason")
     if colour not in OrderColour.values:
         raise SupervisionError("Unknown colour.")
@@ -677,7 +672,7 @@ def orders_step_up(*, now=None, faults=None) -> int:
 
 def summons_record(*, meeting: SummonsMeeting, by, held_on: dt.date, outcome: str):
     """A coordinator records the summons meeting with the department head and its outcome."""
-    access.check_can_coordinate(by)
+    access.check_can_coordinate(by, meeting.order.case.organisation)
     outcome = _text(outcome, "The outcome")
     check_date(held_on, field="held_on")
     with transaction.atomic():
@@ -699,7 +694,7 @@ def summons_record(*, meeting: SummonsMeeting, by, held_on: dt.date, outcome: st
 def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None = None, now=None):
     """A leader's instruction on a case becomes a tracked item with its own due date."""
     _not_auditor(leader)
-    if not is_leader(leader):
+    if not access.is_leader(leader):
         raise PermissionDenied("Only leaders can write instructions.")
     text = _text(text, "The instruction")
     now = now or timezone.now()

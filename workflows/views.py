@@ -24,7 +24,6 @@ from .models import (
     CatalogueSource,
     DeadlineChange,
     Escalation,
-    Evidence,
     Measure,
     NotificationStatus,
     Organisation,
@@ -40,6 +39,8 @@ PAGE_SIZE = 50
 
 
 CASE_HISTORY_SHOWN = 100
+# The reassignment picker lists this many eligible people at most; a search narrows them.
+REASSIGN_CANDIDATES_SHOWN = 50
 
 
 def _page(request, queryset):
@@ -71,9 +72,7 @@ def programme_filters(user, params) -> tuple[Organisation | None, str | None]:
     organisation = level = None
     code = params.get("organisation") or ""
     if code:
-        organisation = selectors.organisation_list_visible(user).filter(code=code).first()
-        if organisation is None:
-            raise Http404
+        organisation = selectors.organisation_get_visible(user, code)
     if params.get("level"):
         level = params["level"]
         if not OrganisationLevel.objects.filter(key=level).exists():
@@ -87,10 +86,7 @@ def dashboard(request):
     # The menu lists the user's organisation and the ones right below; any other in reach
     # works by its code in the URL (there may be thousands).
     # No organisation at all before the catalogue is loaded: the page says how to load it.
-    home = (
-        access.user_organisation(request.user)
-        or Organisation.objects.filter(parent__isnull=True).first()
-    )
+    home = access.organisation_default(request.user)
     # Codes and titles only: a hundred federations may sit right below the national one.
     organisation_choices = (
         [
@@ -117,6 +113,8 @@ def dashboard(request):
             "level_choices": [(lv.key, lv.title) for lv in OrganisationLevel.objects.all()],
             "selected_organisation": organisation.code if organisation else "",
             "selected_level": level or "",
+            # The bulletin of the federation shown (the user's own when none is chosen).
+            "bulletin_organisation": organisation or home,
         },
     )
 
@@ -163,15 +161,9 @@ def archive(request):
     )
 
 
-def _visible_case(user, case_id):
-    if not access.case_list_visible(user).filter(pk=case_id).exists():
-        raise Http404
-    return selectors.case_get_detail(case_id)
-
-
 @login_required
 def case_detail(request, case_id):
-    case = _visible_case(request.user, case_id)
+    case = selectors.case_get_visible(request.user, case_id)
     # The latest events only: a national case collects one per child completing, and the audit
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
@@ -185,7 +177,7 @@ def case_detail(request, case_id):
             "items": selectors.work_item_list_for_case(case),
             "events": latest,
             "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
-            "can_see_desk": access.sees_everything(request.user),
+            "can_see_desk": access.reads_logs(request.user),
             "progress": case.progress_updates.select_related("author", "work_item__step"),
             "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
             "comments": case.comments.select_related("author"),
@@ -217,7 +209,7 @@ def _cascade_form(case, user, data=None):
 @require_POST
 def case_cascade(request, case_id):
     """Cascade the case to organisations directly below (coordinators of this subtree)."""
-    case = _visible_case(request.user, case_id)
+    case = selectors.case_get_visible(request.user, case_id)
     form = _cascade_form(case, request.user, request.POST)
     if form is None:
         raise PermissionDenied
@@ -246,7 +238,7 @@ def case_cascade(request, case_id):
 @login_required
 @require_POST
 def case_comment(request, case_id):
-    case = _visible_case(request.user, case_id)
+    case = selectors.case_get_visible(request.user, case_id)
     form = forms.CommentForm(request.POST)
     if form.is_valid():
         try:
@@ -297,9 +289,7 @@ def _apply(form, item: WorkItem, user, action: str):
 
 @login_required
 def task_detail(request, task_id):
-    item = WorkItem.objects.select_related("case", "step", "assignee").filter(pk=task_id).first()
-    if item is None or not access.can_view_case(request.user, item.case):
-        raise Http404
+    item = selectors.work_item_get_visible(request.user, task_id, "case", "step", "assignee")
     case = selectors.case_get_detail(item.case_id)
     try:
         access.check_can_act(request.user, item)
@@ -346,7 +336,7 @@ def task_detail(request, task_id):
             and item.assignee_id is None
             and access.is_candidate(request.user, item),
             "is_coordinator": access.is_coordinator(request.user),
-            "reassign_form": forms.ReassignForm(),
+            "can_reassign": item.is_open and access.can_coordinate(request.user, case.organisation),
             "evidence": item.evidence.all(),
             "can_manage_deadline": item.is_open
             and _may(deadlines.check_can_manage_deadline, request.user, item),
@@ -371,9 +361,7 @@ def task_detail(request, task_id):
 @require_POST
 def task_guard_override(request, task_id):
     """A coordinator lets an implementation step close while child cases are still open."""
-    item = WorkItem.objects.select_related("case").filter(pk=task_id).first()
-    if item is None or not access.can_view_case(request.user, item.case):
-        raise Http404
+    item = selectors.work_item_get_visible(request.user, task_id, "case")
     form = forms.GuardOverrideForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Give the reason for the override."))
@@ -424,9 +412,7 @@ _DEADLINE_ACTIONS = {
 @require_POST
 def task_deadline(request, task_id):
     """Extend (coordinators), pause or resume (coordinators, lead department head) a task."""
-    item = WorkItem.objects.select_related("case").filter(pk=task_id).first()
-    if item is None or not access.can_view_case(request.user, item.case):
-        raise Http404
+    item = selectors.work_item_get_visible(request.user, task_id, "case")
     action = request.POST.get("action", "")
     if action not in _DEADLINE_ACTIONS:
         messages.error(request, _("Unknown deadline action."))
@@ -449,11 +435,11 @@ def task_deadline(request, task_id):
 
 @login_required
 def notification_log(request):
-    """The notification log, for coordinators and auditors."""
-    if not access.sees_everything(request.user):
+    """The notification log, for coordinators and auditors: the messages within their reach."""
+    if not access.reads_logs(request.user):
         raise PermissionDenied
     status = request.GET.get("status", "")
-    rows = selectors.notification_list(status=status or None)
+    rows = selectors.notification_list(request.user, status=status or None)
     return render(
         request,
         "workflows/notifications.html",
@@ -479,28 +465,44 @@ def notification_preferences(request):
 
 
 @login_required
-@require_POST
 def task_reassign(request, task_id):
-    if not access.is_coordinator(request.user):
+    """The reassignment picker (GET, `?q=` searches) and the reassignment itself (POST): a
+    task goes only to people who could act on its step, in its case's federation."""
+    item = selectors.work_item_get_visible(
+        request.user, task_id, "case__organisation", "case__measure", "step", "department"
+    )
+    if not access.can_coordinate(request.user, item.case.organisation):
         raise PermissionDenied
-    item = WorkItem.objects.filter(pk=task_id).first()
-    if item is None:
-        raise Http404
-    form = forms.ReassignForm(request.POST)
-    if form.is_valid():
-        try:
-            services.task_reassign(
-                item=item,
-                by=request.user,
-                to_user=form.cleaned_data["to"],
-                reason=form.cleaned_data["reason"],
-            )
+    query = (request.GET.get("q") or "").strip()[:100]
+    form = forms.ReassignForm(request.POST or None, item=item)
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                services.task_reassign(
+                    item=item,
+                    by=request.user,
+                    to_user=form.cleaned_data["to"],
+                    reason=form.cleaned_data["reason"],
+                )
+            except (ValidationError, services.TaskConflict) as exc:
+                messages.error(request, _message(exc))
+                return redirect("workflows:task", task_id=task_id)
             messages.success(request, _("Reassigned."))
-        except (ValidationError, services.TaskConflict) as exc:
-            messages.error(request, _message(exc))
-    else:
-        messages.error(request, _("Choose the new assignee and give a reason."))
-    return redirect("workflows:task", task_id=task_id)
+            return redirect("workflows:task", task_id=task_id)
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    candidates = list(access.reassign_candidate_list(item, q=query)[:REASSIGN_CANDIDATES_SHOWN])
+    return render(
+        request,
+        "workflows/reassign.html",
+        {
+            "item": item,
+            "form": form,
+            "q": query,
+            "candidates": candidates,
+            "more": len(candidates) == REASSIGN_CANDIDATES_SHOWN,
+        },
+    )
 
 
 @login_required
@@ -518,8 +520,12 @@ def launch(request):
             measures = []
         if measures:
             created = 0
+            # In the coordinator's own federation (national for the national office).
+            home = access.organisation_default(request.user)
             for measure in measures:
-                _case, was_created = services.case_launch(measure=measure, by=request.user)
+                _case, was_created = services.case_launch(
+                    measure=measure, by=request.user, organisation=home
+                )
                 created += was_created
             messages.success(
                 request,
@@ -532,9 +538,7 @@ def launch(request):
 
 @login_required
 def evidence_download(request, evidence_id):
-    evidence = Evidence.objects.filter(pk=evidence_id).select_related("case", "work_item").first()
-    if evidence is None or not access.can_view_case(request.user, evidence.case):
-        raise Http404
+    evidence = selectors.evidence_get_visible(request.user, evidence_id)
     try:
         handle = services.evidence_open_for_download(evidence=evidence, user=request.user)
     except services.FileGone:
@@ -585,11 +589,7 @@ def page_not_found(request, exception):
 
 
 def _visible_report(user, report_id) -> Report:
-    report = access.report_list_visible(user).select_related("case__measure", "aspect")
-    report = report.filter(pk=report_id).first()
-    if report is None:
-        raise Http404
-    return report
+    return selectors.report_get_visible(user, report_id)
 
 
 def report_status_payload(report: Report) -> dict:
@@ -612,7 +612,7 @@ def reports(request):
     filters = forms.ReportFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     page = _page(request, selectors.report_list(user, **{k: v for k, v in criteria.items() if v}))
-    can_request = access.sees_all_reports(user)
+    can_request = access.reads_programme_reports(user)
     return render(
         request,
         "workflows/reports.html",
@@ -630,7 +630,7 @@ def reports(request):
 @require_POST
 @auditors_may_post
 def report_request(request):
-    if not access.sees_all_reports(request.user):
+    if not access.reads_programme_reports(request.user):
         raise PermissionDenied
     form = forms.ReportRequestForm(request.POST)
     if form.is_valid():

@@ -25,12 +25,13 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def desk_view(view):
-    """Logged in, and an auditor or a coordinator; anyone else gets 403."""
+    """Logged in, and an auditor or a coordinator (each reads their own federation and those
+    below it); anyone else gets 403."""
 
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        if not access.sees_everything(request.user):
+        if not access.reads_logs(request.user):
             raise PermissionDenied(_("The audit desk is for auditors and coordinators."))
         return view(request, *args, **kwargs)
 
@@ -46,12 +47,13 @@ def _filtered_events(request):
     (the page answers 400 with the errors beside the fields, the CSV a 400 naming them)."""
     form = AuditFilterForm(request.GET or None, verbs=selectors.audit_verb_list())
     if not form.is_bound:
-        return form, selectors.audit_event_list()
+        return form, selectors.audit_event_list(request.user)
     if not form.is_valid():
-        return form, selectors.audit_event_list().none()
+        return form, selectors.audit_event_list(request.user).none()
     data = form.cleaned_data
     case = data["case"].strip()
     events = selectors.audit_event_list(
+        request.user,
         verb=data["verb"],
         actor=data["actor"].strip(),
         case_id=int(case) if case.isdigit() else None,
@@ -75,7 +77,11 @@ def audit_trail(request):
             "form": form,
             "page": page,
             "query": query.urlencode(),
-            "verification": selectors.audit_verification_latest(),
+            # The chain is one for the whole tree: its verification is the national desk's.
+            "verification": selectors.audit_verification_latest()
+            if access.sees_everything(request.user)
+            else None,
+            "can_verify": access.sees_everything(request.user),
         },
         status=400 if form.is_bound and form.errors else 200,
     )
@@ -101,6 +107,8 @@ def audit_csv(request):
 @require_POST
 @desk_view
 def audit_verify(request):
+    if not access.sees_everything(request.user):
+        raise PermissionDenied(_("The whole chain is verified from the national desk."))
     # Reads the trail and appends a record of the run; changes no case data, so auditors may.
     result = audit_verification_run(by=request.user)
     if result.ok:

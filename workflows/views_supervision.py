@@ -8,10 +8,12 @@ from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -135,12 +137,6 @@ class PartnerInputForm(forms.Form):
 # --------------------------------------------------------------------------- helpers
 
 
-def _visible_case(user, case_id):
-    if not access.case_list_visible(user).filter(pk=case_id).exists():
-        raise Http404
-    return selectors.case_get_detail(case_id)
-
-
 def _message(exc) -> str:
     return " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
 
@@ -229,7 +225,7 @@ _ACTIONS = {
 @login_required
 def case_supervision(request, case_id):
     """A case's supervision page; its forms post back here with an `action`."""
-    case = _visible_case(request.user, case_id)
+    case = selectors.case_get_visible(request.user, case_id)
     url = reverse("workflows:supervision", args=[case.pk])
     if request.method == "POST":
         action = request.POST.get("action", "")
@@ -281,7 +277,7 @@ def case_supervision(request, case_id):
             "can_decide_leader": supervision.is_supervising_leader(user, case),
             "lead_member": lead_member,
             "is_coordinator": access.is_coordinator(user),
-            "is_leader": supervision.is_leader(user) and not access.is_auditor(user),
+            "is_leader": access.is_leader(user) and not access.is_auditor(user),
             "request_form": ExtensionRequestForm(),
             "order_form": OrderForm(),
             "instruction_form": InstructionForm(),
@@ -298,11 +294,12 @@ def cycle_detail(request, cycle_id):
         FeedbackCycle.objects.select_related("case__measure", "report", "carried_from"), pk=cycle_id
     )
     user = request.user
-    headed, staffed = access.user_department_ids(user)
-    partner = supervision.partner_departments(cycle.case).filter(pk__in=headed | staffed).first()
     # Partner departments see the cycle they contribute to, even without other access.
-    case = selectors.case_get_detail(cycle.case_id) if partner else None
-    case = case or _visible_case(user, cycle.case_id)
+    partner = access.cycle_partner_department(user, cycle)
+    if partner is None:
+        case = selectors.case_get_visible(user, cycle.case_id)
+    else:
+        case = selectors.case_get_detail(cycle.case_id)
     lead_member = supervision.is_lead_member(user, case) and not access.is_auditor(user)
     report_form = FeedbackReportForm(cycle=cycle, initial=supervision.feedback_prefill(cycle))
     input_form = PartnerInputForm()
@@ -350,14 +347,21 @@ def cycle_detail(request, cycle_id):
     )
 
 
-def _period(request) -> dt.date:
-    """?period=YYYY-MM (GET or POST); without one, the latest scored month, else last month.
-    A month outside the date horizon is a 400 naming the field (bounds.InputRejected)."""
+def _organisation(request):
+    """The federation a supervision page is about: `?organisation=<code>` within the user's
+    reach, else the user's own (national if none); out of reach: 404."""
+    code = request.GET.get("organisation") or request.POST.get("organisation") or ""
+    return selectors.organisation_get_visible(request.user, code[:60])
+
+
+def _period(request, organisation=None) -> dt.date:
+    """?period=YYYY-MM (GET or POST); without one, the federation's latest scored month, else
+    last month. Outside the date horizon: a 400 naming the field (bounds.InputRejected)."""
     text = request.GET.get("period") or request.POST.get("period") or ""
     try:
         year, month = (int(part) for part in text.split("-")[:2])
     except ValueError:
-        latest = ScoreEntry.objects.order_by("-period").values_list("period", flat=True).first()
+        latest = appraisal.latest_period(organisation)
         if latest:
             return latest
         today = local_date(timezone.now())
@@ -369,35 +373,60 @@ def _period(request) -> dt.date:
     return bounds.check_query_date(period, field="period")
 
 
+def _organisation_choices(user, organisation) -> list:
+    """The appraisal's federation menu: the user's own and the ones right below it, and the
+    one shown; any other within reach works by its code in the URL."""
+    home = access.organisation_default(user)
+    choices = selectors.organisation_list_visible(user).filter(
+        Q(pk=organisation.pk) | Q(pk=home.pk) | Q(parent=home)
+    )
+    return list(choices.only("code", "title_en", "title_zh", "level"))
+
+
 @login_required
 def appraisal_page(request):
-    """The month's ranking; coordinators recompute it from the audit trail."""
-    period = _period(request)
+    """A federation's month: its departments ranked among themselves. Its coordinators (and
+    those above) rebuild it from the audit trail."""
+    organisation = _organisation(request)
+    period = _period(request, organisation)
     if request.method == "POST":
-        access.check_can_coordinate(request.user)
-        appraisal.appraisal_compute(period=period)
+        appraisal.appraisal_rebuild(period=period, organisation=organisation, by=request.user)
         messages.success(request, _("The appraisal is recomputed."))
-        return redirect(reverse("workflows:appraisal") + f"?period={period:%Y-%m}")
+        query = urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code})
+        return redirect(reverse("workflows:appraisal") + f"?{query}")
     return render(
         request,
         "workflows/supervision/appraisal.html",
         {
-            "bulletin": appraisal.bulletin_get(period=period),
+            "bulletin": appraisal.bulletin_get(period=period, organisation=organisation),
             "period": period,
-            "is_coordinator": access.is_coordinator(request.user),
+            "organisation": organisation,
+            "organisations": _organisation_choices(request.user, organisation),
+            "can_rebuild": access.can_coordinate(request.user, organisation),
         },
     )
 
 
 @login_required
 def appraisal_department(request, department_id):
-    """A department's points in the month, each linked to the task and event behind it."""
-    department = get_object_or_404(Department, pk=department_id)
-    period = _period(request)
-    entries = ScoreEntry.objects.filter(period=period, department=department).select_related(
-        "case__measure", "work_item__step", "event", "extension"
+    """A department's points in the month, each linked to the task and event behind it; a
+    department of a federation out of reach is a 404. Notes and links show only for the cases
+    the user may see."""
+    departments = Department.objects.filter(
+        organisation__in=selectors.organisation_list_visible(request.user)
+    ).select_related("organisation")
+    department = get_object_or_404(departments, pk=department_id)
+    period = _period(request, department.organisation)
+    entries = list(
+        ScoreEntry.objects.filter(period=period, department=department).select_related(
+            "case__measure", "work_item__step", "event", "extension"
+        )
     )
-    visible = set(access.case_list_visible(request.user).values_list("pk", flat=True))
+    visible = set(
+        access.case_list_visible(request.user)
+        .filter(pk__in={e.case_id for e in entries})
+        .values_list("pk", flat=True)
+    )
     return render(
         request,
         "workflows/supervision/appraisal_department.html",
@@ -413,11 +442,15 @@ def appraisal_department(request, department_id):
 
 @login_required
 def bulletin_pdf(request):
-    """The monthly bulletin (情况通报) as a PDF download."""
-    period = _period(request)
-    pdf = appraisal.bulletin_pdf(period=period, language=request.LANGUAGE_CODE)
+    """A federation's monthly bulletin (情况通报) as a PDF download."""
+    organisation = _organisation(request)
+    period = _period(request, organisation)
+    pdf = appraisal.bulletin_pdf(
+        period=period, organisation=organisation, language=request.LANGUAGE_CODE
+    )
     response = HttpResponse(pdf, content_type="application/pdf")
-    response["Content-Disposition"] = f'attachment; filename="bulletin-{period:%Y-%m}.pdf"'
+    name = f"bulletin-{organisation.code}-{period:%Y-%m}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response
 
 
@@ -435,13 +468,23 @@ _LEDGER_TYPES = {
 
 @login_required
 def ledger_export(request, fmt):
-    """The programme ledger (台账) as XLSX or DOCX, over the cases the user may see."""
+    """A federation's programme ledger (台账) as XLSX or DOCX: its own cases, one row per
+    measure (`?organisation=<code>`, by default the user's own); with `?below=1`, every case
+    the user may see in it and the federations below it, one row per case. Every row names
+    its federation."""
     if fmt not in _LEDGER_TYPES:
         raise Http404
     render_file, content_type = _LEDGER_TYPES[fmt]
+    organisation = _organisation(request)
+    below = request.GET.get("below") == "1"
     today = local_date(timezone.now())
-    title = _("Reform programme ledger, %(date)s") % {"date": today.isoformat()}
-    content = render_file(ledger.ledger_rows(request.user), title=title)
+    title = _("Reform programme ledger of %(federation)s, %(date)s") % {
+        "federation": organisation.title,
+        "date": today.isoformat(),
+    }
+    rows = ledger.ledger_rows(request.user, organisation=organisation, below=below)
+    content = render_file(rows, title=title)
     response = HttpResponse(content, content_type=content_type)
-    response["Content-Disposition"] = f'attachment; filename="ledger-{today}.{fmt}"'
+    name = f"ledger-{organisation.code}{'-below' if below else ''}-{today}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

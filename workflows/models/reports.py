@@ -6,6 +6,7 @@ from django.utils.translation import gettext_lazy as _
 
 from .cases import Case
 from .catalogue import Aspect
+from .organisation import Organisation
 
 
 class ReportKind(models.TextChoices):
@@ -29,6 +30,10 @@ class Report(models.Model):
 
     kind = models.CharField(max_length=20, choices=ReportKind.choices)
     scope = models.CharField(max_length=60)
+    # Whose report it is: a completion report's case's organisation, or the federation whose
+    # programme a programme report covers (access: its coordinators, auditors and leaders,
+    # and those of the federations above it).
+    organisation = models.ForeignKey(Organisation, on_delete=models.PROTECT, related_name="+")
     case = models.ForeignKey(
         Case, null=True, blank=True, on_delete=models.PROTECT, related_name="reports"
     )

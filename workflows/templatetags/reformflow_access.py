@@ -10,17 +10,23 @@ register = template.Library()
 
 @register.filter
 def sees_everything(user) -> bool:
-    """Auditors and coordinators: the audit desk is theirs."""
+    """National auditors and coordinators: the engine pages are theirs."""
     return access.sees_everything(user)
+
+
+@register.filter
+def reads_logs(user) -> bool:
+    """Auditors and coordinators: the notification log and the audit desk (their reach)."""
+    return access.reads_logs(user)
 
 
 # --------------------------------------------------------------------------- the side menu
 
-# The rendered primary menu, by (language, application, sees everything). Its links depend on
-# nothing else: both menus show or hide entries by `sees_everything` alone (the engine app's
-# has_view_permission is that same check, workflows/flows.py). Rendering it was about a third
-# of a bare page's CPU time (bench/RESULTS.md); it changes only with a deploy, so each worker
-# process renders it once per key.
+# The rendered primary menu, by (language, application, sees everything, reads the logs). Its
+# links depend on nothing else: the menus show or hide entries by those two checks alone (the
+# engine app's has_view_permission is `sees_everything`, workflows/flows.py). Rendering it was
+# about a third of a bare page's CPU time (bench/RESULTS.md); it changes only with a deploy, so
+# each worker process renders it once per key.
 _MENU_CACHE: dict[tuple, str] = {}
 
 
@@ -34,7 +40,12 @@ class MenuOnceNode(template.Node):
         if user is None or not user.is_authenticated:
             return self.nodelist.render(context)
         app = context.get("app")
-        key = (get_language(), getattr(app, "app_name", None), access.sees_everything(user))
+        key = (
+            get_language(),
+            getattr(app, "app_name", None),
+            access.sees_everything(user),
+            access.reads_logs(user),
+        )
         html = _MENU_CACHE.get(key)
         if html is None:
             html = _MENU_CACHE[key] = self.nodelist.render(context)

@@ -24,6 +24,6 @@ def supervision_panel(case):
 
 
 @register.inclusion_tag("workflows/supervision/_bulletin_summary.html")
-def latest_bulletin():
-    """The latest month's best and lagging departments, for the dashboard."""
-    return {"bulletin": appraisal.bulletin_latest()}
+def latest_bulletin(organisation=None):
+    """The federation's latest month: its best and lagging departments, for the dashboard."""
+    return {"bulletin": appraisal.bulletin_latest(organisation) if organisation else None}

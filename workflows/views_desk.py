@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 
 from . import access, exports, selectors
 from .audit import audit_verification_run
+from .db_router import replica_view
 from .forms import AuditFilterForm
 from .middleware import auditors_may_post
 
@@ -61,6 +62,7 @@ def _filtered_events(request):
 
 
 @desk_view
+@replica_view
 def audit_trail(request):
     form, events = _filtered_events(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -79,6 +81,7 @@ def audit_trail(request):
 
 
 @desk_view
+@replica_view
 def audit_csv(request):
     _form, events = _filtered_events(request)
     # Chain order, so a reader can re-check prev_hash -> hash down the file.
@@ -117,12 +120,14 @@ def _attachment(response, name: str, suffix: str):
 
 
 @desk_view
+@replica_view
 def programme_csv(request):
     response = HttpResponse(exports.programme_csv(request.user), content_type="text/csv")
     return _attachment(response, "programme", "csv")
 
 
 @desk_view
+@replica_view
 def programme_xlsx(request):
     response = HttpResponse(exports.programme_xlsx(request.user), content_type=XLSX_TYPE)
     return _attachment(response, "programme", "xlsx")

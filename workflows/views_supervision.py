@@ -17,6 +17,7 @@ from django.utils.translation import gettext_lazy
 
 from . import access, appraisal, ledger, lights, selectors, supervision
 from .calendar import local_date
+from .db_router import replica_view
 from .models import (
     Department,
     ExtensionRequest,
@@ -345,6 +346,7 @@ def _period(request) -> dt.date:
 
 
 @login_required
+@replica_view
 def appraisal_page(request):
     """The month's ranking; coordinators recompute it from the audit trail."""
     period = _period(request)
@@ -365,6 +367,7 @@ def appraisal_page(request):
 
 
 @login_required
+@replica_view
 def appraisal_department(request, department_id):
     """A department's points in the month, each linked to the task and event behind it."""
     department = get_object_or_404(Department, pk=department_id)
@@ -387,6 +390,7 @@ def appraisal_department(request, department_id):
 
 
 @login_required
+@replica_view
 def bulletin_pdf(request):
     """The monthly bulletin (情况通报) as a PDF download."""
     period = _period(request)
@@ -409,6 +413,7 @@ _LEDGER_TYPES = {
 
 
 @login_required
+@replica_view
 def ledger_export(request, fmt):
     """The programme ledger (台账) as XLSX or DOCX, over the cases the user may see."""
     if fmt not in _LEDGER_TYPES:

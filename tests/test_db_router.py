@@ -53,10 +53,10 @@ def replica_on(settings):
     settings.REPLICA_READS = True
     settings.REPLICA_CHECK_SECONDS = 0
     settings.REPLICA_MAX_LAG_SECONDS = 10
-    db_router._health.mark(False, None)
-    db_router._health.checked_at = float("-inf")
+    settings.REPLICA_DOWN_SECONDS = 0
+    db_router._health.until = float("-inf")
     yield settings
-    db_router._health.checked_at = float("-inf")
+    db_router._health.until = float("-inf")
 
 
 @pytest.fixture
@@ -121,6 +121,24 @@ def test_a_replica_that_does_not_answer_is_skipped(replica_on, replica_cut, cata
     assert where.on_primary == 1
 
 
+def test_a_replica_that_did_not_answer_is_left_alone_for_a_while(
+    replica_on, replica_cut, catalogue
+):
+    replica_on.REPLICA_DOWN_SECONDS = 60
+    replica_cut()
+    with replica_reads() as down:
+        pass
+    replica = connections[REPLICA]
+    replica.settings_dict.update(connections["default"].settings_dict)  # back up at once
+    with replica_reads() as still_down:
+        pass
+    replica_on.REPLICA_DOWN_SECONDS = 0
+    db_router._health.until = float("-inf")  # the minute has passed
+    with replica_reads() as back:
+        pass
+    assert (down.used, still_down.used, back.used) == (False, False, True)
+
+
 def test_a_replica_lagging_past_the_limit_is_skipped(replica_on, catalogue):
     # The mirror never lags: a limit below zero makes its 0 s lag too much.
     replica_on.REPLICA_MAX_LAG_SECONDS = -1
@@ -134,6 +152,7 @@ def test_the_health_check_is_cached_and_a_page_that_meets_a_dead_replica_is_read
     replica_on, replica_cut, demo_users, client
 ):
     replica_on.REPLICA_CHECK_SECONDS = 60
+    replica_on.REPLICA_DOWN_SECONDS = 60
     with replica_reads() as first:
         pass
     assert first.used  # checked: healthy, and remembered for a minute
@@ -229,7 +248,7 @@ def test_migrations_run_only_on_the_primary():
 
 
 def _settings_module(monkeypatch, module: str, **environ):
-    for name in ("DATABASE_URL", "DATABASE_REPLICA_URL", "REDIS_URL", "SECRET_KEY"):
+    for name in ("DATABASE_URL", "DATABASE_REPLICA_URL", "DATABASE_POOLING", "REDIS_URL"):
         monkeypatch.delenv(name, raising=False)
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
@@ -259,3 +278,27 @@ def test_database_replica_url_adds_a_fail_fast_replica_alias(monkeypatch, module
 def test_without_a_replica_url_there_is_no_replica_alias(monkeypatch):
     loaded = _settings_module(monkeypatch, "project.settings.local")
     assert list(loaded.DATABASES) == ["default"]
+
+
+@pytest.mark.parametrize("module", ["project.settings.local", "project.settings.production"])
+def test_behind_pgbouncer_in_transaction_mode_no_server_side_cursors(monkeypatch, module):
+    loaded = _settings_module(
+        monkeypatch,
+        module,
+        DATABASE_URL="postgres://rf@pgbouncer.example:6432/reformflow",
+        DATABASE_REPLICA_URL="postgres://rf@pgbouncer.example:6432/reformflow_replica",
+        DATABASE_POOLING="transaction",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="rf.example",
+    )
+    assert loaded.DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    assert loaded.DATABASES["replica"]["DISABLE_SERVER_SIDE_CURSORS"] is True
+    monkeypatch.delenv("DATABASE_POOLING")
+    plain = _settings_module(
+        monkeypatch,
+        module,
+        DATABASE_URL="postgres://rf@db/reformflow",
+        SECRET_KEY="x" * 50,
+        ALLOWED_HOSTS="rf.example",
+    )
+    assert "DISABLE_SERVER_SIDE_CURSORS" not in plain.DATABASES["default"]

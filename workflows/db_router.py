@@ -13,8 +13,8 @@ their own work undone:
   a recent write);
 - freshness: the replica is used only while it streams from the primary with a replay lag
   under REPLICA_MAX_LAG_SECONDS, checked at most every REPLICA_CHECK_SECONDS per process; a
-  replica that does not answer counts as down until the next check, and a page that meets a
-  replica error part-way is read again from the primary;
+  replica that does not answer is left alone for REPLICA_DOWN_SECONDS, and a page that meets
+  a replica error part-way is read again from the primary;
 - `replica_reads(caught_up=True)`, for background work queued right after a commit (report
   renders), uses the replica only if it has replayed everything the primary had written
   when the block began.
@@ -70,16 +70,19 @@ END
 
 
 class _Health:
-    """The replica's last known state in this process, re-checked every few seconds."""
+    """The replica's last known state in this process, and until when it holds."""
 
     def __init__(self):
         self.lock = threading.Lock()
-        self.checked_at = float("-inf")
+        self.until = float("-inf")
         self.usable = False
         self.lag: float | None = None
 
     def mark(self, usable: bool, lag: float | None) -> None:
-        self.checked_at, self.usable, self.lag = time.monotonic(), usable, lag
+        # A replica that did not answer is left alone longer than one that merely lags: each
+        # try at a dead host costs a request the connect timeout.
+        hold = settings.REPLICA_CHECK_SECONDS if lag is not None else settings.REPLICA_DOWN_SECONDS
+        self.until, self.usable, self.lag = time.monotonic() + hold, usable, lag
 
 
 _health = _Health()
@@ -105,9 +108,10 @@ def replica_lag() -> float | None:
 
 def replica_usable() -> bool:
     """Whether the replica may serve reads now: up, streaming, and lagging less than
-    REPLICA_MAX_LAG_SECONDS (cached for REPLICA_CHECK_SECONDS in this process)."""
+    REPLICA_MAX_LAG_SECONDS (cached in this process for REPLICA_CHECK_SECONDS, or for
+    REPLICA_DOWN_SECONDS after it did not answer)."""
     with _health.lock:
-        if time.monotonic() - _health.checked_at < settings.REPLICA_CHECK_SECONDS:
+        if time.monotonic() < _health.until:
             return _health.usable
         lag = replica_lag()
         usable = lag is not None and lag <= settings.REPLICA_MAX_LAG_SECONDS

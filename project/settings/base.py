@@ -94,6 +94,23 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 
+# Behind PgBouncer in transaction mode (DATABASE_POOLING=transaction) a server connection is
+# lent for one transaction at a time, so nothing may outlive a transaction on it: no
+# server-side cursors (iterator() keeps one open between fetches). Django's default
+# client-side parameter binding prepares nothing on the server, so it needs no change.
+DATABASE_POOLING = env.str("DATABASE_POOLING", default="")
+
+
+def pooled(config: dict) -> dict:
+    """A database's settings adjusted for the connection pooler in front of it, if any."""
+    if DATABASE_POOLING == "transaction" and config["ENGINE"] == "django.db.backends.postgresql":
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return config
+
+
+pooled(DATABASES["default"])
+
+
 def replica_database(url: str, *, conn_max_age: int) -> dict:
     """The `replica` alias for a streaming replica: fails fast (a cut host costs a request at
     most a few seconds, then the router stops using it), and mirrors `default` in tests."""
@@ -104,14 +121,15 @@ def replica_database(url: str, *, conn_max_age: int) -> dict:
         seconds = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
         config.setdefault("OPTIONS", {}).update(
             connect_timeout=seconds,
-            # A dead link fails an open connection's next send or read within seconds.
+            # A dead link fails an open connection's next query within a second, and an idle
+            # one within ten (then the router stops using the replica for a while).
             keepalives=1,
             keepalives_idle=5,
             keepalives_interval=2,
             keepalives_count=2,
-            tcp_user_timeout=seconds * 1500,
+            tcp_user_timeout=1000,
         )
-    return config
+    return pooled(config)
 
 
 # --- A streaming replica for the heavy reads (dashboards, exports, report data, appraisal,
@@ -128,6 +146,9 @@ REPLICA_READS = env.bool("REPLICA_READS", default=True)
 # often per process; a user's reads stay on the primary this long after their own write.
 REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
 REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)
+# A replica that did not answer is not tried again for this long (each try costs a request
+# up to REPLICA_CONNECT_TIMEOUT).
+REPLICA_DOWN_SECONDS = env.float("REPLICA_DOWN_SECONDS", default=30.0)
 READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=15)
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -43,6 +43,7 @@ class Balancer:
         self.sent = Counter()
         self.answered = Counter()
         self.lost = Counter()
+        self.writes_in_flight = Counter()
 
     def pick(self, avoid: str = "") -> str:
         with self.lock:
@@ -64,6 +65,9 @@ class Balancer:
             self.hosts[name], self.port, timeout=REQUEST_TIMEOUT
         )
         self.sent[name] += 1
+        writing = method != "GET"
+        with self.lock:
+            self.writes_in_flight[name] += writing
         try:
             connection.request(method, path, body=payload, headers=headers)
             response = connection.getresponse()
@@ -75,6 +79,8 @@ class Balancer:
             raise Lost(f"{method} {path} on {name}: {type(exc).__name__}") from exc
         finally:
             connection.close()
+            with self.lock:
+                self.writes_in_flight[name] -= writing
         self.answered[name] += 1
         try:
             data = json.loads(raw) if raw else None

@@ -290,8 +290,3 @@ class Cluster:
             " ready." in self.log(f"{name}-{label}").read_text(errors="replace")
             for label in ("sweep-notify", "reports")
         )
-
-    def stop_everything(self) -> None:
-        for host in self.hosts.values():
-            for label in list(host.processes):
-                host.stop(label, timeout=10)

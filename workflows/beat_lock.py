@@ -108,18 +108,20 @@ class SingleBeatScheduler(PersistentScheduler):
     def renew_every(self) -> float:
         return max(self.lease_seconds / 3, 0.5)
 
-    def _database(self, operation, **kwargs):
+    def _database(self, call) -> bool:
         """Run a lease operation; a database that does not answer means "not leading"."""
         close_old_connections()
         try:
-            return operation(holder=self.holder, seconds=self.lease_seconds, **kwargs)
+            return call()
         except DatabaseError:
             logger.warning("beat lease: the database did not answer; not sending", exc_info=True)
             connection.close()
             return False
 
     def tick(self, *args, **kwargs):
-        leading = self._database(beat_lease_hold)
+        leading = self._database(
+            lambda: beat_lease_hold(holder=self.holder, seconds=self.lease_seconds)
+        )
         if leading and not self.leading:
             logger.info("beat lease taken by %s: this beat sends the periodic tasks", self.holder)
             self._adopt_last_runs()
@@ -148,7 +150,12 @@ class SingleBeatScheduler(PersistentScheduler):
     def apply_entry(self, entry, producer=None):
         # tick() has just reserved the entry: the schedule holds its new last run time.
         at = maybe_make_aware(self.schedule[entry.name].last_run_at)
-        if not self._database(beat_lease_record_run, entry=entry.name, at=at):
+        recorded = self._database(
+            lambda: beat_lease_record_run(
+                holder=self.holder, entry=entry.name, at=at, seconds=self.lease_seconds
+            )
+        )
+        if not recorded:
             logger.warning("beat lease lost before sending %s: left to the holder", entry.name)
             self.leading = False
             return
@@ -157,6 +164,6 @@ class SingleBeatScheduler(PersistentScheduler):
     def close(self):
         try:
             if self.leading:
-                self._database(lambda **kw: beat_lease_release(holder=kw["holder"]))
+                self._database(lambda: beat_lease_release(holder=self.holder) or True)
         finally:
             super().close()

@@ -24,7 +24,7 @@ SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpa
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
 
 .PHONY: help venv system-deps dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo test \
-	lint format clean worker beat web compose-config bench screenshots security
+	lint format clean worker beat web compose-config bench screenshots security cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -102,10 +102,18 @@ demo: venv system-deps migrate catalogue seed messages ## embedded demo: SQLite,
 web: ## gunicorn on 0.0.0.0:8000 (production settings unless DJANGO_SETTINGS_MODULE says otherwise)
 	$(BIN)/gunicorn project.wsgi -b 0.0.0.0:8000 --access-logfile -
 
-worker: dirs ## Celery worker
-	$(CELERY) -A project worker -l $(LOG_LEVEL)
+# WORKER_QUEUES: the queues this worker takes, comma-separated, from sweep, notify, reports and
+# celery (anything unrouted); empty takes them all, as the embedded demo does. Production runs a
+# worker per queue (docs/operations.md), each named after its queues.
+WORKER_QUEUES ?=
+comma := ,
+worker: dirs ## Celery worker: every queue, or WORKER_QUEUES=reports (sweep, notify, reports, celery)
+	$(CELERY) -A project worker -l $(LOG_LEVEL) $(if $(WORKER_QUEUES),-Q $(WORKER_QUEUES) \
+		-n $(subst $(comma),-,$(WORKER_QUEUES))@%h)
 
-beat: dirs ## Celery beat (fires due viewflow timers on schedule)
+# A second beat, started by mistake or as a standby, sends nothing while this one holds the
+# lease (workflows/beat_lock.py), and takes over within BEAT_LEASE_SECONDS if it dies.
+beat: dirs ## Celery beat (sends the periodic tasks while it holds the beat lease)
 	$(CELERY) -A project beat -l $(LOG_LEVEL)
 
 # --- quality -----------------------------------------------------------------------------
@@ -122,6 +130,13 @@ test: $(VENV_STAMP) ## ruff, migration check and pytest (browser tests included)
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
 	DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest $(PYTEST_ARGS) || { \
 		rc=$$?; [ $$rc -ne 5 ] || echo "test: pytest collected no tests, failing"; exit $$rc; }
+
+# Root and iproute2: nine test hosts in network namespaces on a private bridge (10.231.0.0/24),
+# each with its own PostgreSQL, Redis, gunicorn, Celery or SMTP processes; skips without root.
+# About 2.5 minutes; removes its namespaces, processes and temp files even when it fails, and
+# keeps the run's logs in var/cluster-test/.
+cluster-test: $(VENV_STAMP) ## multi-host test: load on two web hosts while a worker, a link and Redis fail
+	$(PY) -m tests.cluster
 
 # BENCH_ORGS (default 3000 = 90,000 cases), BENCH_REUSE=1 to keep the data set, BENCH_DURATION.
 bench: $(VENV_STAMP) ## national-scale benchmarks on PostgreSQL (see bench/RESULTS.md)

@@ -21,7 +21,9 @@ trap stop_all EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# The worker's output also goes to var/celery-worker.log, so we can tell when it is ready.
+# Without -Q the worker takes every queue (sweep, notify, reports, celery: project/celery.py),
+# so one process does all the background work here. Its output also goes to
+# var/celery-worker.log, so we can tell when it is ready.
 : >var/celery-worker.log
 "$BIN/celery" -A project worker --beat --concurrency 2 -l info \
     > >(tee -a var/celery-worker.log) 2>&1 &

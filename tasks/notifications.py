@@ -2,13 +2,21 @@
 
 from celery import shared_task
 
+from workflows.health import delivery_record
 from workflows.notifications import digest_record_all, notifications_deliver_due
 
 
 @shared_task(name="tasks.notifications.deliver", ignore_result=True, expires=300)
 def deliver() -> int:
-    """Send what is pending now; failures stay in the log with their next attempt time."""
-    return notifications_deliver_due().sent
+    """Send what is pending now; failures stay in the log with their next attempt time, and
+    a run that fails as a whole shows on /healthz as mail stopped until one succeeds."""
+    try:
+        sent = notifications_deliver_due().sent
+    except Exception:
+        delivery_record(failed=True)
+        raise
+    delivery_record(failed=False)
+    return sent
 
 
 @shared_task(name="tasks.notifications.daily_digest", ignore_result=True, soft_time_limit=1800)

@@ -15,6 +15,7 @@ from django.http import Http404
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.decorators import method_decorator
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -30,6 +31,7 @@ from rest_framework.views import exception_handler as drf_exception_handler
 from . import access, bounds, cascade, deadlines, forms, selectors, services
 from .api_pagination import StrictLimitOffsetPagination
 from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
+from .db_router import replica_view
 from .models import (
     Aspect,
     AuditEvent,
@@ -529,6 +531,7 @@ class MeasureListView(GenericAPIView):
         ],
         responses={200: MeasureRowSerializer(many=True), **_errors(400)},
     )
+    @method_decorator(replica_view)
     def get(self, request):
         """Every measure with the latest case the caller can see (status "none" if none).
 
@@ -989,6 +992,7 @@ class AuditEventListView(GenericAPIView):
         ],
         responses={200: AuditEventSerializer(many=True), **_errors(400, 401, 403)},
     )
+    @method_decorator(replica_view)
     def get(self, request):
         """Audit events filtered by verb, case, actor and time, newest first."""
         _reject_empty_filters(request)

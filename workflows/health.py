@@ -22,6 +22,8 @@ from django.utils.dateparse import parse_datetime
 HEARTBEAT_KEY = "reformflow:worker_heartbeat"
 SWEEP_KEY = "reformflow:last_sweep_at"
 SWEEP_FAILED_KEY = "reformflow:last_sweep_failed_parts"
+# Set when the notify queue's last delivery failed as a whole, cleared by the next that ran.
+DELIVERY_FAILED_KEY = "reformflow:last_delivery_failed"
 # A failure here means mail is not going out.
 MAIL_PARTS = ("delivery",)
 EMBEDDED_BROKER = "embedded filesystem broker"
@@ -35,6 +37,11 @@ def heartbeat_record(at: datetime | None = None) -> None:
 def sweep_record(at: datetime, *, failed_parts=()) -> None:
     """Note when the deadline/escalation sweep last finished, and the parts that failed in it."""
     cache.set_many({SWEEP_KEY: at.isoformat(), SWEEP_FAILED_KEY: list(failed_parts)}, timeout=None)
+
+
+def delivery_record(*, failed: bool) -> None:
+    """Note whether the last delivery run (on the notify queue) failed as a whole."""
+    cache.set(DELIVERY_FAILED_KEY, failed, timeout=None)
 
 
 def _database() -> dict:
@@ -77,6 +84,8 @@ def _sweep(now: datetime, moment: dict) -> dict:
     """The last sweep's failing parts, and whether mail is going out."""
     try:
         failed = list(cache.get(SWEEP_FAILED_KEY) or [])
+        if cache.get(DELIVERY_FAILED_KEY) and "delivery" not in failed:
+            failed.append("delivery")
     except Exception:  # noqa: BLE001 - as in _moment
         failed = []
     stale = moment["age_seconds"] is not None and moment["age_seconds"] > (

@@ -30,6 +30,7 @@ from viewflow.workflow.status import STATUS
 from . import access, lights, supervision
 from .audit import audit_record
 from .bounds import clean_text
+from .db_router import replica_reads
 from .deadlines import deadline_caps_follow, due_fields_for_new_task
 from .models import (
     Aspect,
@@ -910,9 +911,11 @@ def report_render(*, report_id: int) -> Report | None:
     ).get(pk=report_id)
     try:
         with translation.override(_report_language(report)):
-            data = report_data_collect(
-                report, as_of=as_of, on_progress=lambda p: _report_progress(report_id, p)
-            )
+            # The report's data from the replica once it has replayed every commit so far.
+            with replica_reads(caught_up=True):
+                data = report_data_collect(
+                    report, as_of=as_of, on_progress=lambda p: _report_progress(report_id, p)
+                )
             pdf = report_pdf(data, on_progress=lambda p: _report_progress(report_id, p))
         with transaction.atomic():
             _report_store(report, pdf)

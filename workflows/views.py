@@ -18,6 +18,7 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from . import access, cascade, deadlines, forms, health, selectors, services
 from .bounds import InputRejected
+from .db_router import replica_view
 from .middleware import auditors_may_post
 from .models import (
     AuditEvent,
@@ -81,6 +82,7 @@ def programme_filters(user, params) -> tuple[Organisation | None, str | None]:
 
 
 @login_required
+@replica_view
 def dashboard(request):
     organisation, level = programme_filters(request.user, request.GET)
     # The menu lists the user's organisation and the ones right below; any other in reach

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from . import access, exports, selectors
 from .audit import audit_verification_run
 from .bounds import InputRejected
+from .db_router import replica_view
 from .forms import AuditFilterForm
 from .middleware import auditors_may_post
 
@@ -65,6 +66,7 @@ def _filtered_events(request):
 
 
 @desk_view
+@replica_view
 def audit_trail(request):
     form, events = _filtered_events(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -88,6 +90,7 @@ def audit_trail(request):
 
 
 @desk_view
+@replica_view
 def audit_csv(request):
     form, events = _filtered_events(request)
     if form.is_bound and form.errors:
@@ -131,12 +134,14 @@ def _attachment(response, name: str, suffix: str):
 
 
 @desk_view
+@replica_view
 def programme_csv(request):
     response = HttpResponse(exports.programme_csv(request.user), content_type="text/csv")
     return _attachment(response, "programme", "csv")
 
 
 @desk_view
+@replica_view
 def programme_xlsx(request):
     response = HttpResponse(exports.programme_xlsx(request.user), content_type=XLSX_TYPE)
     return _attachment(response, "programme", "xlsx")

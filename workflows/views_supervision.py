@@ -19,6 +19,7 @@ from django.utils.translation import gettext_lazy
 
 from . import access, appraisal, bounds, ledger, lights, selectors, supervision
 from .calendar import local_date
+from .db_router import replica_view
 from .models import (
     Department,
     ExtensionRequest,
@@ -384,6 +385,7 @@ def _organisation_choices(user, organisation) -> list:
 
 
 @login_required
+@replica_view
 def appraisal_page(request):
     """A federation's month: its departments ranked among themselves. Its coordinators (and
     those above) rebuild it from the audit trail."""
@@ -408,6 +410,7 @@ def appraisal_page(request):
 
 
 @login_required
+@replica_view
 def appraisal_department(request, department_id):
     """A department's points in the month, each linked to the task and event behind it; a
     department of a federation out of reach is a 404. Notes and links show only for the cases
@@ -441,6 +444,7 @@ def appraisal_department(request, department_id):
 
 
 @login_required
+@replica_view
 def bulletin_pdf(request):
     """A federation's monthly bulletin (情况通报) as a PDF download."""
     organisation = _organisation(request)
@@ -467,6 +471,7 @@ _LEDGER_TYPES = {
 
 
 @login_required
+@replica_view
 def ledger_export(request, fmt):
     """A federation's programme ledger (台账) as XLSX or DOCX: its own cases, one row per
     measure (`?organisation=<code>`, by default the user's own); with `?below=1`, every case

@@ -50,6 +50,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: read-your-writes needs the user (workflows/db_router.py).
+    "workflows.db_router.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "workflows.middleware.AuditorsReadOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -90,6 +92,64 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Reconnect transparently after a PostgreSQL restart instead of failing on a dead socket.
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+
+# Behind PgBouncer in transaction mode (DATABASE_POOLING=transaction) a server connection is
+# lent for one transaction at a time, so nothing may outlive a transaction on it: no
+# server-side cursors (iterator() keeps one open between fetches). Django's default
+# client-side parameter binding prepares nothing on the server, so it needs no change.
+DATABASE_POOLING = env.str("DATABASE_POOLING", default="")
+
+
+def pooled(config: dict) -> dict:
+    """A database's settings adjusted for the connection pooler in front of it, if any."""
+    if DATABASE_POOLING == "transaction" and config["ENGINE"] == "django.db.backends.postgresql":
+        config["DISABLE_SERVER_SIDE_CURSORS"] = True
+    return config
+
+
+pooled(DATABASES["default"])
+
+
+def replica_database(url: str, *, conn_max_age: int) -> dict:
+    """The `replica` alias for a streaming replica: fails fast (a cut host costs a request at
+    most a few seconds, then the router stops using it), and mirrors `default` in tests."""
+    config = env.db_url_config(url)
+    config.update(ATOMIC_REQUESTS=False, CONN_MAX_AGE=conn_max_age, CONN_HEALTH_CHECKS=True)
+    config["TEST"] = {"MIRROR": "default"}
+    if config["ENGINE"] == "django.db.backends.postgresql":
+        seconds = env.int("REPLICA_CONNECT_TIMEOUT", default=2)
+        config.setdefault("OPTIONS", {}).update(
+            connect_timeout=seconds,
+            # A dead link fails an open connection's next query within a second, and an idle
+            # one within ten (then the router stops using the replica for a while).
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
+            tcp_user_timeout=1000,
+        )
+    return pooled(config)
+
+
+# --- A streaming replica for the heavy reads (dashboards, exports, report data, appraisal,
+# audit search), only where the code asks for it: workflows/db_router.py.
+DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_database(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
+DATABASE_ROUTERS = ["workflows.db_router.ReplicaRouter"]
+# Off switch without removing the URL (e.g. while the replica is rebuilt).
+REPLICA_READS = env.bool("REPLICA_READS", default=True)
+# Past this replay lag the heavy reads go to the primary; the lag is checked at most this
+# often per process; a user's reads stay on the primary this long after their own write.
+REPLICA_MAX_LAG_SECONDS = env.float("REPLICA_MAX_LAG_SECONDS", default=10.0)
+REPLICA_CHECK_SECONDS = env.float("REPLICA_CHECK_SECONDS", default=5.0)
+# A replica that did not answer is not tried again for this long (each try costs a request
+# up to REPLICA_CONNECT_TIMEOUT).
+REPLICA_DOWN_SECONDS = env.float("REPLICA_DOWN_SECONDS", default=30.0)
+READ_YOUR_WRITES_SECONDS = env.int("READ_YOUR_WRITES_SECONDS", default=15)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -189,7 +249,8 @@ else:
     }
 
 # --- Celery: Redis when REDIS_URL is set, otherwise kombu's filesystem transport.
-CELERY_QUEUE_DIR = VAR_DIR / "celery"
+# The filesystem broker's folders (one machine only); tests point it at a folder of their own.
+CELERY_QUEUE_DIR = Path(env.str("CELERY_QUEUE_DIR", default=str(VAR_DIR / "celery")))
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
     # A message whose worker died unacknowledged is redelivered after this many seconds.
@@ -213,6 +274,11 @@ CELERY_TIMEZONE = TIME_ZONE
 # limit is 360 s): the sweep queues it again.
 REPORT_RENDER_STALE_SECONDS = env.int("REPORT_RENDER_STALE_SECONDS", default=400)
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Exactly one beat sends: each beat process asks for a lease in the database (every mode has
+# one) and only its holder sends; a second beat stands by and takes over within this many
+# seconds of the holder going quiet (workflows/beat_lock.py).
+CELERY_BEAT_SCHEDULER = "workflows.beat_lock:SingleBeatScheduler"
+BEAT_LEASE_SECONDS = env.float("BEAT_LEASE_SECONDS", default=30.0)
 # Seconds of reminder and escalation work one sweep takes on before it leaves the rest to the
 # next one (a minute later). Normal minutes need a fraction of this; a catch-up after
 # downtime or an import (tens of thousands of rungs) drains oldest first over several sweeps

@@ -3,7 +3,7 @@
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env
+from .base import DATABASE_REPLICA_URL, env, pooled, replica_database
 
 
 def _required(name: str) -> str:
@@ -20,6 +20,11 @@ ALLOWED_HOSTS = [host.strip() for host in _required("ALLOWED_HOSTS").split(",") 
 DATABASES = {"default": env.db_url_config(_required("DATABASE_URL"))}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+pooled(DATABASES["default"])
+if DATABASE_REPLICA_URL:
+    DATABASES["replica"] = replica_database(
+        DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
+    )
 DEBUG = False
 ALLOW_DEMO_SEED = False
 

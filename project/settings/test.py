@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from .base import *  # noqa: F403
-from .base import SECRET_KEY, VAR_DIR
+from .base import DATABASES, SECRET_KEY, VAR_DIR
 
 SECRET_KEY = SECRET_KEY or "reformflow-test-key"  # noqa: S105
 DEBUG = False
@@ -22,3 +22,9 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 # whitenoise warns on every request when STATIC_ROOT is missing; tests serve no static files.
 Path(STATIC_ROOT).mkdir(parents=True, exist_ok=True)  # noqa: F405
+
+# The router's tests read through a `replica` alias that mirrors the test database; every
+# other test reads from the primary alone, as without DATABASE_REPLICA_URL.
+DATABASES.setdefault("replica", {**DATABASES["default"]})
+DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+REPLICA_READS = False

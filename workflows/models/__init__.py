@@ -27,6 +27,7 @@ from .deadlines import (
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
 from .reports import Report, ReportKind, ReportStatus
+from .scheduler import BeatLease
 from .supervision import (
     Axis,
     Cadence,
@@ -52,6 +53,7 @@ from .supervision import (
 )
 
 __all__ = [
+    "BeatLease",
     "Axis",
     "Cadence",
     "CaseLight",

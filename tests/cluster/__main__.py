@@ -1,0 +1,5 @@
+import sys
+
+from tests.cluster.run import main
+
+sys.exit(main())

@@ -28,7 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # django.contrib.staticfiles, with what collectstatic leaves out (project/apps.py).
+    "project.apps.StaticFilesConfig",
     "django.contrib.humanize",
     "axes",
     "csp",
@@ -130,6 +131,13 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed names (cached for a year by browsers) and gzip/brotli copies, served by whitenoise
+# wherever static files are served: production and the demo (`make collectstatic` first).
+# With DEBUG on, {% static %} gives plain names and runserver serves the source files.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Evidence is never served from MEDIA_URL: downloads go through an access-checked view.
 MEDIA_URL = "/media-not-served/"

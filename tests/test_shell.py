@@ -2,7 +2,10 @@
 only what the person may open, the refusal page that keeps the menu, the phone-ready rows,
 scripts only where they are used, and the first run's guide."""
 
+import re
+
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
@@ -76,6 +79,34 @@ def test_the_workflow_engine_is_offered_only_to_those_who_may_open_it(client, de
     coordinator_page = client.get(reverse("workflows:inbox")).content.decode()
     assert "Workflow engine" in coordinator_page and f'href="{ENGINE}"' in coordinator_page
     assert client.get(ENGINE).status_code == 302
+
+
+@pytest.mark.parametrize(
+    "username",
+    [
+        "network_work.staff",
+        "network_work.head",
+        "secretary_publicity_network",
+        "coordinator.office",
+        "auditor",
+        "admin",
+        "beijing.coordinator",
+    ],
+)
+def test_every_link_in_the_side_menu_opens_for_the_person_it_is_shown_to(
+    client, catalogue, username
+):
+    from workflows.demo import demo_seed
+
+    demo_seed(password="demo-pass-for-tests", provinces=1)
+    client.force_login(get_user_model().objects.get(username=username))
+    page = client.get(reverse("workflows:inbox")).content.decode()
+    menu = page[page.index('<aside class="vf-page__menu') : page.index("</aside>")]
+    links = set(re.findall(r'<a [^>]*href="(/[^"]*)"', menu))
+    assert reverse("workflows:inbox") in links
+
+    for link in sorted(links):
+        assert client.get(link, follow=True).status_code == 200, f"{username}: {link}"
 
 
 def test_rows_carry_their_column_names_for_the_phone_layout(client, demo_users, launch):

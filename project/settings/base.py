@@ -136,9 +136,14 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 # Hashed names (cached for a year by browsers) and gzip/brotli copies, served by whitenoise
 # wherever static files are served: production and the demo (`make collectstatic` first).
 # With DEBUG on, {% static %} gives plain names and runserver serves the source files.
+# HASHED_STATIC_FILES=false: plain names, nothing to collect first (a test's own server).
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool("HASHED_STATIC_FILES", default=True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
 }
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Evidence is never served from MEDIA_URL: downloads go through an access-checked view.

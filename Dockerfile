@@ -1,4 +1,15 @@
 # Reformflow image: one image for web (gunicorn), Celery worker and Celery beat.
+
+# Front-end libraries (ECharts, axe-core) from the npm registry, by `make assets`; only their
+# dist files reach the image, in static/vendor/. Node.js stays in this stage.
+FROM node:20-bookworm-slim AS assets
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends make \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY Makefile package.json package-lock.json ./
+RUN make assets
+
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -7,6 +18,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     VENV=/opt/venv \
     VENV_STAMP= \
+    ASSETS_STAMP= \
     PATH=/opt/venv/bin:$PATH \
     PYTHONPATH=/app \
     DJANGO_SETTINGS_MODULE=project.settings.production
@@ -27,6 +39,7 @@ RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml
     && pip install -r /tmp/requirements.txt
 
 COPY . .
+COPY --from=assets /app/static/vendor static/vendor
 # The code runs from /app (PYTHONPATH): templates/ and the catalogue sit beside it.
 # Production settings refuse to load without these; the build never touches a database.
 RUN pip install --no-deps . \

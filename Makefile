@@ -15,6 +15,8 @@ RUFF := $(BIN)/ruff
 # What the project-running targets depend on. The image installs everything at build time
 # and sets VENV_STAMP to empty, so nothing tries to reinstall inside a container.
 VENV_STAMP ?= $(VENV)/.installed
+# The same for the front-end libraries: the image copies static/vendor/ from its node stage.
+ASSETS_STAMP ?= $(VENDOR)/.installed
 LOG_LEVEL ?= info
 PYTEST_ARGS ?=
 
@@ -22,9 +24,15 @@ PYTEST_ARGS ?=
 SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
 	libharfbuzz-subset0 chromium
 RUNTIME_DIRS := var/celery/queue var/celery/control var/outbox var/media
+# Front-end libraries from the npm registry (package.json pins them, package-lock.json locks
+# them); only these dist files are served, from the git-ignored static/vendor/, never a CDN.
+VENDOR := static/vendor
+VENDOR_FILES := node_modules/echarts/dist/echarts.min.js node_modules/axe-core/axe.min.js
+# The demo's port (make demo PORT=8123).
+PORT ?= 8000
 
-.PHONY: help venv system-deps dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo test \
-	lint format clean worker beat web compose-config bench screenshots security cluster-test
+.PHONY: help venv system-deps assets dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo \
+	test lint format clean worker beat web compose-config bench screenshots security cluster-test
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -53,6 +61,27 @@ system-deps: ## apt-install system packages (CJK font, gettext, pdftotext, Pango
 	apt-get update -qq && \
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing
 
+# npm ci installs exactly package-lock.json; --ignore-scripts: no package runs code at install.
+# Without npm, as root on Debian it installs Node.js and npm first; otherwise it says how.
+assets: $(ASSETS_STAMP) ## npm ci, then copy ECharts and axe-core into static/vendor/
+
+$(VENDOR)/.installed: package.json package-lock.json
+	@if ! command -v npm >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "assets: installing Node.js and npm"; \
+			apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nodejs npm; \
+		else \
+			echo "assets: npm is missing; install Node.js 20 and npm (apt-get install nodejs npm)"; \
+			exit 1; \
+		fi; \
+	fi
+	npm ci --ignore-scripts --no-audit --no-fund
+	rm -rf $(VENDOR)
+	mkdir -p $(VENDOR)
+	cp $(VENDOR_FILES) $(VENDOR)/
+	touch $@
+
 dirs:
 	@mkdir -p $(RUNTIME_DIRS)
 
@@ -68,8 +97,9 @@ catalogue: $(VENV_STAMP) ## load the shipped reform-plan catalogue and organisat
 	$(MANAGE) load_catalogue
 
 DEMO_PROVINCES ?= 3
+SEED_ARGS ?=
 seed: $(VENV_STAMP) ## create demo accounts, with DEMO_PROVINCES provincial federations (prints logins)
-	$(MANAGE) seed_demo --provinces $(DEMO_PROVINCES)
+	$(MANAGE) seed_demo --provinces $(DEMO_PROVINCES) $(SEED_ARGS)
 
 verify-audit: $(VENV_STAMP) ## walk the audit trail's hash chain (exit 1 at the first broken event)
 	$(MANAGE) verify_audit
@@ -86,8 +116,10 @@ messages: $(VENV_STAMP) ## compile translations (nothing to do without a locale 
 		echo "messages: no locale folder yet, nothing to compile"; \
 	fi
 
-collectstatic: $(VENV_STAMP) ## gather static files into STATIC_ROOT
-	$(MANAGE) collectstatic --noinput -i node_modules
+# Hashed names and gzip/brotli copies (whitenoise); what it leaves out, node_modules trees
+# included, is listed once in project/apps.py.
+collectstatic: $(VENV_STAMP) $(ASSETS_STAMP) ## gather, hash and compress static files into STATIC_ROOT
+	$(MANAGE) collectstatic --noinput
 
 # --- running -----------------------------------------------------------------------------
 
@@ -96,8 +128,11 @@ collectstatic: $(VENV_STAMP) ## gather static files into STATIC_ROOT
 ifndef DEMO_PASSWORD
 demo: export DEMO_PASSWORD := $(shell python3 -c 'import secrets; print(secrets.token_urlsafe(12))')
 endif
-demo: venv system-deps migrate catalogue seed messages ## embedded demo: SQLite, filesystem broker, outbox
-	VENV=$(VENV) scripts/run-demo.sh
+# The demo also launches the measure its guide follows (the catalogue's first), so the staff
+# account the guide names finds the plan in its queue.
+demo: SEED_ARGS += --launch-first
+demo: venv system-deps assets migrate catalogue seed messages collectstatic ## embedded demo on PORT (8000): SQLite, filesystem broker, outbox
+	VENV=$(VENV) PORT=$(PORT) scripts/run-demo.sh
 
 web: ## gunicorn on 0.0.0.0:8000 (production settings unless DJANGO_SETTINGS_MODULE says otherwise)
 	$(BIN)/gunicorn project.wsgi -b 0.0.0.0:8000 --access-logfile -
@@ -121,7 +156,7 @@ beat: dirs ## Celery beat (sends the periodic tasks while it holds the beat leas
 # system-deps is best effort here: without pdftotext or the CJK font the PDF tests say so, and
 # without /usr/bin/chromium the browser tests fail with the fix (PYTEST_ARGS='-m "not browser"'
 # leaves them out locally).
-test: $(VENV_STAMP) ## ruff, migration check and pytest (browser tests included); CI runs this
+test: $(VENV_STAMP) $(ASSETS_STAMP) ## ruff, migration check and pytest (browser tests included); CI runs this
 	@$(MAKE) --no-print-directory system-deps || echo "test: system-deps failed, continuing"
 	$(RUFF) check .
 	$(RUFF) format --check .
@@ -144,7 +179,7 @@ bench: $(VENV_STAMP) ## national-scale benchmarks on PostgreSQL (see bench/RESUL
 
 # The browser tests always write docs/screenshots/NAME.tmp.png; this also replaces the
 # committed NAME.png files shown in README.md.
-screenshots: $(VENV_STAMP) ## refresh docs/screenshots/*.png from the browser tests
+screenshots: $(VENV_STAMP) $(ASSETS_STAMP) ## refresh docs/screenshots/*.png from the browser tests
 	UPDATE_SCREENSHOTS=1 DJANGO_SETTINGS_MODULE=project.settings.test $(BIN)/pytest -m browser -q
 
 # bandit over our code (accepted findings carry `# nosec Bxxx` with the reason beside them);
@@ -161,8 +196,8 @@ format: $(VENV_STAMP) ## apply ruff fixes and formatting
 	$(RUFF) check --fix .
 	$(RUFF) format .
 
-clean: ## remove var/ (SQLite, queue, outbox, media) and caches; keeps .venv
-	rm -rf var .pytest_cache .ruff_cache .mypy_cache build *.egg-info
+clean: ## remove var/ (SQLite, queue, outbox, media, collected static), node_modules and caches; keeps .venv
+	rm -rf var node_modules $(VENDOR) .pytest_cache .ruff_cache .mypy_cache build *.egg-info
 	find . -path ./.venv -prune -o -type d -name __pycache__ -prune -exec rm -rf {} +
 
 compose-config: ## validate compose.yaml (needs a docker engine with the compose plugin)

@@ -30,4 +30,6 @@ fi
 # A reused data set may predate the newest migrations.
 $PY manage.py migrate --noinput -v0
 $PY manage.py createcachetable
+# Pages name hashed static files, as in production.
+$PY manage.py collectstatic --noinput -v0
 exec $PY bench/bench.py "$@"

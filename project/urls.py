@@ -2,15 +2,22 @@
 
 from django.contrib import admin
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 
 from workflows.site import site
-from workflows.views import healthz
+from workflows.views import healthz, set_language
+
+# The product's name in the admin, not "Django administration".
+admin.site.site_header = _("Reformflow administration")
+admin.site.site_title = _("Reformflow")
+admin.site.index_title = _("Catalogue, organisation and accounts")
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Django's language switch, which also keeps the choice on the profile.
+    path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("workflows.api_urls")),
     path("", site.urls),
 ]
@@ -19,3 +26,5 @@ urlpatterns = [
 handler404 = "workflows.views.page_not_found"
 # A query parameter a bound refused (e.g. ?until=9999-12-31) names its field on the 400 page.
 handler400 = "workflows.views.bad_request"
+# A refusal keeps the side menu for signed-in people.
+handler403 = "workflows.views.permission_denied"

@@ -116,6 +116,8 @@ def start_web(log: Path, **extra_env) -> tuple[subprocess.Popen, str]:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "project.settings.local",
         "DEBUG": "false",
+        # Pages name plain static files: nothing was collected for this server.
+        "HASHED_STATIC_FILES": "false",
         # The test's session cookie must validate in the server: same signing key.
         "SECRET_KEY": settings.SECRET_KEY,
         "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",

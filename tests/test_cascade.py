@@ -415,7 +415,9 @@ def test_a_level_view_pages_its_cases_on_the_dashboard_and_in_the_api(
 
     def dashboard_organisations(page):
         html = client.get(f"/workflows/dashboard/?level=provincial&page={page}").content.decode()
-        return re.findall(r'<tr data-measure="3.1">.*?</td><td>([^<]+)</td>', html), html
+        return re.findall(
+            r'<tr data-measure="3.1">.*?</td><td data-label="[^"]*">([^<]+)</td>', html
+        ), html
 
     first, html = dashboard_organisations(1)
     second, _ = dashboard_organisations(2)

@@ -347,7 +347,11 @@ EXPECTED: list[Row] = [
     ),
     Row(r"api/v1/reports/<int:pk>/", api(staff=DENIED, head=DENIED), why="the programme report"),
     # --- viewflow's engine pages
-    Row(r"engine/", everyone(REDIRECT), why="forwards to the flow's pages"),
+    Row(
+        r"engine/",
+        ENGINE_FORWARD,
+        why="forwards to the flow's pages those who may open them; the menu offers it to them only",
+    ),
     Row(r"engine/measure/", ENGINE_VIEW),
     Row(r"engine/measure/(inbox|queue|archive|flows|tasks|chart)/", ENGINE_VIEW),
     Row(r"engine/measure/<int:process_pk>/(chart/)?", ENGINE_VIEW),

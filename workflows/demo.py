@@ -10,7 +10,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from . import roles
-from .models import Department, LeaderRole, Measure, Organisation, OrganisationLevel, Profile
+from .models import (
+    Case,
+    Department,
+    LeaderRole,
+    Measure,
+    Organisation,
+    OrganisationLevel,
+    Profile,
+)
 from .organisations import organisation_create, organisation_roles_copy
 
 # Demo provincial federations, in this order: (code, English name, Chinese name).
@@ -205,26 +213,54 @@ def demo_password_generate() -> str:
     return secrets.token_urlsafe(12)
 
 
-def demo_logins_by_role() -> list[DemoLogin]:
-    """One existing demo login per role, for a first run; staff, head and leader share a measure.
-
-    They are the people of the catalogue's first measure, so someone trying each login in turn
-    can follow that measure's case from draft to approval. Reads only; writes nothing.
-    """
-    measure = (
+def _guide_measure() -> Measure | None:
+    """The catalogue's first measure: the one the demo guide follows from draft to approval."""
+    return (
         Measure.objects.select_related("lead_department", "supervising_leader")
         .order_by("aspect__position", "position")
         .first()
     )
+
+
+def demo_guide_case_launch():
+    """Launch the guide's measure at the national federation unless its case is open, so the
+    staff account the guide names finds the plan in its queue; returns (case, created), or
+    (None, False) without a catalogue. Launched by the system, as `launch_measures` does."""
+    from .services import case_launch
+
+    measure = _guide_measure()
+    if measure is None:
+        return None, False
+    return case_launch(measure=measure, by=None)
+
+
+def demo_logins_by_role() -> list[DemoLogin]:
+    """One existing demo login per role, for a first run; staff, head and leader share a measure.
+
+    They are the people of the catalogue's first measure, so someone trying each login in turn
+    can follow that measure's case from draft to approval; until a coordinator (or `make demo`)
+    has launched it, the staff line says so. Reads only; writes nothing.
+    """
+    measure = _guide_measure()
     if measure is None:
         return []
+    launched = Case.objects.filter(
+        measure=measure, organisation__parent__isnull=True, is_open=True
+    ).exists()
     existing = set(get_user_model().objects.values_list("username", flat=True))
+    if launched:
+        staff_does = (
+            f"department staff: claim the plan of measure {measure.code} from the queue, "
+            "draft it and submit it"
+        )
+    else:
+        staff_does = (
+            f"department staff: draft and submit the plan of measure {measure.code} once a "
+            "coordinator has launched it"
+        )
     candidates = [
         DemoLogin("coordinator.office", "coordinator: launch measures, watch the programme"),
-        DemoLogin(
-            f"{measure.lead_department.key}.staff",
-            f"department staff: draft and submit the plan of measure {measure.code}",
-        ),
+        DemoLogin(f"{measure.lead_department.key}.staff", staff_does),
         DemoLogin(
             f"{measure.lead_department.key}.head",
             f"department head: approve or return measure {measure.code}'s plan",

@@ -1,5 +1,6 @@
-"""Signal receivers (connected in apps.ready): logins and logouts on the audit trail; a changed
-escalation policy puts the tasks it governs back in front of the sweep."""
+"""Signal receivers (connected in apps.ready): logins and logouts on the audit trail, a login
+brings the person's language; a changed escalation policy puts the tasks it governs back in
+front of the sweep."""
 
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.db.models.signals import post_delete, post_save
@@ -7,6 +8,7 @@ from django.dispatch import receiver
 
 from .audit import audit_record
 from .escalation import alerts_reset
+from .languages import language_at_login
 from .models import EscalationPolicy, EscalationRung
 
 # Long enough for any real username; a pasted essay is cut, not stored whole.
@@ -23,6 +25,12 @@ def _client(request) -> dict:
 def audit_logged_in(sender, request, user, **kwargs):
     """A successful login, by the user who logged in."""
     audit_record(verb="logged_in", actor=user, data=_client(request))
+
+
+@receiver(user_logged_in, dispatch_uid="reformflow_language_at_login")
+def apply_language_at_login(sender, request, user, **kwargs):
+    """The language chosen on the login page is kept; else the profile's language applies."""
+    language_at_login(request=request, user=user)
 
 
 @receiver(user_logged_out, dispatch_uid="reformflow_audit_logged_out")

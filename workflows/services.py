@@ -1094,3 +1094,18 @@ def notification_mode_set(*, user, mode: str) -> bool:
         profile.save(update_fields=["notification_mode"])
         audit_record(verb="notification_mode_changed", actor=user, data={"from": old, "to": mode})
     return True
+
+
+def profile_language_set(*, user, language: str) -> bool:
+    """A person chooses the language of their pages and mail (auditors too: their own
+    setting). Returns whether anything changed; a change is audited."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError({"language": f"Not an offered language: {language[:20]!r}."})
+    with transaction.atomic():
+        profile, _created = Profile.objects.select_for_update().get_or_create(user=user)
+        if profile.language == language:
+            return False
+        old, profile.language = profile.language, language
+        profile.save(update_fields=["language"])
+        audit_record(verb="language_changed", actor=user, data={"from": old, "to": language})
+    return True

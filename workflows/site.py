@@ -69,14 +69,24 @@ class ReformApp(Application):
     ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
 
 
+def opens_engine(user) -> bool:
+    """viewflow's engine pages, and their menu entry: whoever the flow lets view them."""
+    return MeasureFlow.instance.has_view_permission(user)
+
+
+reform_app = ReformApp()
 site = Site(
-    title="Reformflow",
+    title=_("Reformflow"),
+    # The indigo of our buttons and of the login page's header, instead of Material's purple.
+    primary_color="#3949ab",
     viewsets=[
-        ReformApp(),
+        reform_app,
         Application(
             title=_("Workflow engine"),
             icon="account_tree",
             app_name="engine",
+            # Without it the menu offers the engine to everyone, and the pages answer 403.
+            permission=opens_engine,
             viewsets=[FlowAppViewset(MeasureFlow, icon="account_tree")],
         ),
     ],

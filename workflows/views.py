@@ -10,13 +10,13 @@ from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views import defaults
+from django.views import defaults, i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, selectors, services
+from . import access, cascade, deadlines, forms, health, languages, selectors, services
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -587,6 +587,19 @@ def page_not_found(request, exception):
     return defaults.page_not_found(request, exception)
 
 
+def permission_denied(request, exception):
+    """403: a signed-in person refused on a page of the site keeps the side menu of
+    Reformflow's pages (templates/403.html), so the way on is one click. viewflow's
+    SiteMiddleware refuses before it puts the site on the request, so it is put here."""
+    match = request.resolver_match
+    extra = getattr(getattr(match, "url_name", None), "extra", None) or {}
+    if request.user.is_authenticated and extra.get("site") is not None:
+        from .site import reform_app
+
+        match.site, match.app, match.viewset = extra["site"], reform_app, reform_app
+    return defaults.permission_denied(request, exception)
+
+
 # --------------------------------------------------------------------------- reports
 
 
@@ -699,3 +712,12 @@ def report_download(request, report_id):
     return FileResponse(
         handle, as_attachment=True, filename=report.download_name, content_type="application/pdf"
     )
+
+
+def set_language(request):
+    """Django's language switch (cookie and redirect); a POST's choice is also kept: on the
+    profile of a signed-in person, in the session until login (workflows/languages.py)."""
+    response = i18n.set_language(request)
+    if request.method == "POST":
+        languages.language_choice_keep(request=request, language=request.POST.get("language", ""))
+    return response

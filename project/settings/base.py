@@ -28,7 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.staticfiles",
+    # django.contrib.staticfiles, with what collectstatic leaves out (project/apps.py).
+    "project.apps.StaticFilesConfig",
     "django.contrib.humanize",
     "axes",
     "csp",
@@ -47,6 +48,8 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # After a login, the language on the person's profile (workflows/languages.py).
+    "workflows.languages.ProfileLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -190,6 +193,18 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATIC_ROOT = env.path("STATIC_ROOT", default=str(VAR_DIR / "static"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed names (cached for a year by browsers) and gzip/brotli copies, served by whitenoise
+# wherever static files are served: production and the demo (`make collectstatic` first).
+# With DEBUG on, {% static %} gives plain names and runserver serves the source files.
+# HASHED_STATIC_FILES=false: plain names, nothing to collect first (a test's own server).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if env.bool("HASHED_STATIC_FILES", default=True)
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
 MEDIA_ROOT = env.path("MEDIA_ROOT", default=str(VAR_DIR / "media"))
 # Evidence is never served from MEDIA_URL: downloads go through an access-checked view.
 MEDIA_URL = "/media-not-served/"

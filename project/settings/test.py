@@ -12,6 +12,9 @@ CELERY_TASK_EAGER_PROPAGATES = True
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MEDIA_ROOT = str(VAR_DIR / "test-media")
+# The suite renders pages without collecting static files first: plain names, no manifest.
+# The browser tests collect once into var/test-static and serve hashed, compressed files
+# through whitenoise, as production does (tests/browser/conftest.py), to weigh the pages.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},

@@ -148,9 +148,9 @@ class Profile(models.Model):
     organisation = models.ForeignKey(
         Organisation, null=True, blank=True, on_delete=models.PROTECT, related_name="members"
     )
-    language = models.CharField(
-        max_length=10, choices=settings.LANGUAGES, default=settings.LANGUAGE_CODE
-    )
+    # Blank until the person chooses one with the language switch: until then pages follow
+    # their browser and mail is in the site's default language.
+    language = models.CharField(max_length=10, choices=settings.LANGUAGES, blank=True, default="")
     # "digest": reminders and escalations are logged but reach the user only in the daily digest.
     notification_mode = models.CharField(
         max_length=10,

@@ -54,9 +54,24 @@ def _queue_or_person(item, *, full_name: bool):
     return DASH
 
 
+def _labels(*columns: str) -> tuple:
+    """Each column's name, escaped once, for the `data-label` of its cells: on a phone the
+    table reads as one card per row, each value under its column's name (app.css,
+    .rf-table-cards). The first column is the card's title and carries no label."""
+    return tuple(format_html("{}", column) for column in columns)
+
+
+@per_language
+def _task_labels():
+    return _labels(
+        gettext("Step"), gettext("Assignee"), gettext("Created"), gettext("Due"), gettext("Status")
+    )
+
+
 @register.simple_tag
 def task_rows(items) -> str:
     """The rows of the inbox, queue and archive tables."""
+    labels = _task_labels()
     rows = []
     for item in items:
         case = item.case
@@ -65,16 +80,22 @@ def task_rows(items) -> str:
             status = f"{status} · {item.get_outcome_display()}"
         rows.append(
             format_html(
-                '<tr><td><a href="{}">{} {}</a></td><td><a href="{}">{}</a></td><td>{}</td>'
-                "<td>{}</td><td>{}</td><td>{}</td></tr>",
+                '<tr><td><a href="{}">{} {}</a></td><td data-label="{}"><a href="{}">{}</a></td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}</td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td></tr>',
                 _url("workflows:case", item.case_id),
                 case.measure.code,
                 case.measure.title,
+                labels[0],
                 _url("workflows:task", item.pk),
                 item.step.title,
+                labels[1],
                 _queue_or_person(item, full_name=False),
+                labels[2],
                 local_datetime(item.created_at),
+                labels[3],
                 due_badge(item),
+                labels[4],
                 status,
             )
         )
@@ -88,9 +109,25 @@ def _case_status(case) -> str:
     return table["In progress"] if case.is_open else table["Completed"]
 
 
+@per_language
+def _programme_labels():
+    return _labels(
+        gettext("Organisation"),
+        gettext("Status"),
+        gettext("Launched"),
+        gettext("Current step"),
+        gettext("Assignee"),
+        gettext("Due"),
+        gettext("Complete"),
+        gettext("RAG"),
+        gettext("Lights"),
+    )
+
+
 @register.simple_tag
 def programme_rows(rows) -> str:
     """The dashboard's rows: one per measure (or per case, filtered by level)."""
+    labels = _programme_labels()
     html = []
     for row in rows:
         measure, case, item = row.measure, row.case, row.open_item
@@ -124,27 +161,50 @@ def programme_rows(rows) -> str:
             cells = (DASH, DASH, DASH, DASH, DASH)
         html.append(
             format_html(
-                '<tr data-measure="{}"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>'
-                '<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class="rf-lights">{}</td></tr>',
+                '<tr data-measure="{}"><td>{}</td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}</td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}</td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td><td class="rf-lights" data-label="{}">{}</td></tr>',
                 measure.code,
                 title,
+                labels[0],
                 cells[0],
+                labels[1],
                 _case_status(case),
+                labels[2],
                 cells[1],
+                labels[3],
                 item.step.title if item is not None else DASH,
+                labels[4],
                 _queue_or_person(item, full_name=True) if item is not None else DASH,
+                labels[5],
                 due_badge(item) if item is not None else DASH,
+                labels[6],
                 cells[2],
+                labels[7],
                 cells[3],
+                labels[8],
                 cells[4],
             )
         )
     return safe_join(html, "\n")
 
 
+@per_language
+def _child_labels():
+    return _labels(
+        gettext("Status"),
+        gettext("Current step"),
+        gettext("Complete"),
+        gettext("RAG"),
+        gettext("Days overdue"),
+    )
+
+
 @register.simple_tag
 def child_rows(children) -> str:
     """A cascaded case's children: organisation, status, step, percent, RAG, days overdue."""
+    labels = _child_labels()
     html = []
     for child in children:
         organisation = child.organisation
@@ -157,17 +217,23 @@ def child_rows(children) -> str:
         html.append(
             format_html(
                 '<tr data-organisation="{}" data-status="{}"><td><a href="{}">{}</a> '
-                '<span class="rf-tag">{}</span></td><td>{}</td><td>{}</td><td>{}%</td>'
-                "<td>{}</td><td>{}</td></tr>",
+                '<span class="rf-tag">{}</span></td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}%</td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td></tr>',
                 organisation.code,
                 state,
                 _url("workflows:case", child.pk),
                 organisation.title,
                 organisation.level.title,
+                labels[0],
                 status,
+                labels[1],
                 child.current_step.title if child.current_step_id else DASH,
+                labels[2],
                 child.percent_complete,
+                labels[3],
                 rag_badge(child.rag),
+                labels[4],
                 child.days_overdue or DASH,
             )
         )

@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from workflows.demo import (
     DemoSeedRefused,
+    demo_guide_case_launch,
     demo_logins_by_role,
     demo_password_generate,
     demo_seed,
@@ -27,13 +28,18 @@ class Command(BaseCommand):
             help="also create this many provincial federations with accounts (at most 6)",
         )
         parser.add_argument(
+            "--launch-first",
+            action="store_true",
+            help="also launch the catalogue's first measure, the one the demo guide follows",
+        )
+        parser.add_argument(
             "--prefectures",
             type=int,
             default=0,
             help="and this many prefecture (city) federations in each province",
         )
 
-    def handle(self, *args, provinces=0, prefectures=0, **options):
+    def handle(self, *args, provinces=0, prefectures=0, launch_first=False, **options):
         if not Organisation.objects.filter(parent__isnull=True).exists():
             raise CommandError("Load the catalogue first: python manage.py load_catalogue")
         if options["summary"]:
@@ -52,6 +58,11 @@ class Command(BaseCommand):
             self.stdout.write(f"  {login.username.ljust(width)}  {login.role}")
         source = "from DEMO_PASSWORD" if os.environ.get("DEMO_PASSWORD") else "generated"
         self.stdout.write(f"Password ({source}): {password}")
+        if launch_first:
+            case, created = demo_guide_case_launch()
+            if case is not None:
+                state = "launched" if created else "already open"
+                self.stdout.write(f"Measure {case.measure.code}: case {case.pk} {state}")
 
     def _summary(self):
         logins = demo_logins_by_role()

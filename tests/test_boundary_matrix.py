@@ -357,7 +357,7 @@ TABLE: list[Row] = [
         target="completion",
     ),
     # --- viewflow's engine pages (A's case and tasks where they take one)
-    Row(r"engine/", anywhere(REDIRECT)),
+    Row(r"engine/", ENGINE_FORWARD, why="forwards those the engine admits, refuses the rest"),
     Row(r"engine/measure/", ENGINE_VIEW),
     Row(r"engine/measure/(inbox|queue|archive|flows|tasks|chart)/", ENGINE_VIEW),
     Row(r"engine/measure/(queue/assign|inbox/unassign)/", ENGINE_FORWARD),

@@ -16,9 +16,8 @@ def sweep() -> str:
     """Run one sweep now and hand what it recorded to the notify queue; returns its summary.
     The sweep records its own faults and goes on past them; a cache that cannot take the
     heartbeat does not stop it either."""
+    from tasks.notifications import deliver
     from workflows.health import heartbeat_record
-
-    from .notifications import deliver
 
     try:
         heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it

@@ -27,8 +27,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from . import roles
-from .models import (
+from workflows import roles
+from workflows.models import (
     AuditEvent,
     Case,
     Department,

@@ -8,10 +8,10 @@ from django.contrib import admin
 from django.db import models, transaction
 from django.utils.html import format_html
 
-from . import access
-from .admin_catalogue import CatalogueWorkbookAdminMixin
-from .audit import audit_record
-from .models import (
+from workflows import access
+from workflows.admin_catalogue import CatalogueWorkbookAdminMixin
+from workflows.audit import audit_record
+from workflows.models import (
     Aspect,
     CatalogueSource,
     Department,
@@ -23,7 +23,7 @@ from .models import (
     StepRole,
     StepTemplate,
 )
-from .organisations import organisation_roles_copy
+from workflows.organisations import organisation_roles_copy
 
 # Values never copied into the trail (the field is named as changed, its value is not).
 _SECRET_FIELD_WORDS = ("password", "secret", "token", "key")
@@ -290,8 +290,8 @@ class CatalogueSourceAdmin(CatalogueWorkbookAdminMixin, AuditedAdmin):
 
 
 # Deadline admin lives in its own module; importing it registers its classes.
-from . import admin_deadlines, admin_supervision  # noqa: E402, F401
-from .channels import admin as channels_admin  # noqa: E402, F401
+from workflows import admin_deadlines, admin_supervision  # noqa: E402, F401
+from workflows.channels import admin as channels_admin  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)
 

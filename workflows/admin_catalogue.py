@@ -17,9 +17,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from .audit import audit_record
-from .catalogue import CatalogueError
-from .catalogue_xlsx import catalogue_export, catalogue_load_workbook
+from workflows.audit import audit_record
+from workflows.catalogue import CatalogueError
+from workflows.catalogue_xlsx import catalogue_export, catalogue_load_workbook
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MAX_BYTES = 10 * 1024 * 1024

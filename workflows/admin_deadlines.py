@@ -5,10 +5,10 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from .admin import AuditedAdmin
-from .bounds import validate_date_in_horizon
-from .deadlines import calendar_days_changed
-from .models import (
+from workflows.admin import AuditedAdmin
+from workflows.bounds import validate_date_in_horizon
+from workflows.deadlines import calendar_days_changed
+from workflows.models import (
     CalendarDay,
     DeadlineChange,
     Escalation,

@@ -3,8 +3,8 @@ and read-only records (cycles, light changes, requests, orders, instructions, sc
 
 from django.contrib import admin
 
-from .admin_deadlines import ReadOnlyAdmin
-from .models import (
+from workflows.admin_deadlines import ReadOnlyAdmin
+from workflows.models import (
     ExtensionRequest,
     FeedbackCycle,
     FeedbackPolicy,

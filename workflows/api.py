@@ -28,11 +28,11 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from . import access, bounds, cascade, deadlines, forms, selectors, services
-from .api_pagination import StrictLimitOffsetPagination
-from .api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
-from .db_router import replica_view
-from .models import (
+from workflows import access, bounds, cascade, deadlines, forms, selectors, services
+from workflows.api_pagination import StrictLimitOffsetPagination
+from workflows.api_permissions import AuditorsAndCoordinators, AuditorsReadOnly
+from workflows.db_router import replica_view
+from workflows.models import (
     Aspect,
     AuditEvent,
     Case,

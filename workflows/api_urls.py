@@ -3,7 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
-from .api import (
+from workflows.api import (
     AuditEventListView,
     CaseViewSet,
     MeasureListView,

@@ -21,10 +21,10 @@ from django.db.models import Q
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
-from . import access
-from .audit import audit_record
-from .calendar import SHANGHAI, local_date
-from .models import (
+from workflows import access
+from workflows.audit import audit_record
+from workflows.calendar import SHANGHAI, local_date
+from workflows.models import (
     AuditEvent,
     Department,
     ExtensionRequest,
@@ -37,7 +37,7 @@ from .models import (
     WorkItem,
     WorkItemStatus,
 )
-from .supervision import appraisal_due_at
+from workflows.supervision import appraisal_due_at
 
 DEFAULT_RULES = {
     ScoreKind.ON_TIME: (1, 10),

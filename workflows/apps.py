@@ -8,4 +8,4 @@ class WorkflowsConfig(AppConfig):
 
     def ready(self):
         # Logins, logouts and failed logins go on the audit trail.
-        from . import receivers  # noqa: F401
+        from workflows import receivers  # noqa: F401

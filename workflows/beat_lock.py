@@ -38,7 +38,7 @@ def _until(seconds: float):
 
 def beat_lease_hold(*, holder: str, seconds: float, name: str = LEASE_NAME) -> bool:
     """Take the lease if it is free or expired, or renew it if `holder` has it; True if held."""
-    from .models import BeatLease
+    from workflows.models import BeatLease
 
     free = Q(holder=holder) | Q(expires_at__isnull=True) | Q(expires_at__lte=Now())
     if BeatLease.objects.filter(free, name=name).update(holder=holder, expires_at=_until(seconds)):
@@ -58,7 +58,7 @@ def beat_lease_record_run(
 ) -> bool:
     """Note that `holder` sends `entry` now, renewing the lease; False (and nothing noted)
     if the lease is no longer `holder`'s, in which case the entry must not be sent."""
-    from .models import BeatLease
+    from workflows.models import BeatLease
 
     with transaction.atomic():
         lease = (
@@ -76,7 +76,7 @@ def beat_lease_record_run(
 
 def beat_lease_last_runs(*, name: str = LEASE_NAME) -> dict[str, dt.datetime]:
     """When each entry was last sent by whichever beat held the lease."""
-    from .models import BeatLease
+    from workflows.models import BeatLease
 
     lease = BeatLease.objects.filter(name=name).first()
     runs = lease.last_runs if lease is not None else {}
@@ -85,7 +85,7 @@ def beat_lease_last_runs(*, name: str = LEASE_NAME) -> dict[str, dt.datetime]:
 
 def beat_lease_release(*, holder: str, name: str = LEASE_NAME) -> None:
     """Give the lease up (a clean shutdown), so a standby need not wait for it to expire."""
-    from .models import BeatLease
+    from workflows.models import BeatLease
 
     BeatLease.objects.filter(name=name, holder=holder).update(holder="", expires_at=None)
 

@@ -11,7 +11,7 @@ from django.core.exceptions import BadRequest, ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .calendar import local_date
+from workflows.calendar import local_date
 
 
 def _years_later(day: dt.date, years: int) -> dt.date:

@@ -171,7 +171,7 @@ class WorkingCalendar:
     @classmethod
     def load(cls) -> "WorkingCalendar":
         """The calendar with every override row (a few dozen a year: one small query)."""
-        from .models import CalendarDay, CalendarDayKind
+        from workflows.models import CalendarDay, CalendarDayKind
 
         rows = CalendarDay.objects.values_list("date", "kind", "name")
         return cls({d: (kind == CalendarDayKind.WORKDAY, name) for d, kind, name in rows})

@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Q
 
-from . import access, deadlines, services
-from .audit import audit_record
-from .models import Case, Measure, Organisation, OrganisationLevel
+from workflows import access, deadlines, services
+from workflows.audit import audit_record
+from workflows.models import Case, Measure, Organisation, OrganisationLevel
 
 
 @dataclass

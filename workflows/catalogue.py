@@ -20,7 +20,7 @@ import yaml
 from django.db import models, transaction
 from django.db.models import F
 
-from .models import (
+from workflows.models import (
     Aspect,
     CatalogueSource,
     Department,
@@ -32,7 +32,7 @@ from .models import (
     StepRole,
     StepTemplate,
 )
-from .models.catalogue import Provenance
+from workflows.models.catalogue import Provenance
 
 NATIONAL_CODE = "acftu"
 NATIONAL_TITLE_EN = "All-China Federation of Trade Unions"

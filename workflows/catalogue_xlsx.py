@@ -20,7 +20,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .catalogue import (
+from workflows.catalogue import (
     CatalogueError,
     LoadResult,
     _Mapping,
@@ -29,7 +29,7 @@ from .catalogue import (
     _Sequence,
     catalogue_apply,
 )
-from .models import (
+from workflows.models import (
     Aspect,
     CatalogueSource,
     LeaderRole,
@@ -40,7 +40,7 @@ from .models import (
     StepRole,
     StepTemplate,
 )
-from .models.catalogue import Provenance
+from workflows.models.catalogue import Provenance
 
 TEXT, KEY, KEYS, LINES, NUMBER = "text", "key", "keys", "lines", "number"
 

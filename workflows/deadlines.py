@@ -10,18 +10,18 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from . import access
-from .audit import audit_record, audit_record_many
-from .bounds import check_date, clean_text
-from .calendar import WorkingCalendar, at_local, due_at_for, local_date
-from .escalation import (
+from workflows import access
+from workflows.audit import audit_record, audit_record_many
+from workflows.bounds import check_date, clean_text
+from workflows.calendar import WorkingCalendar, at_local, due_at_for, local_date
+from workflows.escalation import (
     PolicyBook,
     alert_floor,
     alert_floor_delta,
     alerts_reset,
     longest_reminder_notice,
 )
-from .models import (
+from workflows.models import (
     Case,
     DeadlineChange,
     DeadlineChangeKind,

@@ -9,8 +9,8 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
-from . import roles
-from .models import (
+from workflows import roles
+from workflows.models import (
     Case,
     Department,
     LeaderRole,
@@ -19,7 +19,7 @@ from .models import (
     OrganisationLevel,
     Profile,
 )
-from .organisations import organisation_create, organisation_roles_copy
+from workflows.organisations import organisation_create, organisation_roles_copy
 
 # Demo provincial federations, in this order: (code, English name, Chinese name).
 DEMO_PROVINCES = (
@@ -226,7 +226,7 @@ def demo_guide_case_launch():
     """Launch the guide's measure at the national federation unless its case is open, so the
     staff account the guide names finds the plan in its queue; returns (case, created), or
     (None, False) without a catalogue. Launched by the system, as `launch_measures` does."""
-    from .services import case_launch
+    from workflows.services import case_launch
 
     measure = _guide_measure()
     if measure is None:

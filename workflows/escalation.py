@@ -17,11 +17,11 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import F, Prefetch, Q, prefetch_related_objects
 from django.utils import timezone
 
-from . import access, roles
-from .audit import audit_record_many
-from .calendar import WorkingCalendar, at_local, due_at_for, local_date
-from .channels import rows_for_channels
-from .models import (
+from workflows import access, roles
+from workflows.audit import audit_record_many
+from workflows.calendar import WorkingCalendar, at_local, due_at_for, local_date
+from workflows.channels import rows_for_channels
+from workflows.models import (
     Case,
     Department,
     Escalation,
@@ -37,7 +37,7 @@ from .models import (
     WorkItem,
     WorkItemStatus,
 )
-from .sweep_faults import SweepFaults, sweep_faults_store
+from workflows.sweep_faults import SweepFaults, sweep_faults_store
 
 logger = logging.getLogger(__name__)
 
@@ -480,7 +480,7 @@ def _next_alerts_store(items: list[WorkItem]) -> None:
 
 def _escalations_record(firing, escalation_users, *, now, digest_only: set[int]) -> int:
     """The rungs of one batch: escalations, their messages, RAG, audit events, orders."""
-    from .supervision import orders_from_escalations
+    from workflows.supervision import orders_from_escalations
 
     rows = [
         Escalation(case=item.case, work_item=item, rung=rung.rung, due_at=item.due_at, fired_at=now)
@@ -697,10 +697,10 @@ def sweep_run(
     """
     from viewflow.workflow.timers import fire_due_timers
 
-    from .health import sweep_record
-    from .notifications import notifications_deliver_due
-    from .services import report_list_recover
-    from .supervision import supervision_sweep
+    from workflows.health import sweep_record
+    from workflows.notifications import notifications_deliver_due
+    from workflows.services import report_list_recover
+    from workflows.supervision import supervision_sweep
 
     now = now or timezone.now()
     if budget is _NO_BUDGET:

@@ -10,9 +10,9 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
-from . import selectors
-from .bounds import clean_text
-from .models import AuditEvent
+from workflows import selectors
+from workflows.bounds import clean_text
+from workflows.models import AuditEvent
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); titles,
 # notes and reasons are typed by users, so such cells get a leading apostrophe.

@@ -5,8 +5,8 @@ read back and hashed, so a file lost or changed in storage is found before someo
 import hashlib
 from dataclasses import dataclass, field
 
-from .audit import audit_record
-from .models import Evidence, Report, ReportStatus
+from workflows.audit import audit_record
+from workflows.models import Evidence, Report, ReportStatus
 
 OK, MISSING, TAMPERED = "ok", "missing", "tampered"
 

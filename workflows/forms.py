@@ -5,8 +5,8 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from .bounds import validate_date_in_horizon
-from .models import Aspect, Measure, ReportKind, ReportStatus
+from workflows.bounds import validate_date_in_horizon
+from workflows.models import Aspect, Measure, ReportKind, ReportStatus
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -82,7 +82,7 @@ class ReassignForm(forms.Form):
         self.item = item
 
     def clean_to(self):
-        from .access import check_reassign_target
+        from workflows.access import check_reassign_target
 
         username = self.cleaned_data["to"].strip()
         user = get_user_model().objects.filter(username=username, is_active=True).first()

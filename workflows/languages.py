@@ -9,7 +9,7 @@ one, becomes the language cookie that LocaleMiddleware reads from then on.
 from django.conf import settings
 from django.utils import translation
 
-from .models import Profile
+from workflows.models import Profile
 
 CHOSEN_BEFORE_LOGIN = "reformflow_language_chosen"
 APPLY_AFTER_LOGIN = "reformflow_language_apply"
@@ -24,7 +24,7 @@ def language_choice_keep(*, request, language: str) -> None:
     if not is_offered(language):
         return
     if request.user.is_authenticated:
-        from .services import profile_language_set
+        from workflows.services import profile_language_set
 
         profile_language_set(user=request.user, language=language)
     else:
@@ -39,7 +39,7 @@ def language_at_login(*, request, user) -> None:
         return
     chosen = session.pop(CHOSEN_BEFORE_LOGIN, None)
     if is_offered(chosen):
-        from .services import profile_language_set
+        from workflows.services import profile_language_set
 
         profile_language_set(user=user, language=chosen)
         return

@@ -11,10 +11,10 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from . import access
-from .calendar import local_date
-from .exports import cell_value
-from .models import (
+from workflows import access
+from workflows.calendar import local_date
+from workflows.exports import cell_value
+from workflows.models import (
     Case,
     CycleStatus,
     FeedbackCycle,

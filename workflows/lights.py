@@ -9,8 +9,8 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
-from .calendar import WorkingCalendar, local_date
-from .models import (
+from workflows.calendar import WorkingCalendar, local_date
+from workflows.models import (
     Axis,
     Case,
     CaseLight,
@@ -194,7 +194,7 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
 def lights_sweep(*, now=None, limit: int = SWEEP_BATCH, faults=None) -> int:
     """Refresh the open cases whose lights are oldest (at most `limit`); returns how many.
     A case that fails is recorded in `faults` (workflows.sweep_faults) and skipped."""
-    from .sweep_faults import SweepFaults
+    from workflows.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()

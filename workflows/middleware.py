@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 
-from . import access
+from workflows import access
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 # Their own session and language, not case or catalogue data.

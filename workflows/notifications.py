@@ -21,16 +21,16 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
-from . import access
-from .calendar import SHANGHAI, WorkingCalendar, at_local, due_at_for, local_date
-from .channels import ChannelError, ChannelOutage, Transport, rows_for_channels, transport_for
-from .models import (
-    Notification,
-    NotificationKind,
-    NotificationStatus,
-    StepKind,
-    WorkItem,
+from workflows import access
+from workflows.calendar import SHANGHAI, WorkingCalendar, at_local, due_at_for, local_date
+from workflows.channels import (
+    ChannelError,
+    ChannelOutage,
+    Transport,
+    rows_for_channels,
+    transport_for,
 )
+from workflows.models import Notification, NotificationKind, NotificationStatus, StepKind, WorkItem
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 
-from .models import Department, LeaderRole, Organisation, OrganisationLevel
+from workflows.models import Department, LeaderRole, Organisation, OrganisationLevel
 
 
 @dataclass(frozen=True)

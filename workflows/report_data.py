@@ -16,7 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from .models import (
+from workflows.models import (
     Aspect,
     AuditEvent,
     Case,

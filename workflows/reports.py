@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
-from .models import ReportKind
-from .report_data import ReportData
+from workflows.models import ReportKind
+from workflows.report_data import ReportData
 
 # Documents are rendered with this base URL; the host is reserved (RFC 2606), never resolved.
 STATIC_BASE_URL = "https://static.reformflow.invalid/"

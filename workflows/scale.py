@@ -20,10 +20,10 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
-from . import roles
-from .calendar import WorkingCalendar, due_at_for, local_date
-from .escalation import alert_floor, longest_reminder_notice
-from .models import (
+from workflows import roles
+from workflows.calendar import WorkingCalendar, due_at_for, local_date
+from workflows.escalation import alert_floor, longest_reminder_notice
+from workflows.models import (
     Case,
     Department,
     LeaderRole,
@@ -43,7 +43,7 @@ from .models import (
 
 
 def _flow():
-    from .flows import MeasureFlow
+    from workflows.flows import MeasureFlow
 
     return MeasureFlow
 

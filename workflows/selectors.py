@@ -19,8 +19,8 @@ from django.db.models import (
 from django.http import Http404
 from django.utils import timezone
 
-from . import access
-from .models import (
+from workflows import access
+from workflows.models import (
     Aspect,
     AuditEvent,
     AuditVerification,

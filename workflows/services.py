@@ -27,12 +27,12 @@ from django.utils import timezone, translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from . import access, lights, supervision
-from .audit import audit_record
-from .bounds import clean_text
-from .db_router import replica_reads
-from .deadlines import deadline_caps_follow, due_fields_for_new_task
-from .models import (
+from workflows import access, lights, supervision
+from workflows.audit import audit_record
+from workflows.bounds import clean_text
+from workflows.db_router import replica_reads
+from workflows.deadlines import deadline_caps_follow, due_fields_for_new_task
+from workflows.models import (
     Aspect,
     Case,
     Comment,
@@ -235,7 +235,7 @@ def case_launch(
 
     `parent_case` and `deadline_cap` are set by cascading (workflows.cascade).
     """
-    from .flows import MeasureFlow
+    from workflows.flows import MeasureFlow
 
     organisation = organisation or Organisation.national()
     if by is not None:
@@ -893,8 +893,8 @@ def report_render(*, report_id: int) -> Report | None:
     Returns None when the report is not queued (already rendered, or taken by another worker).
     A completion report then finishes the case's flow (its `completion_report` node).
     """
-    from .report_data import report_data_collect
-    from .reports import report_pdf
+    from workflows.report_data import report_data_collect
+    from workflows.reports import report_pdf
 
     as_of = timezone.now()
     # A redelivered message (its worker died) may reclaim a render that has gone stale.
@@ -989,7 +989,7 @@ def _stored_file_matches(name: str, digest: str) -> bool:
 
 def _completion_flow_finish(case: Case) -> None:
     """Run the case's waiting `completion_report` node, so the flow reaches its end."""
-    from .flows import MeasureFlow
+    from workflows.flows import MeasureFlow
 
     task = Task.objects.filter(
         process=case, flow_task=MeasureFlow.completion_report, status=STATUS.NEW

@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_desk, views_supervision
-from .flows import MeasureFlow
+from workflows import views, views_desk, views_supervision
+from workflows.flows import MeasureFlow
 
 
 class ReformApp(Application):

@@ -18,12 +18,12 @@ from django.db.models import CharField, Exists, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from . import access, deadlines, lights
-from .audit import audit_record, audit_record_many
-from .bounds import check_date, clean_text
-from .calendar import WorkingCalendar, due_at_for, local_date
-from .channels import rows_for_channels
-from .models import (
+from workflows import access, deadlines, lights
+from workflows.audit import audit_record, audit_record_many
+from workflows.bounds import check_date, clean_text
+from workflows.calendar import WorkingCalendar, due_at_for, local_date
+from workflows.channels import rows_for_channels
+from workflows.models import (
     Cadence,
     Case,
     CycleStatus,
@@ -323,7 +323,7 @@ def extension_withdraw(*, request: ExtensionRequest, user, now=None) -> Extensio
 def extension_requests_lapse(*, item: WorkItem, by, now) -> int:
     """A task ended (services._finish): its pending requests end with it, each audited in the
     same transaction. Returns how many lapsed."""
-    from .audit import audit_record_many
+    from workflows.audit import audit_record_many
 
     pending = list(
         ExtensionRequest.objects.select_for_update()
@@ -509,7 +509,7 @@ def orders_from_escalations(*, escalations: list[Escalation], now) -> list[Super
 
 def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
     """Summons for the red orders, messages to each lead department, one audit event each."""
-    from .audit import audit_record_many
+    from workflows.audit import audit_record_many
 
     if not orders:
         return
@@ -920,7 +920,7 @@ def feedback_cycles_close(*, now=None, faults=None) -> int:
     one UPDATE, linked to their successors in one more and audited in one append. A cycle that
     fails is recorded in `faults` (workflows.sweep_faults) and left for the next sweep.
     """
-    from .sweep_faults import SweepFaults
+    from workflows.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()
@@ -955,7 +955,7 @@ def feedback_cycles_close(*, now=None, faults=None) -> int:
 
 
 def _cycles_close(cycles: list[FeedbackCycle], *, now) -> int:
-    from .audit import audit_record_many
+    from workflows.audit import audit_record_many
 
     FeedbackCycle.objects.filter(pk__in=[c.pk for c in cycles]).update(
         status=CycleStatus.MISSED, missed_at=now
@@ -1003,7 +1003,7 @@ def feedback_reminders(*, now=None, calendar=None) -> int:
     Cycles share a handful of due dates, so the stage is worked out per (due date, policy) and
     only the cycles in a stage that has no reminder yet are read.
     """
-    from .escalation import PolicyBook, reminder_stage
+    from workflows.escalation import PolicyBook, reminder_stage
 
     now = now or timezone.now()
     calendar = calendar or WorkingCalendar.load()
@@ -1126,7 +1126,7 @@ def feedback_submit(
 ) -> FeedbackCycle:
     """The lead department's consolidated report for the cycle (services.progress_report),
     recording which partner inputs it includes."""
-    from . import services
+    from workflows import services
 
     _check_lead_member(user, cycle.case)
     inputs = list(inputs)
@@ -1186,7 +1186,7 @@ def supervision_sweep(*, now=None, faults=None) -> SupervisionSweep:
     """Called by escalation.sweep_run: cycles, their reminders, order step-ups and lights.
     Each part runs whatever happened to the others; a failure is recorded in `faults`
     (workflows.sweep_faults) and skipped."""
-    from .sweep_faults import SweepFaults
+    from workflows.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()

@@ -111,8 +111,8 @@ def sweep_faults_store(faults: SweepFaults, *, now) -> None:
     """Record this sweep's faults: an open SweepFault per (part, case, task), counted while it
     recurs, with an audit event `sweep_fault` when it first appears; the open faults this sweep
     did not meet are resolved. Two queries when nothing failed and nothing was open."""
-    from .audit import audit_record_many
-    from .models import Case, SweepFault, WorkItem
+    from workflows.audit import audit_record_many
+    from workflows.models import Case, SweepFault, WorkItem
 
     met: dict[tuple, Fault] = {}
     for fault in faults.faults:

@@ -16,11 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, selectors, services
-from .bounds import InputRejected
-from .db_router import replica_view
-from .middleware import auditors_may_post
-from .models import (
+from workflows import access, cascade, deadlines, forms, health, languages, selectors, services
+from workflows.bounds import InputRejected
+from workflows.db_router import replica_view
+from workflows.middleware import auditors_may_post
+from workflows.models import (
     AuditEvent,
     CatalogueSource,
     DeadlineChange,
@@ -34,7 +34,7 @@ from .models import (
     StepKind,
     WorkItem,
 )
-from .models.organisation import bilingual
+from workflows.models.organisation import bilingual
 
 PAGE_SIZE = 50
 
@@ -594,7 +594,7 @@ def permission_denied(request, exception):
     match = request.resolver_match
     extra = getattr(getattr(match, "url_name", None), "extra", None) or {}
     if request.user.is_authenticated and extra.get("site") is not None:
-        from .site import reform_app
+        from workflows.site import reform_app
 
         match.site, match.app, match.viewset = extra["site"], reform_app, reform_app
     return defaults.permission_denied(request, exception)

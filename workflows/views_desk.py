@@ -14,12 +14,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import access, exports, selectors
-from .audit import audit_verification_run
-from .bounds import InputRejected
-from .db_router import replica_view
-from .forms import AuditFilterForm
-from .middleware import auditors_may_post
+from workflows import access, exports, selectors
+from workflows.audit import audit_verification_run
+from workflows.bounds import InputRejected
+from workflows.db_router import replica_view
+from workflows.forms import AuditFilterForm
+from workflows.middleware import auditors_may_post
 
 PAGE_SIZE = 50
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -17,10 +17,10 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from . import access, appraisal, bounds, ledger, lights, selectors, supervision
-from .calendar import local_date
-from .db_router import replica_view
-from .models import (
+from workflows import access, appraisal, bounds, ledger, lights, selectors, supervision
+from workflows.calendar import local_date
+from workflows.db_router import replica_view
+from workflows.models import (
     Department,
     ExtensionRequest,
     FeedbackCycle,

@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import SECRET_KEY, env
+from project.settings.base import *  # noqa: F403
+from project.settings.base import SECRET_KEY, env
 
 DEBUG = env.bool("DEBUG", default=True)
 # A fixed development key is acceptable only here; production refuses to start without one.

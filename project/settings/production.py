@@ -2,8 +2,8 @@
 
 from django.core.exceptions import ImproperlyConfigured
 
-from .base import *  # noqa: F403
-from .base import DATABASE_REPLICA_URL, env, pooled, replica_database
+from project.settings.base import *  # noqa: F403
+from project.settings.base import DATABASE_REPLICA_URL, env, pooled, replica_database
 
 
 def _required(name: str) -> str:

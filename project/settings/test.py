@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from .base import *  # noqa: F403
-from .base import DATABASES, SECRET_KEY, VAR_DIR
+from project.settings.base import *  # noqa: F403
+from project.settings.base import DATABASES, SECRET_KEY, VAR_DIR
 
 SECRET_KEY = SECRET_KEY or "reformflow-test-key"  # noqa: S105
 DEBUG = False

@@ -5,9 +5,15 @@ reads; the notification log's delivery (workflows/notifications.py) sends each r
 `transport_for(row.channel)`. Importing this package registers every transport.
 """
 
-from . import dingtalk, email, wecom  # noqa: F401 - registers the transports
-from .base import ChannelError, ChannelOutage, Transport, registered, transport_for
-from .routing import rows_for_channels
+from workflows.channels import dingtalk, email, wecom  # noqa: F401 - registers the transports
+from workflows.channels.base import (
+    ChannelError,
+    ChannelOutage,
+    Transport,
+    registered,
+    transport_for,
+)
+from workflows.channels.routing import rows_for_channels
 
 __all__ = [
     "ChannelError",

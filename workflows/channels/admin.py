@@ -7,9 +7,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from ..admin import AuditedAdmin
-from ..models import Channel, ChannelSettings
-from ..models.channels import SECRET_FIELDS
+from workflows.admin import AuditedAdmin
+from workflows.models import Channel, ChannelSettings
+from workflows.models.channels import SECRET_FIELDS
 
 MASK = "••••••••"
 

@@ -19,7 +19,7 @@ import httpx
 from django.conf import settings
 
 if TYPE_CHECKING:
-    from ..models import Notification
+    from workflows.models import Notification
 
 REDACTED = "***"
 

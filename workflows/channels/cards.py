@@ -10,8 +10,8 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from ..calendar import SHANGHAI
-from ..models import NotificationKind, OrderColour
+from workflows.calendar import SHANGHAI
+from workflows.models import NotificationKind, OrderColour
 
 _BRAND = "[Reformflow] "
 # Characters that would open a link, a mention (<@userid>) or a tag in the platforms' markdown.
@@ -73,7 +73,7 @@ def _kind_lines(notification, context: dict) -> list[str]:
 
 
 def _link(notification, context: dict) -> str:
-    from ..notifications import absolute_url
+    from workflows.notifications import absolute_url
 
     if notification.kind == NotificationKind.DIGEST:
         return f"[{_('Open your inbox')}]({context['inbox_url']})"
@@ -91,7 +91,7 @@ def _link(notification, context: dict) -> str:
 def card_compose(notification, *, now) -> Card:
     """The card for a log row, in its recipient's language (a group's post: the language of
     the first person it was meant for)."""
-    from ..notifications import language_of, notification_context, notification_subject
+    from workflows.notifications import language_of, notification_context, notification_subject
 
     with translation.override(language_of(notification.recipient)):
         context = notification_context(notification, now=now)

@@ -20,9 +20,9 @@ import time
 
 from django.conf import settings
 
-from ..models import Channel
-from .base import ChannelError, HttpTransport, fit_markdown, register
-from .cards import card_compose
+from workflows.channels.base import ChannelError, HttpTransport, fit_markdown, register
+from workflows.channels.cards import card_compose
+from workflows.models import Channel
 
 # DingTalk documents no byte limit for markdown as WeCom does; this keeps cards well inside
 # what its clients show.

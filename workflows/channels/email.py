@@ -8,8 +8,8 @@ import smtplib
 
 from django.core.mail import get_connection
 
-from ..models import Channel
-from .base import ChannelError, ChannelOutage, Transport, register
+from workflows.channels.base import ChannelError, ChannelOutage, Transport, register
+from workflows.models import Channel
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class EmailTransport(Transport):
             logger.debug("closing the mail connection failed", exc_info=True)
 
     def send(self, notification, *, now) -> str:
-        from ..notifications import notification_compose
+        from workflows.notifications import notification_compose
 
         if not notification.recipient.email:
             raise ChannelError(f"{notification.recipient.get_username()} has no e-mail address")

@@ -22,7 +22,8 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.db.models import Q
 
-from ..models import (
+from workflows.channels.wecom import app_configured
+from workflows.models import (
     Channel,
     ChannelSettings,
     Department,
@@ -30,7 +31,6 @@ from ..models import (
     NotificationKind,
     NotificationStatus,
 )
-from .wecom import app_configured
 
 _COPIED = None  # the Notification fields a channel's copy of a row takes over (set lazily)
 

@@ -22,9 +22,9 @@ import hashlib
 from django.conf import settings
 from django.core.cache import cache
 
-from ..models import Channel
-from .base import ChannelError, HttpTransport, fit_markdown, register
-from .cards import card_compose
+from workflows.channels.base import ChannelError, HttpTransport, fit_markdown, register
+from workflows.channels.cards import card_compose
+from workflows.models import Channel
 
 MARKDOWN_LIMIT_BYTES = 4096
 # Invalid or expired access token: fetch a new one and try once more.

@@ -1,7 +1,7 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
-from .audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
-from .cases import (
+from workflows.models.audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
+from workflows.models.cases import (
     Case,
     Comment,
     Evidence,
@@ -11,9 +11,16 @@ from .cases import (
     WorkItem,
     WorkItemStatus,
 )
-from .catalogue import Aspect, CatalogueSource, Measure, StepKind, StepRole, StepTemplate
-from .channels import Channel, ChannelSettings
-from .deadlines import (
+from workflows.models.catalogue import (
+    Aspect,
+    CatalogueSource,
+    Measure,
+    StepKind,
+    StepRole,
+    StepTemplate,
+)
+from workflows.models.channels import Channel, ChannelSettings
+from workflows.models.deadlines import (
     CalendarDay,
     CalendarDayKind,
     DeadlineChange,
@@ -24,11 +31,17 @@ from .deadlines import (
     Recipient,
     SweepFault,
 )
-from .notifications import Notification, NotificationKind, NotificationStatus
-from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
-from .reports import Report, ReportKind, ReportStatus
-from .scheduler import BeatLease
-from .supervision import (
+from workflows.models.notifications import Notification, NotificationKind, NotificationStatus
+from workflows.models.organisation import (
+    Department,
+    LeaderRole,
+    Organisation,
+    OrganisationLevel,
+    Profile,
+)
+from workflows.models.reports import Report, ReportKind, ReportStatus
+from workflows.models.scheduler import BeatLease
+from workflows.models.supervision import (
     Axis,
     Cadence,
     CaseLight,

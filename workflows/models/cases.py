@@ -6,8 +6,8 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from viewflow.workflow.models import Process, Task
 
-from .catalogue import Measure, StepTemplate
-from .organisation import Department, LeaderRole, Organisation
+from workflows.models.catalogue import Measure, StepTemplate
+from workflows.models.organisation import Department, LeaderRole, Organisation
 
 
 class Rag(models.TextChoices):

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .organisation import BilingualMixin, Department, LeaderRole
+from workflows.models.organisation import BilingualMixin, Department, LeaderRole
 
 
 class Provenance(models.TextChoices):

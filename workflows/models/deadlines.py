@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .catalogue import Measure
+from workflows.models.catalogue import Measure
 
 
 class CalendarDayKind(models.TextChoices):

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .channels import Channel
+from workflows.models.channels import Channel
 
 
 class NotificationKind(models.TextChoices):

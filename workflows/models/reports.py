@@ -4,9 +4,9 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .cases import Case
-from .catalogue import Aspect
-from .organisation import Organisation
+from workflows.models.cases import Case
+from workflows.models.catalogue import Aspect
+from workflows.models.organisation import Organisation
 
 
 class ReportKind(models.TextChoices):

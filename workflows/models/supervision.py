@@ -5,8 +5,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from .catalogue import Measure
-from .organisation import Department
+from workflows.models.catalogue import Measure
+from workflows.models.organisation import Department
 
 # --------------------------------------------------------------------------- feedback cycles
 

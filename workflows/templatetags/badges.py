@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 from django.utils.translation import get_language, gettext
 
-from .reform_dates import due_relative, local_datetime
+from workflows.templatetags.reform_dates import due_relative, local_datetime
 
 register = template.Library()
 

@@ -3,7 +3,7 @@
 from django import template
 from django.utils.translation import get_language
 
-from .. import access
+from workflows import access
 
 register = template.Library()
 

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from .badges import (
+from workflows.templatetags.badges import (
     due_badge,
     format_html,
     light_badge,
@@ -23,7 +23,7 @@ from .badges import (
     safe_join,
     words,
 )
-from .reform_dates import local_datetime
+from workflows.templatetags.reform_dates import local_datetime
 
 register = template.Library()
 

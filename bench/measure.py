@@ -27,8 +27,8 @@ def report_timed(report) -> tuple[float, float, int, float, float]:
     """(data seconds, render seconds, PDF bytes, peak RSS MiB, RSS MiB before) of one report."""
     from django.utils import timezone
 
-    from workflows.report_data import report_data_collect
-    from workflows.reports import report_pdf
+    from workflows.reports.data import report_data_collect
+    from workflows.reports.render import report_pdf
 
     before = peak_reset()
     started = time.perf_counter()

@@ -18,7 +18,7 @@ from django.utils import translation  # noqa: E402
 from measure import report_timed  # noqa: E402 - bench/measure.py, beside this script
 
 from workflows.models import Case, Organisation, ReportKind  # noqa: E402
-from workflows.services import _report_create  # noqa: E402
+from workflows.reports.services import _report_create  # noqa: E402
 
 
 class Rollback(Exception):

@@ -8,8 +8,8 @@ progress on the rest, then times one completion report and the whole-programme r
 from measure import report_timed  # bench/measure.py: pytest puts this folder on the path
 
 from tests.casework import advance, open_item_of, walk_to_end
-from workflows import services
 from workflows.models import Measure, ReportKind
+from workflows.reports import services as reports_services
 
 
 def test_report_timings(client, launch, coordinator):
@@ -23,8 +23,8 @@ def test_report_timings(client, launch, coordinator):
         open_item_of(case)
 
     cases[0].refresh_from_db()
-    completion = services.report_queue_completion(case=cases[0])
-    programme = services.report_request_programme(by=coordinator)
+    completion = reports_services.report_queue_completion(case=cases[0])
+    programme = reports_services.report_request_programme(by=coordinator)
     assert programme.kind == ReportKind.PROGRAMME
     report_timed(completion)  # warm-up: fonts and templates load once per process
     for label, report in (("completion", completion), ("programme", programme)):

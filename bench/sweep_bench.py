@@ -15,11 +15,8 @@ from django.db import connection, transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from measure import peak_mib, peak_reset  # noqa: E402 - bench/measure.py, beside this script
 
-from workflows.escalation import (  # noqa: E402
-    alert_floor_delta,
-    longest_reminder_notice,
-    sweep_run,
-)
+from workflows.deadlines.policy import alert_floor_delta, longest_reminder_notice  # noqa: E402
+from workflows.sweep import sweep_run  # noqa: E402
 
 OPEN_TASKS = int(os.environ.get("BENCH_SWEEP_TASKS", "500000"))
 

@@ -1,11 +1,11 @@
-"""URL wiring only: pages come from workflows.site, the API from workflows.api_urls."""
+"""URL wiring only: pages come from workflows.web.site, the API from workflows.api.urls."""
 
 from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
-from workflows.site import site
-from workflows.views import healthz, set_language
+from workflows.web.site import site
+from workflows.web.system import healthz, set_language
 
 # The product's name in the admin, not "Django administration".
 admin.site.site_header = _("Reformflow administration")
@@ -18,13 +18,13 @@ urlpatterns = [
     path("accounts/", include("django.contrib.auth.urls")),
     # Django's language switch, which also keeps the choice on the profile.
     path("i18n/setlang/", set_language, name="set_language"),
-    path("api/", include("workflows.api_urls")),
+    path("api/", include("workflows.api.urls")),
     path("", site.urls),
 ]
 
 # URLs under /api/ that match no route (e.g. /api/v1/tasks/abc/) answer JSON like the API.
-handler404 = "workflows.views.page_not_found"
+handler404 = "workflows.web.system.page_not_found"
 # A query parameter a bound refused (e.g. ?until=9999-12-31) names its field on the 400 page.
-handler400 = "workflows.views.bad_request"
+handler400 = "workflows.web.system.bad_request"
 # A refusal keeps the side menu for signed-in people.
-handler403 = "workflows.views.permission_denied"
+handler403 = "workflows.web.system.permission_denied"

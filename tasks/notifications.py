@@ -2,8 +2,8 @@
 
 from celery import shared_task
 
-from workflows.health import delivery_record
-from workflows.notifications import digest_record_all, notifications_deliver_due
+from workflows.common.health import delivery_record
+from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
 
 
 @shared_task(name="tasks.notifications.deliver", ignore_result=True, expires=300)

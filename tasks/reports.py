@@ -8,6 +8,6 @@ from celery import shared_task
 @shared_task(name="tasks.reports.render_report", soft_time_limit=300, time_limit=360)
 def render_report(report_id: int) -> None:
     """Render one queued report (completion or programme) to PDF and store it."""
-    from workflows.services import report_render
+    from workflows.reports.generate import report_render
 
     report_render(report_id=report_id)

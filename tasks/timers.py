@@ -4,7 +4,7 @@ import logging
 
 from celery import shared_task
 
-from workflows.escalation import sweep_run
+from workflows.sweep import sweep_run
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,7 @@ def sweep() -> str:
     The sweep records its own faults and goes on past them; a cache that cannot take the
     heartbeat does not stop it either."""
     from tasks.notifications import deliver
-    from workflows.health import heartbeat_record
+    from workflows.common.health import heartbeat_record
 
     try:
         heartbeat_record()  # a worker that runs the sweep is alive: /healthz reports it
@@ -37,7 +37,7 @@ def sweep() -> str:
 def appraisal_monthly() -> str:
     """On the 1st: score the month just ended, so its bulletin is ready without anyone
     opening the appraisal page (which recomputes on demand as well)."""
-    from workflows.appraisal import appraisal_month_ended
+    from workflows.appraisal.scoring import appraisal_month_ended
 
     period, entries = appraisal_month_ended()
     return f"appraisal {period:%Y-%m}: {len(entries)} score entries"

@@ -107,7 +107,7 @@ def walk_to_end(client, case: Case) -> list[WorkItem]:
 def walk_by_services(case: Case, *, until_kind: str | None = None) -> WorkItem | None:
     """Do each open step through the services as its routed user; stop at the first open step
     of `until_kind` (returned, claimed), or go on to the end (returns None)."""
-    from workflows import services
+    from workflows.cases import services
 
     while WorkItem.objects.filter(case=case, status="open").exists():
         item = open_item_of(case)

@@ -16,7 +16,7 @@ def catalogue(db):
 @pytest.fixture
 def demo_users(catalogue, monkeypatch):
     """One account per role (seed_demo), all with DEMO_PASSWORD; returns a username lookup."""
-    from workflows.demo import demo_seed
+    from workflows.demo.accounts import demo_seed
 
     demo_seed(password=DEMO_PASSWORD)
     users = get_user_model().objects
@@ -40,8 +40,8 @@ def auditor(demo_users):
 @pytest.fixture
 def launch(coordinator):
     """Launch a measure's case as the coordinator: launch("2.2") -> Case."""
+    from workflows.cases.launch import case_launch
     from workflows.models import Measure
-    from workflows.services import case_launch
 
     def do(code: str):
         case, _created = case_launch(measure=Measure.objects.get(code=code), by=coordinator)

@@ -2,7 +2,7 @@
 
 import datetime as dt
 
-from workflows.calendar import SHANGHAI
+from workflows.common.calendar import SHANGHAI
 
 
 def beijing(year, month, day, hour=10, minute=0) -> dt.datetime:

@@ -16,8 +16,10 @@ from django.urls import reverse
 
 from tests.casework import case_url, claim, decide, open_item_of, submit, task_url
 from tests.conftest import DEMO_PASSWORD
-from workflows import services
-from workflows.demo import demo_seed
+from workflows.cases import evidence as cases_evidence
+from workflows.cases import launch as cases_launch
+from workflows.cases import services
+from workflows.demo.accounts import demo_seed
 from workflows.models import AuditEvent, Case, Comment, Department, Measure, WorkItem
 
 
@@ -41,11 +43,11 @@ def _build_world() -> World:
     staff = users.get(username="network_work.staff")
 
     def launched(code):
-        return services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)[0]
+        return cases_launch.case_launch(measure=Measure.objects.get(code=code), by=coordinator)[0]
 
     case = launched("2.2")
     draft = services.task_claim(item=open_item_of(case), user=staff)
-    evidence = services.evidence_add(
+    evidence = cases_evidence.evidence_add(
         case=case,
         item=draft,
         user=staff,

@@ -9,7 +9,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from workflows.calendar import WorkingCalendar, due_at_for, local_date
+from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.models import Department, Measure, WorkItem
 
 TASKS = "/api/v1/tasks/"

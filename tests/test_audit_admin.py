@@ -11,7 +11,7 @@ from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
 from workflows.admin import AuditedAdmin
-from workflows.audit import audit_verify
+from workflows.audit.trail import audit_verify
 from workflows.models import AuditEvent, Measure, OrganisationLevel
 
 
@@ -151,14 +151,14 @@ def staff_auditor(auditor, launch):
     # The deadline records: a calendar override, a moved deadline, an escalation, a message.
     from django.utils import timezone
 
-    from workflows.deadlines import deadline_extend
-    from workflows.escalation import sweep_run
+    from workflows.deadlines.due_dates import deadline_extend
     from workflows.models import CalendarDay, WorkItem
+    from workflows.sweep import sweep_run
 
     CalendarDay.objects.create(date=timezone.now().date(), kind="holiday", name="test")
     item = WorkItem.objects.get(case=case, status="open")
     coordinator = get_user_model().objects.get(username="coordinator.office")
-    # Three years ahead: within the date horizon (workflows.bounds).
+    # Three years ahead: within the date horizon (workflows.common.bounds).
     later = timezone.now().date() + datetime.timedelta(days=3 * 365)
     deadline_extend(item=item, by=coordinator, new_date=later, reason="x")
     item.refresh_from_db()

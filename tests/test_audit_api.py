@@ -10,7 +10,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.casework import walk_to_end
-from workflows.audit import audit_record
+from workflows.audit.trail import audit_record
 from workflows.models import AuditEvent, Case, Comment, WorkItem
 
 AUDIT = "/api/v1/audit/"

@@ -13,7 +13,7 @@ from django.utils import timezone
 from openpyxl import load_workbook
 
 from tests.casework import advance, case_url, open_item_of, task_url, walk_to_end
-from workflows.audit import audit_record
+from workflows.audit.trail import audit_record
 from workflows.models import AuditEvent, AuditVerification, Case, Comment, Measure, WorkItem
 
 AUDIT = reverse("workflows:audit")

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from tests.casework import walk_to_end
 from tests.conftest import DEMO_PASSWORD
-from workflows.audit import audit_record, audit_verify
+from workflows.audit.trail import audit_record, audit_verify
 from workflows.models import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
 
 on_postgresql = pytest.mark.skipif(

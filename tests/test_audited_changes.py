@@ -11,10 +11,12 @@ from django.urls import reverse
 
 from tests.casework import advance, open_item_of
 from tests.deadline_helpers import beijing
-from workflows import reports, services
-from workflows.calendar import due_at_for
-from workflows.escalation import sweep_run
+from workflows.common.calendar import due_at_for
 from workflows.models import AuditEvent, CalendarDay, FeedbackCycle, Report, SupervisionOrder
+from workflows.reports import generate
+from workflows.reports import render as reports
+from workflows.reports import services as reports_services
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -94,8 +96,8 @@ def test_a_failed_report_render_is_audited(demo_users, monkeypatch):
         raise RuntimeError("layout exploded")
 
     monkeypatch.setattr(reports, "report_pdf", broken)
-    report = services.report_request_programme(by=demo_users("coordinator.office"))
-    services.report_render(report_id=report.pk)
+    report = reports_services.report_request_programme(by=demo_users("coordinator.office"))
+    generate.report_render(report_id=report.pk)
     report.refresh_from_db()
     assert report.status == "failed"
     event = AuditEvent.objects.get(verb="report_render_failed")
@@ -106,10 +108,10 @@ def test_a_failed_report_render_is_audited(demo_users, monkeypatch):
 
 
 def test_an_order_replaced_by_a_stepped_up_one_is_audited(client, case, coordinator):
-    from workflows import supervision
+    from workflows.supervision import orders
 
     with time_machine.travel(beijing(2027, 3, 1, 11), tick=False):
-        blue = supervision.order_issue(case=case, by=coordinator, reason="No plan draft yet.")
+        blue = orders.order_issue(case=case, by=coordinator, reason="No plan draft yet.")
     sweep(beijing(2027, 3, 8, 18, 1))  # 5 working days without a response
     blue.refresh_from_db()
     orange = blue.stepped_to

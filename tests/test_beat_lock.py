@@ -17,7 +17,7 @@ from django.db import connection
 
 from project.celery import app as project_app
 from tests.faults import RedisServer, wait_for
-from workflows.beat_lock import (
+from workflows.common.beat_lock import (
     SingleBeatScheduler,
     beat_lease_hold,
     beat_lease_last_runs,
@@ -73,7 +73,7 @@ def memory_app():
         task_queues=project_app.conf.task_queues,
         task_routes=project_app.conf.task_routes,
         beat_schedule={"sweep": {"task": "tasks.timers.sweep", "schedule": 0.0}},
-        beat_scheduler="workflows.beat_lock:SingleBeatScheduler",
+        beat_scheduler="workflows.common.beat_lock:SingleBeatScheduler",
     )
     yield test_app
     test_app.close()

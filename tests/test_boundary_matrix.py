@@ -49,9 +49,12 @@ from tests.test_url_access import (
     all_routes,
     outcome_of,
 )
-from workflows import deadlines, roles, services, supervision
-from workflows.calendar import local_date
-from workflows.demo import demo_seed
+from workflows.cases import evidence as cases_evidence
+from workflows.cases import launch as cases_launch
+from workflows.cases import services
+from workflows.common.calendar import local_date
+from workflows.deadlines import due_dates as deadlines
+from workflows.demo.accounts import demo_seed
 from workflows.models import (
     Case,
     Evidence,
@@ -64,6 +67,11 @@ from workflows.models import (
     ScoreKind,
     WorkItem,
 )
+from workflows.organisations import roles
+from workflows.reports import generate
+from workflows.reports import services as reports_services
+from workflows.supervision import cycles as supervision_cycles
+from workflows.supervision import extensions, instructions, orders
 
 BAD = "BAD"  # 400
 
@@ -401,7 +409,7 @@ class World:
 
 
 def _rendered(report: Report) -> Report:
-    report = services.report_render(report_id=report.pk)
+    report = generate.report_render(report_id=report.pk)
     assert report is not None and report.status == "ready", report and report.error
     return report
 
@@ -422,11 +430,11 @@ def build_world() -> World:
 
     def launched(code: str) -> Case:
         measure = Measure.objects.get(code=code)
-        return services.case_launch(measure=measure, by=coordinator, organisation=province)[0]
+        return cases_launch.case_launch(measure=measure, by=coordinator, organisation=province)[0]
 
     case = launched("2.2")
     draft = services.task_claim(item=open_item_of(case), user=staff)
-    evidence = services.evidence_add(
+    evidence = cases_evidence.evidence_add(
         case=case,
         item=draft,
         user=staff,
@@ -437,20 +445,20 @@ def build_world() -> World:
     implementation = walk_by_services(case, until_kind="implement")
     services.progress_report(item=implementation, user=staff, percent=30, note=f"{SENTINEL} 30%")
     now = timezone.now()
-    supervision.feedback_cycles_open(now=now)
+    supervision_cycles.feedback_cycles_open(now=now)
     cycle = FeedbackCycle.objects.get(case=case, status="open")
-    supervision.partner_input_add(
+    supervision_cycles.partner_input_add(
         cycle=cycle, user=users.get(username=f"{A}.grassroots_work.staff"), text=f"{SENTINEL} in"
     )
-    supervision.extension_request(
+    extensions.extension_request(
         item=implementation,
         user=staff,
         reason=f"{SENTINEL} waiting on the partners.",
         new_date=local_date(implementation.due_at) + dt.timedelta(days=30),
         percent=30,
     )
-    supervision.order_issue(case=case, by=coordinator, reason=f"{SENTINEL} lagging.")
-    supervision.instruction_issue(
+    orders.order_issue(case=case, by=coordinator, reason=f"{SENTINEL} lagging.")
+    instructions.instruction_issue(
         case=case, leader=users.get(username=f"{A}.{LEADER}"), text=f"{SENTINEL} report by Friday."
     )
     deadlines.task_pause(item=implementation, by=coordinator, reason=f"{SENTINEL} waiting.")
@@ -467,7 +475,7 @@ def build_world() -> World:
     finished = launched("2.4")
     walk_by_services(finished)
     completion = _rendered(Report.objects.get(case=finished, kind="completion"))
-    programme = _rendered(services.report_request_programme(by=coordinator))
+    programme = _rendered(reports_services.report_request_programme(by=coordinator))
     assert programme.organisation == province
     return World(
         case=case,

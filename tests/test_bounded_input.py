@@ -19,9 +19,7 @@ from rest_framework.test import APIClient
 
 from tests.casework import advance, claim, open_item_of, submit
 from tests.deadline_helpers import beijing
-from workflows import services, supervision
-from workflows.calendar import WorkingCalendar, due_at_for
-from workflows.escalation import sweep_run
+from workflows.common.calendar import WorkingCalendar, due_at_for
 from workflows.models import (
     AuditEvent,
     CaseLight,
@@ -32,6 +30,10 @@ from workflows.models import (
     Report,
     WorkItem,
 )
+from workflows.reports import generate
+from workflows.reports import services as reports_services
+from workflows.supervision import cycles, extensions, instructions
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -112,7 +114,7 @@ def test_the_supervision_page_of_a_task_due_9999_12_31_does_bounded_work(
     client, case, coordinator, monkeypatch
 ):
     """Before: the page walked eight thousand years of days (99 s)."""
-    from workflows import lights
+    from workflows.supervision import lights
 
     item = open_item_of(case)
     WorkItem.objects.filter(pk=item.pk).update(due_at=due_at_for(dt.date(9999, 12, 31)))
@@ -168,13 +170,13 @@ def test_supervision_dates_beyond_the_horizon_are_refused_by_the_services(case, 
     item = open_item_of(case)
     staff = demo_users("network_work.staff")
     with at(beijing(2027, 3, 2, 10)), pytest.raises(Exception) as refused:
-        supervision.extension_request(
+        extensions.extension_request(
             item=item, user=staff, reason="More time.", new_date=dt.date(2207, 1, 5), percent=10
         )
     assert refused.value.message_dict == {"new_date": [refused.value.messages[0]]}
     leader = case.supervising_leader.holder
     with at(beijing(2027, 3, 2, 10)), pytest.raises(Exception) as refused:
-        supervision.instruction_issue(
+        instructions.instruction_issue(
             case=case, leader=leader, text="Reply.", due_date=dt.date(9999, 1, 1)
         )
     assert list(refused.value.message_dict) == ["due_date"]
@@ -197,7 +199,7 @@ def test_a_control_character_in_a_feedback_note_leaves_the_ledger_exports_200_an
         sweep_run(now=beijing(2027, 4, 1, 10), deliver=False)
     cycle = FeedbackCycle.objects.get(case=case, period_start=dt.date(2027, 4, 1))
     with at(beijing(2027, 4, 6, 10)):
-        supervision.feedback_submit(
+        cycles.feedback_submit(
             cycle=cycle,
             user=demo_users("network_work.staff"),
             percent=40,
@@ -254,8 +256,8 @@ def evidence(client, demo_users, launch, media):
 @pytest.fixture
 def report(coordinator, media):
     """A programme report stored through the service that stores rendered PDFs."""
-    queued = services.report_request_programme(by=coordinator)
-    services._report_store(queued, b"%PDF-1.4\nthe programme\n%%EOF\n")
+    queued = reports_services.report_request_programme(by=coordinator)
+    generate._report_store(queued, b"%PDF-1.4\nthe programme\n%%EOF\n")
     return Report.objects.get(pk=queued.pk)
 
 
@@ -347,7 +349,7 @@ def test_a_plain_migrate_prepares_the_cache_table_and_the_sweep_runs(tmp_path):
         "shell",
         "--no-imports",
         "-c",
-        "from workflows.health import health_report; r, ok = health_report(); "
+        "from workflows.common.health import health_report; r, ok = health_report(); "
         "print(ok, r['last_sweep']['at'] is not None, r['sweep']['failed_parts'])",
     )
     assert health.stdout.strip() == "True True []", health.stdout + health.stderr

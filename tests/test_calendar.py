@@ -8,7 +8,7 @@ import time_machine
 from django.urls import reverse
 
 from tests.deadline_helpers import beijing
-from workflows.calendar import OFFICIAL, OVERRIDE, PROVISIONAL, WorkingCalendar, due_at_for
+from workflows.common.calendar import OFFICIAL, OVERRIDE, PROVISIONAL, WorkingCalendar, due_at_for
 from workflows.models import AuditEvent, CalendarDay, DeadlineChange
 
 D = dt.date
@@ -30,11 +30,11 @@ def test_national_day_week_2026_is_not_worked_and_the_makeup_saturday_is():
 
 
 def test_2027_comes_from_the_provisional_source_with_lunar_festivals(caplog, monkeypatch):
-    from workflows import calendar as calendar_module
+    from workflows.common import calendar as calendar_module
 
     monkeypatch.setattr(calendar_module, "_logged_sources", set())  # log as a fresh process
     calendar = WorkingCalendar()
-    with caplog.at_level(logging.INFO, logger="workflows.calendar"):
+    with caplog.at_level(logging.INFO, logger="workflows.common.calendar"):
         spring_festival = calendar.day(D(2027, 2, 8))
     assert (spring_festival.is_working, spring_festival.source) == (False, PROVISIONAL)
     assert "Spring Festival" in spring_festival.name

@@ -6,8 +6,8 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from workflows import calendar as calendar_module
-from workflows.calendar import WorkingCalendar
+from workflows.common import calendar as calendar_module
+from workflows.common.calendar import WorkingCalendar
 
 D = dt.date
 

@@ -28,10 +28,9 @@ from tests.casework import (
 )
 from tests.conftest import DEMO_PASSWORD
 from tests.deadline_helpers import beijing
-from workflows import cascade, selectors, services
-from workflows.calendar import due_at_for
-from workflows.demo import demo_seed
-from workflows.escalation import sweep_run
+from workflows.cases import cascade, launch, selectors, services
+from workflows.common.calendar import due_at_for
+from workflows.demo.accounts import demo_seed
 from workflows.models import (
     AuditEvent,
     Case,
@@ -42,7 +41,8 @@ from workflows.models import (
     Rag,
     WorkItem,
 )
-from workflows.organisations import organisation_create
+from workflows.organisations.services import organisation_create
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +70,7 @@ def frozen():
 
 
 def national_case(world, code="3.1") -> Case:
-    case, _ = services.case_launch(
+    case, _ = launch.case_launch(
         measure=Measure.objects.get(code=code), by=world("coordinator.office")
     )
     return case

@@ -17,9 +17,10 @@ from django.test.utils import CaptureQueriesContext
 from tests.casework import advance, open_item_of
 from tests.conftest import DEMO_PASSWORD
 from tests.deadline_helpers import beijing
-from workflows import cascade, deadlines, services
-from workflows.calendar import due_at_for
-from workflows.demo import demo_seed
+from workflows.cases import cascade, launch
+from workflows.common.calendar import due_at_for
+from workflows.deadlines import due_dates as deadlines
+from workflows.demo.accounts import demo_seed
 from workflows.models import (
     AuditEvent,
     CalendarDay,
@@ -29,7 +30,7 @@ from workflows.models import (
     Organisation,
     OrganisationLevel,
 )
-from workflows.organisations import organisation_create
+from workflows.organisations.services import organisation_create
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +52,7 @@ def frozen():
 
 
 def national_case(world) -> Case:
-    case, _ = services.case_launch(
+    case, _ = launch.case_launch(
         measure=Measure.objects.get(code="3.1"), by=world("coordinator.office")
     )
     return case

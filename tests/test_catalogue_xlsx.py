@@ -14,8 +14,10 @@ from django.db import transaction
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from workflows.catalogue import _plain, _read_yaml
-from workflows.catalogue_xlsx import SHEETS, catalogue_export, workbook_read
+from workflows.catalogue.reading import _plain, _read_yaml
+from workflows.catalogue.xlsx_export import catalogue_export
+from workflows.catalogue.xlsx_import import workbook_read
+from workflows.catalogue.xlsx_layout import SHEETS
 from workflows.models import (
     Aspect,
     AuditEvent,

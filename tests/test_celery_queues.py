@@ -20,9 +20,9 @@ from project.celery import app as project_app
 from tests.faults import wait_for
 from tests.smtp import free_port, start_smtp
 from tests.test_faults import broker  # noqa: F401 - the private Redis fixture
-from workflows.escalation import sweep_run
 from workflows.models import AuditEvent, Report, ReportStatus
-from workflows.services import report_request_programme
+from workflows.reports.services import report_request_programme
+from workflows.sweep import sweep_run
 
 ROOT = Path(__file__).resolve().parent.parent
 

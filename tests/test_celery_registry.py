@@ -42,7 +42,7 @@ def test_the_appraisal_scores_the_month_just_ended_on_the_first_at_0600(monkeypa
 
     import time_machine
 
-    from workflows import appraisal
+    from workflows.appraisal import scoring as appraisal
 
     entry = app.conf.beat_schedule["appraisal-monthly"]["schedule"]
     assert (entry.day_of_month, entry.hour, entry.minute) == ({1}, {6}, {0})

@@ -19,11 +19,11 @@ from django.urls import reverse
 from tests.channel_receiver import DINGTALK, WECOM, PlatformReceiver
 from tests.deadline_helpers import beijing
 from tests.smtp import free_port, start_smtp
-from workflows.calendar import due_at_for
-from workflows.channels.dingtalk import dingtalk_sign
-from workflows.escalation import sweep_run
+from workflows.common.calendar import due_at_for
 from workflows.models import ChannelSettings, Department, Notification, Profile
-from workflows.notifications import notifications_deliver_due
+from workflows.notifications.channels.dingtalk import dingtalk_sign
+from workflows.notifications.delivery import notifications_deliver_due
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 

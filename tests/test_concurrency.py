@@ -8,7 +8,7 @@ from django.contrib.messages import get_messages
 from django.db import connection, connections
 
 from tests.casework import claim, decide, open_item_of, submit, task_url
-from workflows import services
+from workflows.cases import services
 from workflows.models import AuditEvent, WorkItem
 
 

@@ -11,8 +11,8 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from tests.smtp import free_port
-from workflows import db_router
-from workflows.db_router import REPLICA, ReplicaRouter, replica_reads
+from workflows.common import db_router
+from workflows.common.db_router import REPLICA, ReplicaRouter, replica_reads
 from workflows.models import Aspect, Measure
 
 pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
@@ -271,7 +271,7 @@ def test_database_replica_url_adds_a_fail_fast_replica_alias(monkeypatch, module
     assert (replica["HOST"], replica["NAME"]) == ("replica.example", "reformflow")
     assert replica["OPTIONS"]["connect_timeout"] == 2
     assert replica["TEST"] == {"MIRROR": "default"}
-    assert loaded.DATABASE_ROUTERS == ["workflows.db_router.ReplicaRouter"]
+    assert loaded.DATABASE_ROUTERS == ["workflows.common.db_router.ReplicaRouter"]
     assert loaded.REPLICA_READS is True
 
 

@@ -7,8 +7,8 @@ import time_machine
 from django.urls import reverse
 
 from tests.deadline_helpers import beijing
-from workflows.calendar import WorkingCalendar, due_at_for
-from workflows.deadlines import DeadlineError, deadline_extend, task_pause, task_resume
+from workflows.common.calendar import WorkingCalendar, due_at_for
+from workflows.deadlines.due_dates import DeadlineError, deadline_extend, task_pause, task_resume
 from workflows.models import AuditEvent, DeadlineChange, StepTemplate
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +40,7 @@ def test_an_admin_changes_a_steps_working_days_per_measure(item, launch, open_it
 
 
 def test_the_next_step_gets_its_own_due_date_when_it_opens(item, demo_users):
-    from workflows.services import task_complete
+    from workflows.cases.services import task_complete
 
     staff = demo_users("network_work.staff")
     with time_machine.travel(beijing(2027, 3, 5, 16), tick=False):

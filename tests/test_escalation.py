@@ -9,16 +9,9 @@ from django.core import mail
 from django.core.management import call_command
 
 from tests.deadline_helpers import beijing
-from workflows.calendar import due_at_for
-from workflows.escalation import sweep_run
-from workflows.models import (
-    AuditEvent,
-    Escalation,
-    Notification,
-    Profile,
-    Rag,
-    WorkItem,
-)
+from workflows.common.calendar import due_at_for
+from workflows.models import AuditEvent, Escalation, Notification, Profile, Rag, WorkItem
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +63,7 @@ def test_reminders_3_and_1_working_days_before_and_on_the_due_day(item):
 
 
 def test_a_claimed_task_reminds_its_assignee_only(item, demo_users):
-    from workflows.services import task_claim
+    from workflows.cases.services import task_claim
 
     task_claim(item=item, user=demo_users("network_work.staff"))
     sent = sweep_at(beijing(2027, 3, 19, 10))
@@ -141,7 +134,7 @@ def test_two_sweeps_at_the_same_moment_send_nothing_twice(item):
 
 
 def test_a_paused_task_is_neither_reminded_nor_escalated(item, coordinator):
-    from workflows.deadlines import task_pause
+    from workflows.deadlines.due_dates import task_pause
 
     with time_machine.travel(beijing(2027, 3, 10), tick=False):
         task_pause(item=item, by=coordinator, reason="Waiting for the State Council's decision")

@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from tests.casework import advance, open_item_of
 from tests.deadline_helpers import beijing
-from workflows.calendar import due_at_for
+from workflows.common.calendar import due_at_for
 from workflows.models import AuditEvent, ExtensionRequest
 
 pytestmark = pytest.mark.django_db

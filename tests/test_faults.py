@@ -21,9 +21,9 @@ from tests.casework import walk_to_end
 from tests.deadline_helpers import beijing
 from tests.faults import RedisServer, start_worker, stop_worker, wait_for
 from tests.smtp import free_port, start_smtp
-from workflows.escalation import sweep_run
 from workflows.models import AuditEvent, Notification, Report
-from workflows.services import report_list_recover, report_request_programme
+from workflows.reports.services import report_list_recover, report_request_programme
+from workflows.sweep import sweep_run
 
 needs_postgresql = pytest.mark.skipif(
     connection.vendor != "postgresql",

@@ -20,7 +20,7 @@ from tests.casework import (
     task_url,
     walk_to_end,
 )
-from workflows.flows import MeasureFlow
+from workflows.cases.flow import MeasureFlow
 from workflows.models import AuditEvent, Case, Measure, Profile, ProgressUpdate, WorkItem
 
 OUTCOME_OF_KIND = {

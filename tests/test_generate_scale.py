@@ -5,9 +5,9 @@ import io
 import pytest
 from django.core.management import call_command
 
-from workflows import selectors, services
-from workflows.escalation import sweep_run
+from workflows.cases import selectors, services
 from workflows.models import Case, Organisation, WorkItem
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 

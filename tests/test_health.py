@@ -10,7 +10,7 @@ from django.db import OperationalError, connections
 from django.test import override_settings
 from django.utils import timezone
 
-from workflows.health import EMBEDDED_BROKER, heartbeat_record, sweep_record
+from workflows.common.health import EMBEDDED_BROKER, heartbeat_record, sweep_record
 
 URL = "/healthz"
 

@@ -13,8 +13,9 @@ from django.core.management.base import CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from workflows import catalogue as catalogue_module
-from workflows.catalogue import CatalogueError, LoadResult, catalogue_load
+from workflows.catalogue import loader as catalogue_module
+from workflows.catalogue.loader import LoadResult, catalogue_load
+from workflows.catalogue.reading import CatalogueError
 from workflows.models import (
     Aspect,
     CatalogueSource,

@@ -9,10 +9,10 @@ from django.test import override_settings
 
 from tests.deadline_helpers import beijing
 from tests.smtp import free_port, start_smtp
-from workflows.calendar import due_at_for
-from workflows.escalation import sweep_run
+from workflows.common.calendar import due_at_for
 from workflows.models import Notification, Profile
-from workflows.notifications import digest_record_all, notifications_deliver_due
+from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -101,7 +101,7 @@ def test_a_message_that_keeps_failing_is_given_up_and_recorded(item, settings):
     with time_machine.travel(moment, tick=False):
         sweep_run(now=moment)
     logged = Notification.objects.get(work_item=item)
-    from workflows.notifications import MAX_ATTEMPTS
+    from workflows.notifications.delivery import MAX_ATTEMPTS
 
     for _ in range(MAX_ATTEMPTS):
         moment = logged.next_attempt_at
@@ -153,7 +153,7 @@ def test_user_text_is_escaped_in_the_html_part(item, demo_users):
 
 
 def test_the_daily_digest_lists_overdue_due_soon_and_approvals(item, launch, open_item, demo_users):
-    from workflows.services import task_complete
+    from workflows.cases.services import task_complete
 
     staff = demo_users("network_work.staff")
     with time_machine.travel(beijing(2027, 3, 2, 10), tick=False):

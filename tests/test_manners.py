@@ -7,7 +7,7 @@ from django.core import mail
 
 from tests.deadline_helpers import beijing
 from workflows.models import Notification, Profile
-from workflows.notifications import digest_record_all, notifications_deliver_due
+from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
 
 pytestmark = pytest.mark.django_db
 

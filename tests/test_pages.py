@@ -11,7 +11,8 @@ from django.urls import reverse
 from django.utils.html import escape
 
 from tests.casework import claim, open_item_of, submit, task_url
-from workflows import services
+from workflows.cases import launch as cases_launch
+from workflows.cases import services
 from workflows.models import Aspect, Department, Measure
 
 TITLE_ZH_2_2 = "建设动态实名、全面覆盖、安全共享的工会大数据库"
@@ -84,7 +85,9 @@ def test_the_dashboard_lists_every_aspect_and_measure_with_status_and_current_st
 def _launch_with_inbox_item(code, coordinator, staff):
     """Launch a case and hand its first task to `staff`, so it sits in their inbox (made staff
     of the case's lead department: a task goes only to someone who could act on it)."""
-    case, _created = services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)
+    case, _created = cases_launch.case_launch(
+        measure=Measure.objects.get(code=code), by=coordinator
+    )
     case.lead_department.staff.add(staff)
     services.task_reassign(
         item=open_item_of(case), by=coordinator, to_user=staff, reason="Query-count test."
@@ -220,8 +223,8 @@ def test_table_rows_escape_every_name_they_show(client, demo_users, launch):
 def test_a_long_case_history_shows_the_latest_events_and_points_to_the_audit_desk(
     client, coordinator, launch, monkeypatch
 ):
-    from workflows import views
-    from workflows.audit import audit_record
+    from workflows.audit.trail import audit_record
+    from workflows.web import cases as views
 
     case = launch("2.2")
     for n in range(5):

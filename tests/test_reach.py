@@ -15,26 +15,15 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from rest_framework.test import APIClient
 
-from tests.casework import (
-    advance,
-    case_url,
-    open_item_of,
-    task_url,
-    walk_by_services,
-)
+from tests.casework import advance, case_url, open_item_of, task_url, walk_by_services
 from tests.conftest import DEMO_PASSWORD
 from tests.deadline_helpers import beijing as shanghai_time
-from workflows import cascade, services
-from workflows.demo import demo_seed
-from workflows.escalation import sweep_run
-from workflows.models import (
-    AuditEvent,
-    Case,
-    Measure,
-    Organisation,
-    Report,
-    ScoreEntry,
-)
+from workflows.cases import cascade, launch, services
+from workflows.demo.accounts import demo_seed
+from workflows.models import AuditEvent, Case, Measure, Organisation, Report, ScoreEntry
+from workflows.reports import generate
+from workflows.reports import services as reports_services
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -54,7 +43,7 @@ def at(moment):
 def launch_in(world, code: str, organisation: str) -> Case:
     """Launch a measure's case in a federation, as that federation's coordinator."""
     by = world("coordinator.office" if organisation == "acftu" else f"{organisation}.coordinator")
-    case, _created = services.case_launch(
+    case, _created = launch.case_launch(
         measure=Measure.objects.get(code=code),
         by=by,
         organisation=Organisation.objects.get(code=organisation),
@@ -69,7 +58,7 @@ def api_as(user) -> APIClient:
 
 
 def rendered(report: Report) -> Report:
-    report = services.report_render(report_id=report.pk)
+    report = generate.report_render(report_id=report.pk)
     assert report is not None and report.status == "ready", report and report.error
     return report
 
@@ -84,7 +73,7 @@ def test_a_provincial_leader_reads_no_other_provinces_report_nor_the_national_on
     case = launch_in(world, "2.2", "beijing")
     walk_by_services(case)
     completion = rendered(Report.objects.get(case=case, kind="completion"))
-    national = rendered(services.report_request_programme(by=world("coordinator.office")))
+    national = rendered(reports_services.report_request_programme(by=world("coordinator.office")))
     chairman = world("shanghai.chairman")  # a leader: in the leaders group, of another province
 
     listed = {row["id"] for row in api_as(chairman).get("/api/v1/reports/").json()["results"]}
@@ -95,7 +84,7 @@ def test_a_provincial_leader_reads_no_other_provinces_report_nor_the_national_on
         assert client.get(download).status_code == 404
         assert api_as(chairman).get(f"/api/v1/reports/{report.pk}/").status_code == 404
     # The province's own programme report is its leaders' to read; the national one is not.
-    own = rendered(services.report_request_programme(by=world("shanghai.coordinator")))
+    own = rendered(reports_services.report_request_programme(by=world("shanghai.coordinator")))
     assert own.organisation.code == "shanghai"
     listed = {row["id"] for row in api_as(chairman).get("/api/v1/reports/").json()["results"]}
     assert listed == {own.pk}

@@ -16,18 +16,12 @@ from rest_framework.test import APIClient
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from tests.casework import (
-    advance,
-    claim,
-    open_item_of,
-    report_progress,
-    routed_user,
-    walk_to_end,
-)
-from workflows import reports, services
-from workflows.audit import audit_record, audit_verify
-from workflows.flows import MeasureFlow
+from tests.casework import advance, claim, open_item_of, report_progress, routed_user, walk_to_end
+from workflows.audit.trail import audit_record, audit_verify
+from workflows.cases.flow import MeasureFlow
 from workflows.models import AuditEvent, Measure, Report, WorkItem
+from workflows.reports import render as reports
+from workflows.reports import services as reports_services
 
 TITLE_ZH_2_2 = "建设动态实名、全面覆盖、安全共享的工会大数据库"
 PLAN_TITLE_ZH = "深化工会改革创新实施方案"
@@ -322,7 +316,7 @@ def test_report_downloads_follow_access_and_are_audited(
 ):
     completion = Report.objects.get(case=completed_case)
     with django_capture_on_commit_callbacks(execute=True):
-        programme = services.report_request_programme(by=demo_users("coordinator.office"))
+        programme = reports_services.report_request_programme(by=demo_users("coordinator.office"))
     programme.refresh_from_db()
     user = demo_users(username)
     client.force_login(user)
@@ -374,12 +368,14 @@ def test_the_desk_filters_and_its_queries_do_not_grow_with_the_number_of_reports
     coordinator = demo_users("coordinator.office")
     client.force_login(coordinator)
     desk = reverse("workflows:reports")
-    services.report_request_programme(by=coordinator)  # stays queued (no commit in the test)
+    reports_services.report_request_programme(
+        by=coordinator
+    )  # stays queued (no commit in the test)
     with django_assert_max_num_queries(14) as few:
         assert client.get(desk).status_code == 200
     for _ in range(6):
-        services.report_request_programme(by=coordinator)
-        services.report_request_completion(case=completed_case, by=coordinator)
+        reports_services.report_request_programme(by=coordinator)
+        reports_services.report_request_completion(case=completed_case, by=coordinator)
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(desk)
     assert len(response.context["page"].object_list) == 14

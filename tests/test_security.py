@@ -22,7 +22,7 @@ from rest_framework.test import APIClient
 
 from tests.casework import case_url, claim, decide, open_item_of, submit, task_url
 from tests.conftest import DEMO_PASSWORD
-from workflows import selectors
+from workflows.cases import selectors
 from workflows.models import Comment
 
 LOGIN = "/accounts/login/"

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.test import override_settings
 from django.urls import reverse
 
-from workflows import demo
+from workflows.demo import accounts as demo
 from workflows.models import Case, WorkItem
 
 ENGINE = "/engine/"
@@ -96,7 +96,7 @@ def test_the_workflow_engine_is_offered_only_to_those_who_may_open_it(client, de
 def test_every_link_in_the_side_menu_opens_for_the_person_it_is_shown_to(
     client, catalogue, username
 ):
-    from workflows.demo import demo_seed
+    from workflows.demo.accounts import demo_seed
 
     demo_seed(password="demo-pass-for-tests", provinces=1)
     client.force_login(get_user_model().objects.get(username=username))

@@ -16,9 +16,7 @@ from django.urls import reverse
 
 from tests.casework import advance, case_url, open_item_of, report_progress
 from tests.deadline_helpers import beijing
-from workflows import lights
-from workflows.calendar import due_at_for
-from workflows.escalation import sweep_run
+from workflows.common.calendar import due_at_for
 from workflows.models import (
     AuditEvent,
     CycleStatus,
@@ -31,6 +29,8 @@ from workflows.models import (
     OrderStatus,
     SupervisionOrder,
 )
+from workflows.supervision import lights
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +73,7 @@ def lights_of(case):
 
 
 def test_both_light_axes_and_the_lapse_history(client, case, coordinator):
-    from workflows.deadlines import deadline_extend
+    from workflows.deadlines.due_dates import deadline_extend
 
     assert lights_of(case) == ("green", "green")  # computed at launch
     sweep(beijing(2027, 3, 16, 10))  # 4 working days left (17, 18, 19, 22)
@@ -187,7 +187,7 @@ def test_an_extension_request_after_the_due_date_is_refused(client, case, demo_u
 def test_an_approved_extension_moves_the_due_date_and_changes_the_appraisal(
     client, case, demo_users
 ):
-    from workflows.appraisal import appraisal_compute, department_ranking
+    from workflows.appraisal.scoring import appraisal_compute, department_ranking
 
     staff, head = demo_users("network_work.staff"), demo_users("network_work.head")
     leader = demo_users("secretary_publicity_network")
@@ -233,7 +233,7 @@ def test_an_approved_extension_moves_the_due_date_and_changes_the_appraisal(
 
 
 def test_a_refused_extension_keeps_the_original_date(client, case, demo_users):
-    from workflows.appraisal import appraisal_compute, department_ranking
+    from workflows.appraisal.scoring import appraisal_compute, department_ranking
 
     staff, head = demo_users("network_work.staff"), demo_users("network_work.head")
     request_extension(client, staff, case, beijing(2027, 3, 19))
@@ -418,7 +418,7 @@ def test_appraisal_figures_ranking_bulletin_and_traceable_points(
         on time +1, the return -2                                             =  0
     grassroots_work (1.3): draft never submitted, overdue -1                  = -1
     """
-    from workflows.appraisal import appraisal_compute
+    from workflows.appraisal.scoring import appraisal_compute
 
     with at(LAUNCHED):
         c22, c25 = launch("2.2"), launch("2.5")
@@ -475,7 +475,7 @@ def test_appraisal_figures_ranking_bulletin_and_traceable_points(
 
 
 def test_the_cap_limits_points_per_rule_and_month(client, launch):
-    from workflows.appraisal import appraisal_compute
+    from workflows.appraisal.scoring import appraisal_compute
     from workflows.models import ScoringRule
 
     ScoringRule.objects.filter(kind="on_time").update(cap_per_period=1)
@@ -605,7 +605,7 @@ def test_partner_inputs_are_consolidated_into_the_lead_report(client, case, demo
     ],
 )
 def test_reporting_periods(cadence, day, bounds):
-    from workflows.supervision import period_bounds
+    from workflows.supervision.cycles import period_bounds
 
     assert period_bounds(cadence, day) == bounds
 

@@ -9,10 +9,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tests.deadline_helpers import beijing
-from workflows import escalation
-from workflows.audit import audit_verify
-from workflows.calendar import at_local, due_at_for
-from workflows.escalation import alert_floor, sweep_run
+from workflows.audit.trail import audit_verify
+from workflows.common.calendar import at_local, due_at_for
+from workflows.deadlines import escalation
+from workflows.deadlines.policy import alert_floor
 from workflows.models import (
     AuditEvent,
     CalendarDay,
@@ -22,6 +22,7 @@ from workflows.models import (
     SupervisionOrder,
     WorkItem,
 )
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 
@@ -70,7 +71,7 @@ def test_after_the_last_rung_nothing_is_left_to_alert(item):
 
 
 def test_an_extension_puts_the_task_at_the_new_dates_floor(item, coordinator):
-    from workflows.deadlines import deadline_extend
+    from workflows.deadlines.due_dates import deadline_extend
 
     sweep_at(beijing(2027, 3, 2))
     with time_machine.travel(beijing(2027, 3, 3), tick=False):
@@ -84,7 +85,7 @@ def test_an_extension_puts_the_task_at_the_new_dates_floor(item, coordinator):
 
 
 def test_a_paused_task_is_not_read_and_resumes_from_its_new_floor(item, coordinator):
-    from workflows.deadlines import task_pause, task_resume
+    from workflows.deadlines.due_dates import task_pause, task_resume
 
     with time_machine.travel(beijing(2027, 3, 10), tick=False):
         task_pause(item=item, by=coordinator, reason="Waiting for the State Council")
@@ -97,7 +98,7 @@ def test_a_paused_task_is_not_read_and_resumes_from_its_new_floor(item, coordina
 
 
 def test_a_calendar_override_puts_the_tasks_around_it_back_to_their_floor(item, coordinator):
-    from workflows.deadlines import deadline_extend, due_dates_recompute
+    from workflows.deadlines.due_dates import deadline_extend, due_dates_recompute
 
     # A fixed date (not recomputed) whose reminders still count working days on the calendar.
     with time_machine.travel(beijing(2027, 3, 3), tick=False):
@@ -180,7 +181,7 @@ def statements(queries) -> list[str]:
 @pytest.fixture
 def overdue_tasks(demo_users):
     """90 generated cases whose open tasks wait, paused, in their lead department's queue."""
-    from workflows.scale import generate
+    from workflows.demo.scale import generate
 
     moment = beijing(2027, 3, 10)
     with time_machine.travel(moment, tick=False):
@@ -246,9 +247,9 @@ def test_the_audit_trail_verifies_after_a_batched_sweep(overdue_tasks, monkeypat
 def test_cycles_are_opened_a_capped_number_per_sweep_until_every_case_has_its_own(
     demo_users, monkeypatch
 ):
-    from workflows import supervision
+    from workflows.demo.scale import generate
     from workflows.models import FeedbackCycle
-    from workflows.scale import generate
+    from workflows.supervision import cycles as supervision_cycles
 
     moment = beijing(2027, 3, 10)
     with time_machine.travel(moment, tick=False):
@@ -257,11 +258,11 @@ def test_cycles_are_opened_a_capped_number_per_sweep_until_every_case_has_its_ow
         WorkItem.objects.filter(status="open", kind="implement").values_list("case", flat=True)
     )
     assert len(implementing) > 7
-    monkeypatch.setattr(supervision, "CYCLES_OPENED_PER_SWEEP", 3)
+    monkeypatch.setattr(supervision_cycles, "CYCLES_OPENED_PER_SWEEP", 3)
 
     opened = []
     while not opened or opened[-1]:
-        opened.append(supervision.feedback_cycles_open(now=moment))
+        opened.append(supervision_cycles.feedback_cycles_open(now=moment))
 
     assert set(opened[:-2]) == {3} and 0 < opened[-2] <= 3 and opened[-1] == 0
     assert sum(opened) == len(implementing)

@@ -10,11 +10,11 @@ import time_machine
 
 from tests.casework import open_item_of
 from tests.deadline_helpers import beijing
-from workflows.calendar import due_at_for
-from workflows.escalation import sweep_run
-from workflows.health import sweep_record
+from workflows.common.calendar import due_at_for
+from workflows.common.health import sweep_record
+from workflows.common.sweep_faults import SweepFaults
 from workflows.models import AuditEvent, CaseLight, Escalation, SweepFault, WorkItem
-from workflows.sweep_faults import SweepFaults
+from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db
 

@@ -12,7 +12,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from tests.casework import advance, claim, open_item_of, report_progress, submit, task_url
-from workflows import services
+from workflows.cases import evidence as cases_evidence
 from workflows.models import AuditEvent, Evidence
 
 PDF = b"%PDF-1.4\n" + b"evidence of the reform " * 20 + b"\n%%EOF\n"
@@ -193,7 +193,7 @@ EXE = b"MZ\x90\x00\x03\x00\x00\x00" + b"\x00" * 60
 )
 def test_files_whose_content_matches_their_type_are_accepted(name, content, settings):
     settings.EVIDENCE_MAX_BYTES = 1024 * 1024
-    services.evidence_validate(SimpleUploadedFile(name, content))
+    cases_evidence.evidence_validate(SimpleUploadedFile(name, content))
 
 
 @pytest.mark.parametrize(
@@ -216,7 +216,7 @@ def test_files_whose_content_does_not_match_their_type_are_refused_saying_why(
 ):
     settings.EVIDENCE_MAX_BYTES = 1024 * 1024
     with pytest.raises(ValidationError) as refused:
-        services.evidence_validate(SimpleUploadedFile(name, content))
+        cases_evidence.evidence_validate(SimpleUploadedFile(name, content))
 
     [message] = refused.value.messages
     assert message.startswith(f"“{name}” was refused: ") and why in message, message
@@ -225,7 +225,7 @@ def test_files_whose_content_does_not_match_their_type_are_refused_saying_why(
 def test_an_allowed_extension_without_a_content_rule_is_refused(settings):
     settings.EVIDENCE_ALLOWED_TYPES = [".pdf", ".odt"]
     with pytest.raises(ValidationError, match="no content check is defined for .odt"):
-        services.evidence_validate(SimpleUploadedFile("plan.odt", b"PK\x03\x04"))
+        cases_evidence.evidence_validate(SimpleUploadedFile("plan.odt", b"PK\x03\x04"))
 
 
 def test_a_renamed_program_is_refused_on_the_task_page_and_nothing_is_stored(client, media, draft):

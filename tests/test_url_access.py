@@ -48,9 +48,12 @@ from rest_framework.authtoken.models import Token
 from viewflow.workflow.models import Task
 
 from tests.conftest import DEMO_PASSWORD
-from workflows import deadlines, services, supervision
-from workflows.calendar import local_date
-from workflows.demo import demo_seed
+from workflows.cases import evidence as cases_evidence
+from workflows.cases import launch as cases_launch
+from workflows.cases import services
+from workflows.common.calendar import local_date
+from workflows.deadlines import due_dates as deadlines
+from workflows.demo.accounts import demo_seed
 from workflows.models import (
     Axis,
     CalendarDay,
@@ -70,7 +73,12 @@ from workflows.models import (
     SweepFault,
     WorkItem,
 )
-from workflows.organisations import organisation_create
+from workflows.organisations.services import organisation_create
+from workflows.reports import generate
+from workflows.reports import services as reports_services
+from workflows.supervision import cycles as supervision_cycles
+from workflows.supervision import extensions, instructions
+from workflows.supervision import orders as supervision_orders
 
 OK, DONE, REFUSED, DENIED, LOGIN, ADMIN, API_ANON, REDIRECT, CONFLICT = (
     "OK DONE REFUSED DENIED LOGIN ADMIN API_ANON REDIRECT CONFLICT".split()
@@ -319,7 +327,7 @@ EXPECTED: list[Row] = [
         r"api/v1/tasks/<int:pk>/(extend|override-guard)",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
         method="post",
-        # Within the date horizon (workflows.bounds): a year and more ahead.
+        # Within the date horizon (workflows.common.bounds): a year and more ahead.
         data={"new_date": f"{dt.date.today().year + 2}-12-31", "reason": "Cover."},
         why="coordinators only; override-guard is tried on 2.3's implementation step",
     ),
@@ -504,7 +512,7 @@ def _walk(case: Case, *, until_kind: str | None = None) -> WorkItem | None:
 
 def _rendered(report: Report) -> Report:
     """Render a queued report now (the worker's job; on_commit never fires in these tests)."""
-    rendered = services.report_render(report_id=report.pk)
+    rendered = generate.report_render(report_id=report.pk)
     assert rendered is not None and rendered.status == "ready", rendered and rendered.error
     return rendered
 
@@ -517,16 +525,18 @@ def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
     """
     case = implementation.case
     now = timezone.now()
-    supervision.feedback_cycles_open(now=now)
-    supervision.extension_request(
+    supervision_cycles.feedback_cycles_open(now=now)
+    extensions.extension_request(
         item=implementation,
         user=implementation.assignee,
         reason="Waiting on the partners.",
         new_date=local_date(implementation.due_at) + dt.timedelta(days=30),
         percent=40,
     )
-    supervision.order_issue(case=case, by=coordinator, reason="Lagging.")  # also notifications
-    supervision.instruction_issue(
+    supervision_orders.order_issue(
+        case=case, by=coordinator, reason="Lagging."
+    )  # also notifications
+    instructions.instruction_issue(
         case=case, leader=case.supervising_leader.holder, text="Report by Friday."
     )
     # Paused, so the API's resume has a paused task (and DeadlineChange a row).
@@ -575,11 +585,11 @@ def build_world(tmp_path) -> World:
     staff = users.get(username="network_work.staff")
 
     def launched(code):
-        return services.case_launch(measure=Measure.objects.get(code=code), by=coordinator)[0]
+        return cases_launch.case_launch(measure=Measure.objects.get(code=code), by=coordinator)[0]
 
     case = launched("2.2")
     draft = services.task_claim(item=open_item_of(case), user=staff)
-    evidence = services.evidence_add(
+    evidence = cases_evidence.evidence_add(
         case=case,
         item=draft,
         user=staff,
@@ -598,7 +608,7 @@ def build_world(tmp_path) -> World:
     # The walk queued the completion report; rendering it also runs the flow's
     # completion-report node, so 2.4's process reaches its end.
     completion_report = _rendered(Report.objects.get(case=finished, kind="completion"))
-    programme_report = _rendered(services.report_request_programme(by=coordinator))
+    programme_report = _rendered(reports_services.report_request_programme(by=coordinator))
     return World(
         case=case,
         approval=open_item_of(case),

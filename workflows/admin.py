@@ -8,9 +8,8 @@ from django.contrib import admin
 from django.db import models, transaction
 from django.utils.html import format_html
 
-from workflows import access
-from workflows.admin_catalogue import CatalogueWorkbookAdminMixin
-from workflows.audit import audit_record
+from workflows.audit.trail import audit_record
+from workflows.catalogue.admin_workbook import CatalogueWorkbookAdminMixin
 from workflows.models import (
     Aspect,
     CatalogueSource,
@@ -23,7 +22,8 @@ from workflows.models import (
     StepRole,
     StepTemplate,
 )
-from workflows.organisations import organisation_roles_copy
+from workflows.organisations import reach as access
+from workflows.organisations.services import organisation_roles_copy
 
 # Values never copied into the trail (the field is named as changed, its value is not).
 _SECRET_FIELD_WORDS = ("password", "secret", "token", "key")
@@ -290,8 +290,9 @@ class CatalogueSourceAdmin(CatalogueWorkbookAdminMixin, AuditedAdmin):
 
 
 # Deadline admin lives in its own module; importing it registers its classes.
-from workflows import admin_deadlines, admin_supervision  # noqa: E402, F401
-from workflows.channels import admin as channels_admin  # noqa: E402, F401
+from workflows.deadlines import admin as admin_deadlines  # noqa: E402, F401
+from workflows.notifications.channels import admin as channels_admin  # noqa: E402, F401
+from workflows.supervision import admin as admin_supervision  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)
 

@@ -6,10 +6,10 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
-from workflows.audit import audit_record
-from workflows.escalation import alerts_reset
-from workflows.languages import language_at_login
+from workflows.audit.trail import audit_record
+from workflows.deadlines.policy import alerts_reset
 from workflows.models import EscalationPolicy, EscalationRung
+from workflows.organisations.languages import language_at_login
 
 # Long enough for any real username; a pasted essay is cut, not stored whole.
 _MAX_USERNAME = 150

@@ -49,14 +49,14 @@ MIDDLEWARE = [
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     # After a login, the language on the person's profile (workflows/languages.py).
-    "workflows.languages.ProfileLanguageMiddleware",
+    "workflows.organisations.languages.ProfileLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # After authentication: read-your-writes needs the user (workflows/db_router.py).
-    "workflows.db_router.ReadYourWritesMiddleware",
+    "workflows.common.db_router.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
-    "workflows.middleware.AuditorsReadOnlyMiddleware",
+    "workflows.web.middleware.AuditorsReadOnlyMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "viewflow.middleware.HotwireTurboMiddleware",
     "project.middleware.OutOfRangeIdMiddleware",
@@ -142,7 +142,7 @@ if DATABASE_REPLICA_URL:
     DATABASES["replica"] = replica_database(
         DATABASE_REPLICA_URL, conn_max_age=DATABASES["default"]["CONN_MAX_AGE"]
     )
-DATABASE_ROUTERS = ["workflows.db_router.ReplicaRouter"]
+DATABASE_ROUTERS = ["workflows.common.db_router.ReplicaRouter"]
 # Off switch without removing the URL (e.g. while the replica is rebuilt).
 REPLICA_READS = env.bool("REPLICA_READS", default=True)
 # Past this replay lag the heavy reads go to the primary; the lag is checked at most this
@@ -292,7 +292,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Exactly one beat sends: each beat process asks for a lease in the database (every mode has
 # one) and only its holder sends; a second beat stands by and takes over within this many
 # seconds of the holder going quiet (workflows/beat_lock.py).
-CELERY_BEAT_SCHEDULER = "workflows.beat_lock:SingleBeatScheduler"
+CELERY_BEAT_SCHEDULER = "workflows.common.beat_lock:SingleBeatScheduler"
 BEAT_LEASE_SECONDS = env.float("BEAT_LEASE_SECONDS", default=30.0)
 # Seconds of reminder and escalation work one sweep takes on before it leaves the rest to the
 # next one (a minute later). Normal minutes need a fraction of this; a catch-up after
@@ -343,12 +343,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [
         "rest_framework.permissions.IsAuthenticated",
         # Every write endpoint, including ones added later, refuses auditors.
-        "workflows.api_permissions.AuditorsReadOnly",
+        "workflows.api.permissions.AuditorsReadOnly",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_PAGINATION_CLASS": "workflows.api_pagination.StrictLimitOffsetPagination",
+    "DEFAULT_PAGINATION_CLASS": "workflows.api.pagination.StrictLimitOffsetPagination",
     "PAGE_SIZE": 50,
-    "EXCEPTION_HANDLER": "workflows.api.exception_handler",
+    "EXCEPTION_HANDLER": "workflows.api.errors.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Reformflow API",
@@ -366,8 +366,8 @@ SPECTACULAR_SETTINGS = {
 }
 
 # The catalogue shipped with the product and loaded when no file is named.
-DEFAULT_PLAN_FILE = BASE_DIR / "workflows" / "catalogue_data" / "reform-plan-2018.yaml"
-DEFAULT_ORGANISATION_FILE = BASE_DIR / "workflows" / "catalogue_data" / "organisation.yaml"
+DEFAULT_PLAN_FILE = BASE_DIR / "workflows" / "catalogue" / "data" / "reform-plan-2018.yaml"
+DEFAULT_ORGANISATION_FILE = BASE_DIR / "workflows" / "catalogue" / "data" / "organisation.yaml"
 
 # Seeding demo accounts is a development convenience; production settings turn it off.
 ALLOW_DEMO_SEED = True

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from workflows import services
+from workflows.cases import services
 from workflows.models import WorkItem
 
 pytestmark = pytest.mark.browser

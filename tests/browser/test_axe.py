@@ -7,7 +7,7 @@ import pytest
 from django.contrib.staticfiles.storage import staticfiles_storage
 
 from tests.browser.conftest import DESKTOP, PHONE, ROOT
-from workflows import services
+from workflows.cases import services
 from workflows.models import WorkItem
 
 pytestmark = pytest.mark.browser

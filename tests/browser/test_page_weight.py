@@ -7,7 +7,7 @@ most 1.2 MB; heavy scripts only where they are used (vis-network on none of thes
 
 import pytest
 
-from workflows import services
+from workflows.cases import services
 from workflows.models import WorkItem
 
 pytestmark = pytest.mark.browser

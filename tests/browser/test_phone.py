@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, screenshot
-from workflows import services
+from workflows.cases import services
 from workflows.models import WorkItem
 
 pytestmark = pytest.mark.browser

@@ -146,9 +146,9 @@ class Scenario:
         from django.core.exceptions import ValidationError
         from django.utils import timezone
 
-        from workflows.cascade import case_cascade
+        from workflows.cases.cascade import case_cascade
+        from workflows.cases.launch import case_launch
         from workflows.models import Measure, WorkItem
-        from workflows.services import case_launch
 
         coordinator = get_user_model().objects.get(username="coordinator.office")
         cases = []

@@ -122,7 +122,7 @@ class WorkItem(models.Model):
     pause_reason = models.TextField(blank=True)
     # The earliest moment the sweep may have a reminder or rung to record for this task; NULL
     # once every rung has fired. The sweep reads only open, unpaused tasks whose time has come
-    # (workflows.escalation), so a quiet minute reads almost nothing.
+    # (workflows.deadlines.escalation), so a quiet minute reads almost nothing.
     next_alert_at = models.DateTimeField(null=True, blank=True)
     # A coordinator let this implementation step close while child cases are still open
     # (the reason is in the `completion_guard_overridden` audit event).

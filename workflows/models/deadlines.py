@@ -31,7 +31,7 @@ class CalendarDay(models.Model):
         return f"{self.date} {self.kind} {self.name}".strip()
 
 
-# Who an escalation rung or reminder can name; resolved per task by workflows.escalation.
+# Who an escalation rung or reminder can name; resolved per task by workflows.deadlines.escalation.
 class Recipient(models.TextChoices):
     ASSIGNEE = "assignee", _("Assignee, or the candidates when unassigned")
     DEPARTMENT_HEAD = "department_head", _("Head of the task's department")

@@ -3,8 +3,9 @@
 from django import template
 from django.utils import timezone
 
-from workflows import appraisal, lights
+from workflows.appraisal import scoring as appraisal
 from workflows.models import CycleStatus, OrderStatus
+from workflows.supervision import lights
 
 register = template.Library()
 

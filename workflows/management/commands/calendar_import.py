@@ -8,8 +8,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from workflows.bounds import validate_date_in_horizon
-from workflows.deadlines import calendar_days_changed
+from workflows.common.bounds import validate_date_in_horizon
+from workflows.deadlines.due_dates import calendar_days_changed
 from workflows.models import CalendarDay, CalendarDayKind
 
 

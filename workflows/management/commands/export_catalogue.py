@@ -4,8 +4,8 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.catalogue import CatalogueError
-from workflows.catalogue_xlsx import catalogue_export
+from workflows.catalogue.reading import CatalogueError
+from workflows.catalogue.xlsx_export import catalogue_export
 
 
 class Command(BaseCommand):

@@ -4,7 +4,7 @@ import time
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.scale import generate
+from workflows.demo.scale import generate
 
 
 class Command(BaseCommand):

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.organisations import OrganisationImportError, organisations_import
+from workflows.organisations.services import OrganisationImportError, organisations_import
 
 
 class Command(BaseCommand):

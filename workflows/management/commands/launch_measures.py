@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
+from workflows.cases.launch import case_launch
 from workflows.models import Measure
-from workflows.services import case_launch
 
 
 class Command(BaseCommand):

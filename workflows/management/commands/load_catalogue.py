@@ -6,8 +6,9 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.catalogue import CatalogueError, catalogue_load
-from workflows.catalogue_xlsx import catalogue_load_workbook
+from workflows.catalogue.loader import catalogue_load
+from workflows.catalogue.reading import CatalogueError
+from workflows.catalogue.xlsx_import import catalogue_load_workbook
 
 NO_CHANGES = "No changes: the catalogue is already up to date."
 

@@ -2,7 +2,7 @@ import os
 
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.demo import (
+from workflows.demo.accounts import (
     DemoSeedRefused,
     demo_guide_case_launch,
     demo_logins_by_role,

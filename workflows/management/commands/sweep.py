@@ -6,9 +6,9 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from workflows.bounds import validate_date_in_horizon
-from workflows.calendar import SHANGHAI
-from workflows.escalation import sweep_run
+from workflows.common.bounds import validate_date_in_horizon
+from workflows.common.calendar import SHANGHAI
+from workflows.sweep import sweep_run
 
 
 def _moment(text: str) -> dt.datetime:

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.audit import audit_verification_run
+from workflows.audit.trail import audit_verification_run
 from workflows.models import AuditEvent, AuditVerification
 
 

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from workflows.files import MISSING, OK, TAMPERED, files_verify
+from workflows.audit.files import MISSING, OK, TAMPERED, files_verify
 
 
 class Command(BaseCommand):

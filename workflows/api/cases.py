@@ -1,0 +1,180 @@
+"""API views for the programme and its cases: measures with their case per organisation,
+launching a case, a case's detail and roll-up, cascading it.
+
+Visibility comes first: anything on a case the caller cannot see is a 404. After that the
+service decides, so a visible task the caller may not act on is the service's 403, with
+its reason.
+"""
+
+from django.db.models import QuerySet
+from django.utils.decorators import method_decorator
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+)
+from rest_framework import status, viewsets
+from rest_framework.generics import GenericAPIView
+from rest_framework.response import Response
+
+from workflows.api.errors import _errors
+from workflows.api.inputs import (
+    _SCOPE_PARAMETERS,
+    CascadeInput,
+    CascadeResultSerializer,
+    LaunchInput,
+    _filter_scope,
+    _input,
+    _page_number,
+    _scope_filters,
+)
+from workflows.api.pagination import StrictLimitOffsetPagination
+from workflows.api.serializers import CaseDetailSerializer, CaseSerializer, MeasureRowSerializer
+from workflows.cases import cascade, selectors
+from workflows.cases import launch as cases_launch
+from workflows.common.db_router import replica_view
+from workflows.models import (
+    Case,
+    LeaderRole,
+)
+from workflows.organisations import reach as access
+
+
+@extend_schema(tags=["measures"])
+class MeasureListView(GenericAPIView):
+    """The programme: every measure with the latest case the caller can see."""
+
+    serializer_class = MeasureRowSerializer
+    pagination_class = None
+
+    @extend_schema(
+        operation_id="measure_list",
+        parameters=[
+            *_SCOPE_PARAMETERS,
+            OpenApiParameter(
+                "page",
+                {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
+                description="With `level`: which page of cases (50 to a page, in measure and "
+                "organisation order); the X-Total-Count and X-Page-Count headers give the size",
+            ),
+        ],
+        responses={200: MeasureRowSerializer(many=True), **_errors(400)},
+    )
+    @method_decorator(replica_view)
+    def get(self, request):
+        """Every measure with the latest case the caller can see (status "none" if none).
+
+        By default the caller's own organisation; `?organisation=` another one; `?level=`
+        one row per visible case at that level (within `?organisation=`'s subtree if given),
+        50 to a page (`?page=`).
+        """
+        organisation, level = _scope_filters(request)
+        programme = selectors.programme_rows(
+            request.user,
+            organisation=organisation,
+            level=level,
+            page=_page_number(request),
+        )
+        rows = [row for _aspect, rows in programme for row in rows]
+        leader_ids = {row.measure.supervising_leader_id for row in rows}
+        leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
+        serializer = MeasureRowSerializer(rows, many=True, context={"leader_keys": leader_keys})
+        headers = {}
+        if programme.page is not None:
+            headers = {
+                "X-Total-Count": str(programme.page.paginator.count),
+                "X-Page-Count": str(programme.page.paginator.num_pages),
+            }
+        return Response(serializer.data, headers=headers)
+
+
+@extend_schema(tags=["cases"])
+class CaseViewSet(viewsets.GenericViewSet):
+    """Cases the caller can see; coordinators launch them."""
+
+    serializer_class = CaseSerializer
+    pagination_class = StrictLimitOffsetPagination
+
+    def get_queryset(self) -> QuerySet[Case]:
+        return (
+            access.case_list_visible(self.request.user)
+            .select_related(
+                "measure",
+                "organisation__level",
+                "lead_department",
+                "supervising_leader",
+                "current_step",
+                "launched_by",
+            )
+            .order_by("-created", "-pk")
+        )
+
+    @extend_schema(
+        operation_id="case_list",
+        parameters=_SCOPE_PARAMETERS,
+        responses={200: CaseSerializer(many=True), **_errors(400)},
+    )
+    def list(self, request):
+        """Cases the caller can see, newest first."""
+        page = self.paginate_queryset(_filter_scope(self.get_queryset(), request))
+        return self.get_paginated_response(CaseSerializer(page, many=True).data)
+
+    @extend_schema(operation_id="case_get", responses={200: CaseDetailSerializer, **_errors(404)})
+    def retrieve(self, request, pk):
+        """One case with all its tasks, in order, and its progress updates."""
+        return Response(CaseDetailSerializer(self.get_object()).data)
+
+    @extend_schema(
+        operation_id="case_launch",
+        request=LaunchInput,
+        responses={
+            201: CaseDetailSerializer,
+            200: OpenApiResponse(CaseDetailSerializer, description="The case already open"),
+            **_errors(400, 403),
+        },
+    )
+    def create(self, request):
+        """Launch a measure's case in the coordinator's own federation (coordinators); an
+        already open case is returned."""
+        access.check_can_coordinate(request.user)
+        data = _input(LaunchInput, request)
+        case, created = cases_launch.case_launch(
+            measure=data["measure"],
+            by=request.user,
+            organisation=access.organisation_default(request.user),
+        )
+        return Response(
+            CaseDetailSerializer(self.get_queryset().get(pk=case.pk)).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+    @extend_schema(
+        operation_id="case_cascade",
+        request=CascadeInput,
+        responses={
+            201: CascadeResultSerializer,
+            200: OpenApiResponse(CascadeResultSerializer, description="Every child case existed"),
+            **_errors(400, 403, 404),
+        },
+    )
+    def cascade(self, request, pk):
+        """Cascade to organisations directly below, by code or a whole level (coordinators)."""
+        case = self.get_object()
+        data = _input(CascadeInput, request)
+        result = cascade.case_cascade(
+            case=case,
+            by=request.user,
+            organisations=data.get("organisations"),
+            level=data.get("level"),
+        )
+        ids = [c.pk for c in [*result.created, *result.existing]]
+        fresh = self.get_queryset().in_bulk(ids)
+        body = {
+            "created": CaseSerializer([fresh[c.pk] for c in result.created], many=True).data,
+            "existing": CaseSerializer(
+                [fresh[c.pk] for c in result.existing if c.pk in fresh], many=True
+            ).data,
+        }
+        return Response(
+            body, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )

@@ -1,0 +1,334 @@
+"""Appraisal (考核评价): score entries per department and month, derived from the tasks and the
+audit trail, each traced to the event that caused it; the ranking and the monthly bulletin.
+
+Everything is per federation: each federation's departments are ranked among themselves (a
+province's network_work is never ranked against the national one), and a month is rebuilt
+one federation at a time (`appraisal_rebuild`, audited) by its coordinators or those above.
+
+Rules (ScoringRule rows, admin-editable): a department-routed step judged in the month scores
+`on_time` or `overdue`; a report returned as inadequate scores `returned` for the lead
+department. A step is judged against its original due date unless an extension request was
+approved, then against the approved date. Each rule's points per department and month are
+capped; entries past the cap are kept with the points they would have had (`rule_points`).
+"""
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+
+from workflows.audit.trail import audit_record
+from workflows.common.calendar import SHANGHAI, local_date
+from workflows.models import (
+    AuditEvent,
+    Department,
+    ExtensionRequest,
+    ExtensionStatus,
+    Organisation,
+    Outcome,
+    ScoreEntry,
+    ScoreKind,
+    ScoringRule,
+    WorkItem,
+    WorkItemStatus,
+)
+from workflows.organisations import reach as access
+from workflows.supervision.extensions import appraisal_due_at
+
+DEFAULT_RULES = {
+    ScoreKind.ON_TIME: (1, 10),
+    ScoreKind.OVERDUE: (-1, 10),
+    ScoreKind.RETURNED: (-2, 10),
+}
+_DECISION_VERBS = [o.value for o in Outcome if o.value]
+
+
+def month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(period: dt.date) -> dt.date:
+    return (period + dt.timedelta(days=32)).replace(day=1)
+
+
+def _window(period: dt.date) -> tuple[dt.datetime, dt.datetime]:
+    start = dt.datetime.combine(period, dt.time.min, tzinfo=SHANGHAI)
+    return start, dt.datetime.combine(_next_month(period), dt.time.min, tzinfo=SHANGHAI)
+
+
+def scoring_rules() -> dict[str, tuple[int, int | None]]:
+    """{kind: (points, cap per period)} from the rule rows over the defaults."""
+    rules = dict(DEFAULT_RULES)
+    for kind, points, cap in ScoringRule.objects.values_list("kind", "points", "cap_per_period"):
+        rules[kind] = (points, cap)
+    return rules
+
+
+@dataclass
+class _Draft:
+    sort_key: tuple
+    entry: ScoreEntry
+
+
+def _judged_items(period: dt.date, now: dt.datetime, organisation: Organisation | None = None):
+    """Department-routed tasks whose judging date falls in the period, with their extension
+    (only the organisation's departments' when one is given)."""
+    start, end = _window(period)
+    requests = ExtensionRequest.objects.filter(status=ExtensionStatus.APPROVED)
+    items = WorkItem.objects.filter(department__isnull=False)
+    if organisation is not None:
+        requests = requests.filter(work_item__department__organisation=organisation)
+        items = items.filter(department__organisation=organisation)
+    approved = {r.work_item_id: r for r in requests.order_by("decided_at", "pk")}
+    items = (
+        items.exclude(status=WorkItemStatus.CANCELED)
+        .filter(Q(original_due_at__gte=start, original_due_at__lt=end) | Q(pk__in=list(approved)))
+        .select_related("case", "step", "department")
+    )
+    for item in items:
+        extension = approved.get(item.pk)
+        due = appraisal_due_at(item, extension)
+        if due is None or not start <= due < end:
+            continue
+        yield item, due, extension
+
+
+def appraisal_compute(
+    *, period: dt.date, organisation: Organisation | None = None, now=None
+) -> list[ScoreEntry]:
+    """Rebuild the month's score entries from the tasks and audit trail (idempotent): one
+    federation's departments, or every federation's when no organisation is given."""
+    period = month_start(period)
+    now = now or timezone.now()
+    start, end = _window(period)
+    rules = scoring_rules()
+    drafts: list[_Draft] = []
+    judged = list(_judged_items(period, now, organisation))
+    decision_events = {}
+    escalation_events = {}
+    for event in AuditEvent.objects.filter(
+        work_item__in=[i.pk for i, _d, _e in judged],
+        verb__in=[*_DECISION_VERBS, "escalated"],
+    ).order_by("pk"):
+        if event.verb == "escalated":
+            escalation_events.setdefault(event.work_item_id, event)
+        else:
+            decision_events[event.work_item_id] = event  # the last decision is the finish
+    for item, due, extension in judged:
+        if item.status == WorkItemStatus.DONE and item.finished_at is not None:
+            kind = ScoreKind.ON_TIME if item.finished_at <= due else ScoreKind.OVERDUE
+            event = decision_events.get(item.pk)
+        elif now > due:
+            kind, event = ScoreKind.OVERDUE, escalation_events.get(item.pk)
+        else:
+            continue  # still open and not yet due: judged later
+        note = f"due {local_date(due).isoformat()}"
+        if extension is not None:
+            note += f" (extension request {extension.pk} approved)"
+        drafts.append(
+            _Draft(
+                (due, item.pk),
+                ScoreEntry(
+                    period=period,
+                    department=item.department,
+                    kind=kind,
+                    points=0,
+                    rule_points=rules[kind][0],
+                    case=item.case,
+                    work_item=item,
+                    event=event,
+                    extension=extension,
+                    note=note,
+                ),
+            )
+        )
+    returned = AuditEvent.objects.filter(
+        verb=Outcome.RETURNED, created_at__gte=start, created_at__lt=end
+    )
+    if organisation is not None:
+        returned = returned.filter(case__organisation=organisation)
+    for event in returned.select_related("case", "work_item"):
+        drafts.append(
+            _Draft(
+                (event.created_at, event.pk),
+                ScoreEntry(
+                    period=period,
+                    department_id=event.case.lead_department_id,
+                    kind=ScoreKind.RETURNED,
+                    points=0,
+                    rule_points=rules[ScoreKind.RETURNED][0],
+                    case=event.case,
+                    work_item=event.work_item,
+                    event=event,
+                    note=f"returned: {event.reason[:200]}",
+                ),
+            )
+        )
+    used: dict[tuple[int, str], int] = defaultdict(int)
+    entries = []
+    for draft in sorted(drafts, key=lambda d: d.sort_key):
+        entry = draft.entry
+        cap = rules[entry.kind][1]
+        key = (entry.department_id, entry.kind)
+        allowed = entry.rule_points
+        if cap is not None:
+            room = max(0, cap - used[key])
+            allowed = max(-room, min(room, entry.rule_points))
+            if allowed != entry.rule_points:
+                entry.note += " · cap reached"
+        used[key] += abs(allowed)
+        entry.points = allowed
+        entries.append(entry)
+    stale = ScoreEntry.objects.filter(period=period)
+    if organisation is not None:
+        stale = stale.filter(department__organisation=organisation)
+    with transaction.atomic():
+        stale.delete()
+        ScoreEntry.objects.bulk_create(entries)
+    return entries
+
+
+def appraisal_rebuild(*, period: dt.date, organisation: Organisation, by) -> list[ScoreEntry]:
+    """A coordinator of the federation (or of one above it) rebuilds its month's scores from
+    the audit trail; the rebuild is audited (`appraisal_rebuilt`) in the same transaction."""
+    access.check_can_coordinate(by, organisation)
+    period = month_start(period)
+    with transaction.atomic():
+        entries = appraisal_compute(period=period, organisation=organisation)
+        audit_record(
+            verb="appraisal_rebuilt",
+            actor=by,
+            data={
+                "period": period,
+                "organisation": organisation.code,
+                "entries": len(entries),
+                "points": sum(e.points for e in entries),
+            },
+        )
+    return entries
+
+
+@dataclass
+class DepartmentScore:
+    department: Department
+    points: int = 0
+    on_time: int = 0
+    overdue: int = 0
+    returned: int = 0
+    extended: int = 0
+    entries: list = field(default_factory=list)
+
+    @property
+    def due(self) -> int:
+        return self.on_time + self.overdue
+
+    @property
+    def on_time_rate(self) -> float | None:
+        """On time / (due − approved extensions); tasks judged on an extension stay out."""
+        on_time_unextended = sum(
+            1 for e in self.entries if e.kind == ScoreKind.ON_TIME and e.extension_id is None
+        )
+        denominator = self.due - self.extended
+        return round(100 * on_time_unextended / denominator, 1) if denominator else None
+
+
+def appraisal_month_ended(*, now=None) -> tuple[dt.date, list[ScoreEntry]]:
+    """Score the month that ended before today (Beijing time); beat runs it on the 1st."""
+    now = now or timezone.now()
+    period = month_start(local_date(now) - dt.timedelta(days=1))
+    return period, appraisal_compute(period=period, now=now)
+
+
+def department_ranking(
+    *, period: dt.date, organisation: Organisation | None = None
+) -> list[DepartmentScore]:
+    """The organisation's departments with entries in the month, best first (points, then
+    on-time rate); every federation's only when no organisation is given."""
+    scores: dict[int, DepartmentScore] = {}
+    entries = ScoreEntry.objects.filter(period=month_start(period))
+    if organisation is not None:
+        entries = entries.filter(department__organisation=organisation)
+    for entry in entries.select_related("department"):
+        score = scores.setdefault(entry.department_id, DepartmentScore(entry.department))
+        score.entries.append(entry)
+        score.points += entry.points
+        if entry.kind == ScoreKind.ON_TIME:
+            score.on_time += 1
+        elif entry.kind == ScoreKind.OVERDUE:
+            score.overdue += 1
+        else:
+            score.returned += 1
+        if entry.extension_id is not None and entry.kind != ScoreKind.RETURNED:
+            score.extended += 1
+    return sorted(
+        scores.values(),
+        key=lambda s: (-s.points, -(s.on_time_rate or 0), s.department.key),
+    )
+
+
+@dataclass
+class Bulletin:
+    period: dt.date
+    ranking: list[DepartmentScore]
+    organisation: Organisation | None = None
+
+    @property
+    def best(self) -> list[DepartmentScore]:
+        if not self.ranking:
+            return []
+        top = self.ranking[0].points
+        return [s for s in self.ranking if s.points == top and top > 0]
+
+    @property
+    def lagging(self) -> list[DepartmentScore]:
+        """Departments that lost points overall, or the bottom one if it scored below the top."""
+        negative = [s for s in self.ranking if s.points < 0]
+        if negative:
+            return negative
+        if len(self.ranking) > 1 and self.ranking[-1].points < self.ranking[0].points:
+            bottom = self.ranking[-1].points
+            return [s for s in self.ranking if s.points == bottom]
+        return []
+
+
+def bulletin_get(*, period: dt.date, organisation: Organisation | None = None) -> Bulletin:
+    """The organisation's bulletin for the month, from the stored score entries."""
+    ranking = department_ranking(period=period, organisation=organisation)
+    return Bulletin(month_start(period), ranking, organisation)
+
+
+def latest_period(organisation: Organisation | None = None) -> dt.date | None:
+    """The latest month with score entries (of the organisation's departments, if given)."""
+    entries = ScoreEntry.objects.all()
+    if organisation is not None:
+        entries = entries.filter(department__organisation=organisation)
+    return entries.order_by("-period").values_list("period", flat=True).first()
+
+
+def bulletin_latest(organisation: Organisation | None = None) -> Bulletin | None:
+    """The organisation's bulletin of its latest month with score entries (the dashboard's)."""
+    latest = latest_period(organisation)
+    return bulletin_get(period=latest, organisation=organisation) if latest else None
+
+
+def _refuse_fetch(url, *args, **kwargs):
+    raise ValueError(f"the bulletin fetches nothing from outside ({url})")
+
+
+def bulletin_pdf(
+    *, period: dt.date, organisation: Organisation | None = None, language: str = "zh-hans"
+) -> bytes:
+    """A federation's monthly bulletin (情况通报) as PDF: WeasyPrint, CJK font, no network."""
+    from weasyprint import HTML
+
+    bulletin = bulletin_get(period=period, organisation=organisation)
+    with translation.override(language):
+        html = render_to_string(
+            "workflows/supervision/bulletin_print.html",
+            {"bulletin": bulletin, "generated_at": timezone.now()},
+        )
+    return HTML(string=html, url_fetcher=_refuse_fetch).write_pdf()

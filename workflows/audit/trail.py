@@ -1,0 +1,213 @@
+"""Writing and verifying the hash-chained audit trail."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+from django.core.exceptions import PermissionDenied
+from django.db import connection, transaction
+from django.utils import timezone
+
+from workflows.models import AuditEvent, AuditVerification
+from workflows.organisations import reach as access
+
+GENESIS_HASH = "0" * 64
+# Any constant works; it only has to be the same in every process that appends.
+_PG_AUDIT_LOCK_KEY = 0x52464C57
+
+
+def _canonical(event: AuditEvent) -> bytes:
+    payload = {
+        "created_at": event.created_at.isoformat(),
+        "actor": event.actor_id,
+        "actor_name": event.actor_name,
+        "verb": event.verb,
+        "case": event.case_id,
+        "work_item": event.work_item_id,
+        "reason": event.reason,
+        "data": event.data,
+        "prev_hash": event.prev_hash,
+    }
+    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _json_value(value):
+    # Dates and times as ISO 8601, so that readers can parse them back.
+    return value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def event_hash(event: AuditEvent) -> str:
+    """SHA-256 of the event's canonical form (which includes the previous event's hash)."""
+    return hashlib.sha256(_canonical(event)).hexdigest()
+
+
+def _chain_head() -> str:
+    if connection.vendor == "postgresql":
+        # Appends are serialised so that two writers never chain to the same predecessor.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
+    last = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
+    return last or GENESIS_HASH
+
+
+def _event(
+    *,
+    verb: str,
+    actor=None,
+    case=None,
+    work_item=None,
+    reason: str = "",
+    data=None,
+    created_at,
+    case_id: int | None = None,
+    work_item_id: int | None = None,
+) -> AuditEvent:
+    authenticated = actor is not None and actor.is_authenticated
+    event = AuditEvent(
+        created_at=created_at,
+        actor=actor if authenticated else None,
+        actor_name=actor.get_username() if authenticated else "",
+        verb=verb,
+        case=case,
+        work_item=work_item,
+        reason=reason or "",
+        data=json.loads(json.dumps(data or {}, default=_json_value)),
+    )
+    # By id, for batches whose rows carry ids only (loading or building each case costs).
+    if case is None and case_id is not None:
+        event.case_id = case_id
+    if work_item is None and work_item_id is not None:
+        event.work_item_id = work_item_id
+    return event
+
+
+def audit_record(
+    *, verb: str, actor=None, case=None, work_item=None, reason: str = "", data=None
+) -> AuditEvent:
+    """Append one event to the chain; must run inside the transaction that made the change."""
+    with transaction.atomic():
+        prev_hash = _chain_head()
+        event = _event(
+            verb=verb,
+            actor=actor,
+            case=case,
+            work_item=work_item,
+            reason=reason,
+            data=data,
+            created_at=timezone.now(),
+        )
+        event.prev_hash = prev_hash
+        event.hash = event_hash(event)
+        event.save(force_insert=True)
+        return event
+
+
+def audit_record_many(events: list[dict]) -> list[AuditEvent]:
+    """Append several events (each the keyword arguments of audit_record, or `case_id` and
+    `work_item_id` instead of the objects) in their order, with one lock and one insert; must
+    run inside the transaction that made the changes."""
+    if not events:
+        return []
+    with transaction.atomic():
+        prev_hash = _chain_head()
+        now = timezone.now()
+        rows = []
+        for fields in events:
+            event = _event(**fields, created_at=now)
+            event.prev_hash = prev_hash
+            event.hash = prev_hash = event_hash(event)
+            rows.append(event)
+        # Ids are assigned in insert order, which is the order audit_verify walks the chain.
+        return AuditEvent.objects.bulk_create(rows, batch_size=1000)
+
+
+@dataclass(frozen=True)
+class ChainCheck:
+    ok: bool
+    count: int
+    broken_event_id: int | None = None
+    problem: str = ""
+    # The last event found intact (the chain's head when ok).
+    head_event_id: int | None = None
+    head_hash: str = ""
+
+
+def audit_verify(*, batch_size: int = 5000) -> ChainCheck:
+    """Walk the chain in order; returns the first event whose link or hash does not match."""
+    expected_prev = GENESIS_HASH
+    count = 0
+    head: AuditEvent | None = None
+    for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=batch_size):
+        count += 1
+        problem = ""
+        if event.prev_hash != expected_prev:
+            problem = "prev_hash does not match the event before (an event was removed or altered)"
+        elif event_hash(event) != event.hash:
+            problem = "content does not match its hash (the row was edited)"
+        if problem:
+            return ChainCheck(
+                False,
+                count,
+                event.pk,
+                problem,
+                head_event_id=head.pk if head else None,
+                head_hash=head.hash if head else "",
+            )
+        expected_prev = event.hash
+        head = event
+    return ChainCheck(
+        True, count, head_event_id=head.pk if head else None, head_hash=head.hash if head else ""
+    )
+
+
+def _check_last_head_kept(check: ChainCheck) -> ChainCheck:
+    """A sound chain can still have lost its newest events, or been rewritten with fresh hashes:
+    the head recorded by the last successful run must still be there, unchanged."""
+    last = AuditVerification.objects.filter(ok=True, head_event_id__isnull=False).first()
+    if last is None:
+        return check
+    kept = AuditEvent.objects.filter(pk=last.head_event_id).values_list("hash", flat=True).first()
+    if kept == last.head_hash:
+        return check
+    what = "is missing" if kept is None else "has a different hash"
+    return ChainCheck(
+        False,
+        check.count,
+        last.head_event_id,
+        f"the newest event at the verification of {last.checked_at.isoformat()} {what} "
+        "(the trail was cut or rewritten)",
+        head_event_id=check.head_event_id,
+        head_hash=check.head_hash,
+    )
+
+
+def audit_verification_run(*, by=None) -> AuditVerification:
+    """Verify the chain, store the result and audit the run; `by` is None from the command line."""
+    if by is not None and not access.sees_everything(by):
+        raise PermissionDenied("Only auditors and coordinators can verify the audit trail.")
+    check = audit_verify()
+    if check.ok:
+        check = _check_last_head_kept(check)
+    with transaction.atomic():
+        result = AuditVerification.objects.create(
+            checked_at=timezone.now(),
+            ok=check.ok,
+            count=check.count,
+            broken_event_id=check.broken_event_id,
+            problem=check.problem,
+            head_event_id=check.head_event_id,
+            head_hash=check.head_hash,
+            run_by=by,
+        )
+        audit_record(
+            verb="audit_verified",
+            actor=by,
+            data={
+                "ok": check.ok,
+                "count": check.count,
+                "broken_event": check.broken_event_id,
+                "problem": check.problem,
+                "verification": result.pk,
+            },
+        )
+    return result

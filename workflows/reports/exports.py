@@ -1,0 +1,179 @@
+"""Tables for download: the programme (CSV, XLSX) and the audit trail (streamed CSV)."""
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+
+from workflows.cases import selectors
+from workflows.common.bounds import clean_text
+from workflows.models import AuditEvent
+
+# A spreadsheet runs a cell starting with one of these as a formula (CSV injection); titles,
+# notes and reasons are typed by users, so such cells get a leading apostrophe.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell_value(value):
+    """A value as every export writes it (CSV, XLSX, DOCX, the ledger): text cleaned of the
+    control characters files cannot hold, and a leading apostrophe on what looks like a
+    formula; other values as they are."""
+    if not isinstance(value, str):
+        return value
+    value = clean_text(value)
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+
+
+def _csv_value(value):
+    if value is None:
+        return ""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return cell_value(value)
+
+
+# --------------------------------------------------------------------------- programme
+
+
+def programme_header() -> list[str]:
+    return [
+        _("Measure"),
+        _("Title"),
+        _("Aspect"),
+        _("Organisation"),
+        _("Status"),
+        _("RAG"),
+        _("Percent complete"),
+        _("Current step"),
+        _("Assignee"),
+        _("Due"),
+    ]
+
+
+def _assignee(item) -> str:
+    if item is None:
+        return ""
+    if item.assignee is not None:
+        return item.assignee.get_username()
+    if item.leader_role is not None:
+        return item.leader_role.title
+    if item.department is not None:
+        return _("Queue: %(department)s") % {"department": item.department.title}
+    return ""
+
+
+def _status(case) -> str:
+    if case is None:
+        return _("Not launched")
+    return _("In progress") if case.is_open else _("Completed")
+
+
+def programme_table(user) -> list[list]:
+    """The dashboard's rows as plain cells, in the dashboard's order (one row per measure)."""
+    rows = []
+    for aspect, measure_rows in selectors.programme_rows(user):
+        for row in measure_rows:
+            case, item = row.case, row.open_item
+            rows.append(
+                [
+                    row.measure.code,
+                    row.measure.title,
+                    f"{aspect.code}. {aspect.title}",
+                    case.organisation.code if case else "",
+                    _status(case),
+                    case.get_rag_display() if case else "",
+                    case.percent_complete if case else None,
+                    item.step.title if item else "",
+                    _assignee(item),
+                    timezone.localtime(item.due_at).date() if item and item.due_at else None,
+                ]
+            )
+    return rows
+
+
+def programme_csv(user) -> str:
+    """The programme table as CSV text (with a BOM, so spreadsheets read the Chinese titles)."""
+    buffer = io.StringIO()
+    buffer.write("\ufeff")
+    writer = csv.writer(buffer)
+    writer.writerow(programme_header())
+    for row in programme_table(user):
+        writer.writerow([_csv_value(value) for value in row])
+    return buffer.getvalue()
+
+
+def programme_xlsx(user) -> bytes:
+    """The programme table as an XLSX workbook (one sheet, frozen header row)."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(_("Programme"))
+    sheet.freeze_panes = "A2"
+    sheet.append(programme_header())
+    for row in programme_table(user):
+        cells = []
+        for value in row:
+            if isinstance(value, str):
+                value = clean_text(value)  # stored as text below, so no apostrophe is needed
+            cell = WriteOnlyCell(sheet, value=value)
+            if isinstance(value, str):
+                # openpyxl would store "=..." as a formula; user text is always a string.
+                cell.data_type = "s"
+            elif value is not None and hasattr(value, "isoformat"):
+                cell.number_format = "yyyy-mm-dd"
+            cells.append(cell)
+        sheet.append(cells)
+    out = io.BytesIO()
+    workbook.save(out)
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- audit trail
+
+AUDIT_CSV_HEADER = [
+    "id",
+    "created_at",
+    "verb",
+    "actor",
+    "case",
+    "measure",
+    "task",
+    "step",
+    "reason",
+    "data",
+    "prev_hash",
+    "hash",
+]
+
+
+class _Line:
+    """A write-only file for csv.writer that hands back each line instead of storing it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def audit_csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
+    """CSV lines for the events, produced one by one for a streaming response."""
+    writer = csv.writer(_Line())
+    yield "\ufeff" + writer.writerow(AUDIT_CSV_HEADER)
+    for event in events:
+        yield writer.writerow(
+            [
+                event.pk,
+                timezone.localtime(event.created_at).isoformat(),
+                event.verb,
+                cell_value(event.actor_name),
+                event.case_id or "",
+                event.case.measure.code if event.case_id else "",
+                event.work_item_id or "",
+                event.work_item.step.key if event.work_item_id else "",
+                cell_value(event.reason),
+                json.dumps(event.data, ensure_ascii=False, sort_keys=True),
+                event.prev_hash,
+                event.hash,
+            ]
+        )

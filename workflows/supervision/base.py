@@ -1,0 +1,114 @@
+"""What every supervision action shares: its error, who is who in a case (lead department,
+its head, the supervising leader, partners), its notices and the case's open item.
+
+Like the case services, every supervision change checks who may make it, writes its rows and
+an audit event in one transaction. Thresholds and limits are data (admin-edited rows) or the
+tables beside the code that uses them.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+
+from workflows.common.bounds import clean_text
+from workflows.models import (
+    Case,
+    Department,
+    Notification,
+    NotificationStatus,
+    WorkItem,
+    WorkItemStatus,
+)
+from workflows.notifications.channels import rows_for_channels
+from workflows.organisations import reach as access
+
+
+class SupervisionError(ValidationError):
+    """A supervision action that cannot be done as asked (the message says why)."""
+
+
+def _text(value: str, what: str) -> str:
+    value = clean_text(value).strip()
+    if not value:
+        raise SupervisionError(f"{what} is required.")
+    return value
+
+
+def _not_auditor(user) -> None:
+    if not user.is_authenticated:
+        raise PermissionDenied("Log in first.")
+    if access.is_auditor(user):
+        raise PermissionDenied("Auditors have read-only access.")
+
+
+def is_lead_member(user, case: Case) -> bool:
+    """Staff or head of the case's lead department."""
+    headed, staffed = access.user_department_ids(user)
+    return case.lead_department_id in headed | staffed
+
+
+def is_lead_head(user, case: Case) -> bool:
+    headed, _staffed = access.user_department_ids(user)
+    return case.lead_department_id in headed
+
+
+def is_supervising_leader(user, case: Case) -> bool:
+    return case.supervising_leader_id in access.user_leader_role_ids(user)
+
+
+def partner_departments(case: Case):
+    """The measure's partner departments, resolved in the case's own organisation."""
+    keys = case.measure.partner_departments.values("key")
+    return Department.objects.filter(organisation=case.organisation_id, key__in=keys)
+
+
+def _check_lead_member(user, case: Case) -> None:
+    _not_auditor(user)
+    if not is_lead_member(user, case):
+        raise PermissionDenied("Only the lead department's staff and head can do this.")
+
+
+def _notification_rows(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
+    """One message per active user (unique key per user); digest-only users get it folded."""
+    rows = []
+    for user in {u.pk: u for u in users if u is not None and u.is_active}.values():
+        digest_only = getattr(getattr(user, "profile", None), "notification_mode", "") == "digest"
+        rows.append(
+            Notification(
+                dedupe_key=f"{key}:{user.pk}",
+                recipient=user,
+                kind=kind,
+                case=case,
+                work_item=item,
+                due_at=item.due_at if item is not None else None,
+                status=NotificationStatus.FOLDED if digest_only else NotificationStatus.PENDING,
+                payload=payload or {},
+                next_attempt_at=now,
+            )
+        )
+    return rows
+
+
+def _notify(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
+    """Log one message per user (unique key per user); digest-only users get it folded."""
+    rows = _notification_rows(
+        users, kind=kind, key=key, case=case, item=item, payload=payload, now=now
+    )
+    Notification.objects.bulk_create(rows_for_channels(rows), ignore_conflicts=True)
+    return len(rows)
+
+
+def _open_item(case: Case, kind: str | None = None) -> WorkItem | None:
+    items = case.work_items.filter(status=WorkItemStatus.OPEN)
+    if kind:
+        items = items.filter(kind=kind)
+    return items.order_by("created_at", "pk").first()
+
+
+def _chunks(iterable, size: int):
+    batch = []
+    for row in iterable:
+        batch.append(row)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

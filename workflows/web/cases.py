@@ -1,0 +1,299 @@
+"""Case pages: home, the programme dashboard, the task lists, a case with its history,
+comments and cascade, launching, and evidence downloads. Thin: selectors read, services write.
+"""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Q
+from django.http import FileResponse, Http404
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from workflows.audit import files as audit_files
+from workflows.cases import cascade, selectors, services
+from workflows.cases import evidence as cases_evidence
+from workflows.cases import launch as cases_launch
+from workflows.common.db_router import replica_view
+from workflows.models import (
+    AuditEvent,
+    CatalogueSource,
+    DeadlineChange,
+    Escalation,
+    Measure,
+    Organisation,
+    OrganisationLevel,
+)
+from workflows.models.organisation import bilingual
+from workflows.organisations import reach as access
+from workflows.web import forms
+from workflows.web.tasks import _message
+
+PAGE_SIZE = 50
+
+
+CASE_HISTORY_SHOWN = 100
+
+
+def _page(request, queryset):
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+@login_required
+def home(request):
+    user = request.user
+    headed, staffed = access.user_department_ids(user)
+    context = {
+        "is_coordinator": access.is_coordinator(user),
+        "is_auditor": access.is_auditor(user),
+        # What a new user should do first depends on the roles they hold; a person can hold
+        # several (a head who also supervises), so each gets its own line.
+        "is_head": bool(headed),
+        "is_staff_member": bool(staffed),
+        "is_leader": bool(access.user_leader_role_ids(user)),
+        "is_admin": user.is_staff,
+        "inbox_count": selectors.work_item_list_inbox(user).count(),
+        "queue_count": selectors.work_item_list_queue(user).count(),
+        "source": CatalogueSource.objects.first(),
+    }
+    return render(request, "workflows/home.html", context)
+
+
+def programme_filters(user, params) -> tuple[Organisation | None, str | None]:
+    """The dashboard's ?organisation=<code> and ?level=<key>; unknown or out of reach: 404."""
+    organisation = level = None
+    code = params.get("organisation") or ""
+    if code:
+        organisation = selectors.organisation_get_visible(user, code)
+    if params.get("level"):
+        level = params["level"]
+        if not OrganisationLevel.objects.filter(key=level).exists():
+            raise Http404
+    return organisation, level
+
+
+@login_required
+@replica_view
+def dashboard(request):
+    organisation, level = programme_filters(request.user, request.GET)
+    # The menu lists the user's organisation and the ones right below; any other in reach
+    # works by its code in the URL (there may be thousands).
+    # No organisation at all before the catalogue is loaded: the page says how to load it.
+    home = access.organisation_default(request.user)
+    # Codes and titles only: a hundred federations may sit right below the national one.
+    organisation_choices = (
+        [
+            (code, bilingual(title_en, title_zh))
+            for code, title_en, title_zh in selectors.organisation_list_visible(request.user)
+            .filter(Q(pk=home.pk) | Q(parent=home))
+            .values_list("code", "title_en", "title_zh")
+        ]
+        if home
+        else []
+    )
+    aspects = selectors.programme_rows(
+        request.user, organisation=organisation, level=level, page=request.GET.get("page")
+    )
+    return render(
+        request,
+        "workflows/dashboard.html",
+        {
+            "aspects": aspects,
+            "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
+            "source": CatalogueSource.objects.first(),
+            "is_coordinator": access.is_coordinator(request.user),
+            "organisation_choices": organisation_choices,
+            "level_choices": [(lv.key, lv.title) for lv in OrganisationLevel.objects.all()],
+            "selected_organisation": organisation.code if organisation else "",
+            "selected_level": level or "",
+            # The bulletin of the federation shown (the user's own when none is chosen).
+            "bulletin_organisation": organisation or home,
+        },
+    )
+
+
+def _task_list(request, queryset, *, title, empty, template="workflows/task_list.html"):
+    return render(
+        request, template, {"page": _page(request, queryset), "title": title, "empty": empty}
+    )
+
+
+@login_required
+def inbox(request):
+    return _task_list(
+        request,
+        selectors.work_item_list_inbox(request.user),
+        title=_("Inbox"),
+        empty=_("Nothing waits for you. Tasks assigned to you will appear here."),
+    )
+
+
+@login_required
+def queue(request):
+    return _task_list(
+        request,
+        selectors.work_item_list_queue(request.user),
+        title=_("Queue"),
+        empty=_(
+            "No unclaimed tasks in your departments' queues. Tasks routed to your department"
+            " appear here until one of you claims them."
+        ),
+    )
+
+
+@login_required
+def archive(request):
+    return _task_list(
+        request,
+        selectors.work_item_list_archive(request.user),
+        title=_("Archive"),
+        empty=_(
+            "You have not finished any task yet. Tasks you submit, approve, return or complete"
+            " will be listed here."
+        ),
+    )
+
+
+@login_required
+def case_detail(request, case_id):
+    case = selectors.case_get_visible(request.user, case_id)
+    # The latest events only: a national case collects one per child completing, and the audit
+    # desk has the whole trail, paged (the page links to it).
+    events = AuditEvent.objects.filter(case=case)
+    latest = list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    latest.reverse()
+    return render(
+        request,
+        "workflows/case_detail.html",
+        {
+            "case": case,
+            "items": selectors.work_item_list_for_case(case),
+            "events": latest,
+            "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
+            "can_see_desk": access.reads_logs(request.user),
+            "progress": case.progress_updates.select_related("author", "work_item__step"),
+            "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
+            "comments": case.comments.select_related("author"),
+            "comment_form": forms.CommentForm(),
+            "deadline_changes": DeadlineChange.objects.filter(work_item__case=case).select_related(
+                "work_item__step", "by"
+            ),
+            "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
+            "can_comment": not access.is_auditor(request.user),
+            "is_coordinator": access.is_coordinator(request.user),
+            "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
+            "cascade_form": _cascade_form(case, request.user),
+        },
+    )
+
+
+def _cascade_form(case, user, data=None):
+    choices = cascade.cascade_choices(case, user)
+    if data is None:
+        # The page offers only the federations still without their case (the table lists the
+        # others); a repeated post of one already cascaded is still accepted and answered
+        # "already there", as the service is idempotent.
+        cascaded = set(case.child_cases.values_list("organisation", flat=True))
+        choices = [o for o in choices if o.pk not in cascaded]
+    return forms.CascadeForm(data, choices=choices) if choices else None
+
+
+@login_required
+@require_POST
+def case_cascade(request, case_id):
+    """Cascade the case to organisations directly below (coordinators of this subtree)."""
+    case = selectors.case_get_visible(request.user, case_id)
+    form = _cascade_form(case, request.user, request.POST)
+    if form is None:
+        raise PermissionDenied
+    if not form.is_valid():
+        for errors in form.errors.values():
+            messages.error(request, " ".join(errors))
+    else:
+        try:
+            result = cascade.case_cascade(
+                case=case,
+                by=request.user,
+                organisations=form.cleaned_data["organisations"] or None,
+                level=form.cleaned_data["level"] or None,
+            )
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, _message(exc))
+        else:
+            messages.success(
+                request,
+                _("%(created)d child case(s) launched, %(existing)d already there.")
+                % {"created": len(result.created), "existing": len(result.existing)},
+            )
+    return redirect(reverse("workflows:case", args=[case.pk]) + "#children")
+
+
+@login_required
+@require_POST
+def case_comment(request, case_id):
+    case = selectors.case_get_visible(request.user, case_id)
+    form = forms.CommentForm(request.POST)
+    if form.is_valid():
+        try:
+            services.comment_add(case=case, user=request.user, text=form.cleaned_data["text"])
+        except (PermissionDenied, ValidationError) as exc:
+            messages.error(request, _message(exc))
+    return redirect(reverse("workflows:case", args=[case.pk]) + "#comments")
+
+
+@login_required
+def launch(request):
+    if not access.is_coordinator(request.user):
+        raise PermissionDenied
+    form = forms.LaunchForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        if form.cleaned_data["all_measures"]:
+            measures = list(Measure.objects.order_by("aspect__position", "position"))
+        elif form.cleaned_data["measure"]:
+            measures = [form.cleaned_data["measure"]]
+        else:
+            form.add_error("measure", _("Choose a measure, or tick “Launch every measure”."))
+            measures = []
+        if measures:
+            created = 0
+            # In the coordinator's own federation (national for the national office).
+            home = access.organisation_default(request.user)
+            for measure in measures:
+                _case, was_created = cases_launch.case_launch(
+                    measure=measure, by=request.user, organisation=home
+                )
+                created += was_created
+            messages.success(
+                request,
+                _("%(created)d case(s) launched, %(skipped)d already open.")
+                % {"created": created, "skipped": len(measures) - created},
+            )
+            return redirect("workflows:dashboard")
+    return render(request, "workflows/launch.html", {"form": form})
+
+
+@login_required
+def evidence_download(request, evidence_id):
+    evidence = selectors.evidence_get_visible(request.user, evidence_id)
+    try:
+        handle = cases_evidence.evidence_open_for_download(evidence=evidence, user=request.user)
+    except audit_files.FileGone:
+        return file_gone(request, evidence.original_name)
+    response = FileResponse(
+        handle,
+        as_attachment=True,
+        filename=evidence.original_name,
+        content_type="application/octet-stream",
+    )
+    # Always a download, never rendered by the browser, whatever the file holds; set here as
+    # well as by SecurityMiddleware so the guarantee does not hang on one setting.
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def file_gone(request, name: str):
+    """410: the file is recorded but missing from storage (the attempt is already audited)."""
+    return render(request, "410.html", {"name": name}, status=410)

@@ -1,0 +1,149 @@
+"""The audit desk (auditors and coordinators): the audit trail with filters, its CSV export,
+the chain verification, and the programme table as CSV and XLSX."""
+
+from datetime import datetime, time, timedelta
+from functools import wraps
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from workflows.audit.trail import audit_verification_run
+from workflows.cases import selectors
+from workflows.common.bounds import InputRejected
+from workflows.common.db_router import replica_view
+from workflows.organisations import reach as access
+from workflows.reports import exports
+from workflows.web.forms import AuditFilterForm
+from workflows.web.middleware import auditors_may_post
+
+PAGE_SIZE = 50
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def desk_view(view):
+    """Logged in, and an auditor or a coordinator (each reads their own federation and those
+    below it); anyone else gets 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not access.reads_logs(request.user):
+            raise PermissionDenied(_("The audit desk is for auditors and coordinators."))
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def _start_of(day) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _filtered_events(request):
+    """(form, events) for the filters in the query string; invalid filters match nothing
+    (the page answers 400 with the errors beside the fields, the CSV a 400 naming them)."""
+    form = AuditFilterForm(request.GET or None, verbs=selectors.audit_verb_list())
+    if not form.is_bound:
+        return form, selectors.audit_event_list(request.user)
+    if not form.is_valid():
+        return form, selectors.audit_event_list(request.user).none()
+    data = form.cleaned_data
+    case = data["case"].strip()
+    events = selectors.audit_event_list(
+        request.user,
+        verb=data["verb"],
+        actor=data["actor"].strip(),
+        case_id=int(case) if case.isdigit() else None,
+        measure_code="" if case.isdigit() else case,
+        since=_start_of(data["since"]) if data["since"] else None,
+        until=_start_of(data["until"] + timedelta(days=1)) if data["until"] else None,
+    )
+    return form, events
+
+
+@desk_view
+@replica_view
+def audit_trail(request):
+    form, events = _filtered_events(request)
+    page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "workflows/desk/audit_trail.html",
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            # The chain is one for the whole tree: its verification is the national desk's.
+            "verification": selectors.audit_verification_latest()
+            if access.sees_everything(request.user)
+            else None,
+            "can_verify": access.sees_everything(request.user),
+        },
+        status=400 if form.is_bound and form.errors else 200,
+    )
+
+
+@desk_view
+@replica_view
+def audit_csv(request):
+    form, events = _filtered_events(request)
+    if form.is_bound and form.errors:
+        field, errors = next(iter(form.errors.items()))
+        raise InputRejected(field if field in form.fields else "filters", " ".join(errors))
+    # Chain order, so a reader can re-check prev_hash -> hash down the file.
+    rows = events.order_by("pk").iterator(chunk_size=2000)
+    response = StreamingHttpResponse(
+        exports.audit_csv_lines(rows), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'
+    return response
+
+
+@auditors_may_post
+@require_POST
+@desk_view
+def audit_verify(request):
+    if not access.sees_everything(request.user):
+        raise PermissionDenied(_("The whole chain is verified from the national desk."))
+    # Reads the trail and appends a record of the run; changes no case data, so auditors may.
+    result = audit_verification_run(by=request.user)
+    if result.ok:
+        messages.success(
+            request, _("The audit trail is intact: %(count)d events.") % {"count": result.count}
+        )
+    else:
+        messages.error(
+            request,
+            _("The audit trail is broken at event %(event)s: %(problem)s")
+            % {"event": result.broken_event_id, "problem": result.problem},
+        )
+    return redirect("workflows:audit")
+
+
+def _attachment(response, name: str, suffix: str):
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = f'attachment; filename="{name}-{stamp}.{suffix}"'
+    return response
+
+
+@desk_view
+@replica_view
+def programme_csv(request):
+    response = HttpResponse(exports.programme_csv(request.user), content_type="text/csv")
+    return _attachment(response, "programme", "csv")
+
+
+@desk_view
+@replica_view
+def programme_xlsx(request):
+    response = HttpResponse(exports.programme_xlsx(request.user), content_type=XLSX_TYPE)
+    return _attachment(response, "programme", "xlsx")

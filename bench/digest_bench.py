@@ -20,7 +20,8 @@ from django.db import transaction  # noqa: E402
 from django.utils import timezone  # noqa: E402
 
 from workflows.models import WorkItem  # noqa: E402
-from workflows.notifications.delivery import digest_record_all, notifications_deliver_due  # noqa: E402
+from workflows.notifications.delivery import notifications_deliver_due  # noqa: E402
+from workflows.notifications.digest import digest_record_all  # noqa: E402
 
 USERS = int(os.environ.get("BENCH_DIGEST_USERS", "5000"))
 

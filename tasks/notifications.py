@@ -3,7 +3,8 @@
 from celery import shared_task
 
 from workflows.common.health import delivery_record
-from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
+from workflows.notifications.delivery import notifications_deliver_due
+from workflows.notifications.digest import digest_record_all
 
 
 @shared_task(name="tasks.notifications.deliver", ignore_result=True, expires=300)

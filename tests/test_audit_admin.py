@@ -10,7 +10,7 @@ from django.test import RequestFactory
 from django.urls import reverse
 from rest_framework.authtoken.models import Token
 
-from workflows.admin import AuditedAdmin
+from workflows.audit.admin import AuditedAdmin
 from workflows.audit.trail import audit_verify
 from workflows.models import AuditEvent, Measure, OrganisationLevel
 

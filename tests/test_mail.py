@@ -11,7 +11,8 @@ from tests.deadline_helpers import beijing
 from tests.smtp import free_port, start_smtp
 from workflows.common.calendar import due_at_for
 from workflows.models import Notification, Profile
-from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
+from workflows.notifications.delivery import notifications_deliver_due
+from workflows.notifications.digest import digest_record_all
 from workflows.sweep import sweep_run
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,8 @@ from django.core import mail
 
 from tests.deadline_helpers import beijing
 from workflows.models import Notification, Profile
-from workflows.notifications.delivery import digest_record_all, notifications_deliver_due
+from workflows.notifications.delivery import notifications_deliver_due
+from workflows.notifications.digest import digest_record_all
 
 pytestmark = pytest.mark.django_db
 

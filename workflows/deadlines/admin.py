@@ -5,7 +5,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.db import transaction
 
-from workflows.admin import AuditedAdmin
+from workflows.audit.admin import AuditedAdmin, ReadOnlyAdmin
 from workflows.common.bounds import validate_date_in_horizon
 from workflows.deadlines.due_dates import calendar_days_changed
 from workflows.models import (
@@ -88,19 +88,6 @@ class EscalationPolicyAdmin(AuditedAdmin):
     list_display = ("__str__", "reminder_days_before", "reminder_hour")
     raw_id_fields = ("measure",)
     inlines = [EscalationRungInline]
-
-
-class ReadOnlyAdmin(AuditedAdmin):
-    """A record, not a form: it is written by the services only (auditors may view it)."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Notification)

@@ -14,15 +14,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import Count, Q
-from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 
-from workflows.common.calendar import SHANGHAI, WorkingCalendar, at_local, due_at_for, local_date
-from workflows.models import Notification, NotificationKind, NotificationStatus, StepKind, WorkItem
+from workflows.common.calendar import SHANGHAI, at_local, local_date
+from workflows.models import Notification, NotificationKind, NotificationStatus
 from workflows.notifications.channels import (
     ChannelError,
     ChannelOutage,
@@ -30,7 +27,6 @@ from workflows.notifications.channels import (
     rows_for_channels,
     transport_for,
 )
-from workflows.organisations import reach as access
 
 logger = logging.getLogger(__name__)
 
@@ -43,79 +39,6 @@ BATCH_SIZE = 100
 def retry_delay(attempts: int) -> dt.timedelta:
     """1, 2, 4 … minutes, capped at an hour: 30 attempts span more than a day."""
     return dt.timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
-
-
-def absolute_url(path: str) -> str:
-    """The path as a link that works outside the site (SITE_URL in front)."""
-    return settings.SITE_URL.rstrip("/") + path
-
-
-def language_of(user) -> str:
-    """The user's language for messages (their profile's, else the site's)."""
-    profile = getattr(user, "profile", None)
-    return getattr(profile, "language", None) or settings.LANGUAGE_CODE
-
-
-def _item_context(item: WorkItem, now) -> dict:
-    calendar = WorkingCalendar.load()
-    due_day = local_date(item.due_at) if item.due_at else None
-    today = local_date(now)
-    return {
-        "item": item,
-        "case": item.case,
-        "measure": item.case.measure,
-        "step": item.step,
-        "due_day": due_day,
-        "working_days_left": calendar.working_days_between(today, due_day)
-        if due_day and due_day > today
-        else 0,
-        "days_overdue": (today - due_day).days if due_day and today > due_day else 0,
-        "task_url": absolute_url(reverse("workflows:task", args=[item.pk])),
-        "case_url": absolute_url(reverse("workflows:case", args=[item.case_id])),
-    }
-
-
-def notification_context(notification: Notification, *, now) -> dict:
-    """What every channel's message shows: the task, its measure, step, due day and links (or
-    the digest's lists). Call it under the recipient's language."""
-    user = notification.recipient
-    context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
-    if notification.work_item_id:
-        context.update(_item_context(notification.work_item, now))
-    if notification.kind == NotificationKind.DIGEST:
-        context.update(_digest_context(notification, now))
-    return context
-
-
-def notification_subject(notification: Notification, context: dict) -> str:
-    """The message's one-line subject (the e-mail's, and each chat card's title)."""
-    template = f"emails/{notification.kind}.subject.txt"
-    return " ".join(render_to_string(template, context).split())
-
-
-def notification_compose(notification: Notification, *, now=None) -> EmailMultiAlternatives:
-    """The e-mail for a log row: subject, plain text and HTML, in the recipient's language."""
-    now = now or timezone.now()
-    user = notification.recipient
-    template = f"emails/{notification.kind}"
-    with translation.override(language_of(user)):
-        context = notification_context(notification, now=now)
-        subject = notification_subject(notification, context)
-        text = render_to_string(f"{template}.txt", context)
-        html = render_to_string(f"{template}.html", context)
-    message = EmailMultiAlternatives(
-        subject=subject,
-        body=text,
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        to=[user.email],
-        headers={
-            "Auto-Submitted": "auto-generated",
-            "X-Reformflow-Notification": str(notification.pk),
-            "X-Reformflow-Kind": notification.kind,
-        },
-    )
-    message.attach_alternative(html, "text/html")
-    return message
 
 
 def notifications_record(rows: list[Notification]) -> list[Notification]:
@@ -314,99 +237,3 @@ def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryR
                 down.add(name)
     result.down = sorted(down)
     return result
-
-
-# --------------------------------------------------------------------------- digest
-
-DIGEST_DUE_SOON_WORKING_DAYS = 3
-
-
-def _digest_items(user, now) -> dict[str, list[int]]:
-    calendar = WorkingCalendar.load()
-    soon = due_at_for(calendar.add_working_days(local_date(now), DIGEST_DUE_SOON_WORKING_DAYS))
-    actionable = access.work_item_list_actionable(user).values_list("pk", "kind", "due_at")
-    overdue, due_soon, approvals = [], [], []
-    for pk, kind, due_at in actionable:
-        if due_at is not None and due_at < now:
-            overdue.append(pk)
-        elif due_at is not None and due_at <= soon:
-            due_soon.append(pk)
-        if kind in (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF):
-            approvals.append(pk)
-    return {"overdue": overdue, "due_soon": due_soon, "approvals": approvals}
-
-
-def _digest_context(notification: Notification, now) -> dict:
-    payload = notification.payload or {}
-    ids = {pk for pks in payload.values() for pk in pks}
-    related = WorkItem.objects.filter(pk__in=ids).select_related("case__measure", "step")
-    items = {i.pk: i for i in related}
-
-    def lines(key):
-        return [
-            {
-                "item": items[pk],
-                "task_url": absolute_url(reverse("workflows:task", args=[pk])),
-                "due_day": local_date(items[pk].due_at) if items[pk].due_at else None,
-            }
-            for pk in payload.get(key, [])
-            if pk in items
-        ]
-
-    return {
-        "overdue": lines("overdue"),
-        "due_soon": lines("due_soon"),
-        "approvals": lines("approvals"),
-        "inbox_url": absolute_url(reverse("workflows:inbox")),
-    }
-
-
-def digest_record_all(*, now=None, users=None) -> int:
-    """Record today's digest for each user (default: all active) with something to report,
-    on each channel they read; returns how many users' digests were recorded."""
-    from django.contrib.auth import get_user_model
-
-    now = now or timezone.now()
-    day = local_date(now).isoformat()
-    created = 0
-    users = users if users is not None else get_user_model().objects.all()
-    users = users.filter(is_active=True).exclude(email="")
-    users = users.select_related("profile").prefetch_related("groups")
-    rows: list[Notification] = []
-
-    def record() -> int:
-        keys = [row.dedupe_key for row in rows]
-        already = set(
-            Notification.objects.filter(dedupe_key__in=keys).values_list("dedupe_key", flat=True)
-        )
-        new = [row for row in rows if row.dedupe_key not in already]
-        notifications_record(new)
-        Notification.objects.filter(
-            recipient__in=[row.recipient_id for row in new],
-            status=NotificationStatus.FOLDED,
-            digested_at__isnull=True,
-        ).update(digested_at=now)
-        rows.clear()
-        return len(new)
-
-    for user in users.iterator(chunk_size=500):
-        if access.is_auditor(user):
-            continue
-        payload = _digest_items(user, now)
-        if not any(payload.values()):
-            continue
-        rows.append(
-            Notification(
-                dedupe_key=f"digest:{user.pk}:{day}",
-                recipient=user,
-                kind=NotificationKind.DIGEST,
-                status=NotificationStatus.PENDING,
-                next_attempt_at=now,
-                payload=payload,
-            )
-        )
-        if len(rows) >= 500:
-            created += record()
-    if rows:
-        created += record()
-    return created

@@ -134,13 +134,12 @@ def _report_store(report: Report, pdf: bytes) -> None:
 
 def _completion_flow_finish(case: Case) -> None:
     """Run the case's waiting `completion_report` node, so the flow reaches its end."""
-    from workflows.cases.flow import MeasureFlow
-
-    task = Task.objects.filter(
-        process=case, flow_task=MeasureFlow.completion_report, status=STATUS.NEW
-    ).first()
+    # The case names its own flow (MeasureFlow): reports need not import the flow module,
+    # whose nodes call the case services that queue this very report.
+    node = case.flow_class.completion_report
+    task = Task.objects.filter(process=case, flow_task=node, status=STATUS.NEW).first()
     if task is not None:  # a later version finds the flow already finished
-        MeasureFlow.completion_report.run(task)
+        node.run(task)
 
 
 def _report_ready_mail(report: Report) -> None:

@@ -3,7 +3,7 @@ and read-only records (cycles, light changes, requests, orders, instructions, sc
 
 from django.contrib import admin
 
-from workflows.deadlines.admin import ReadOnlyAdmin
+from workflows.audit.admin import ReadOnlyAdmin
 from workflows.models import (
     ExtensionRequest,
     FeedbackCycle,

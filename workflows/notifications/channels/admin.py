@@ -7,7 +7,7 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from workflows.admin import AuditedAdmin
+from workflows.audit.admin import AuditedAdmin
 from workflows.models import Channel, ChannelSettings
 from workflows.models.channels import SECRET_FIELDS
 

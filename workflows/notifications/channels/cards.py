@@ -73,7 +73,7 @@ def _kind_lines(notification, context: dict) -> list[str]:
 
 
 def _link(notification, context: dict) -> str:
-    from workflows.notifications.delivery import absolute_url
+    from workflows.notifications.compose import absolute_url
 
     if notification.kind == NotificationKind.DIGEST:
         return f"[{_('Open your inbox')}]({context['inbox_url']})"
@@ -91,7 +91,7 @@ def _link(notification, context: dict) -> str:
 def card_compose(notification, *, now) -> Card:
     """The card for a log row, in its recipient's language (a group's post: the language of
     the first person it was meant for)."""
-    from workflows.notifications.delivery import (
+    from workflows.notifications.compose import (
         language_of,
         notification_context,
         notification_subject,

@@ -36,7 +36,7 @@ class EmailTransport(Transport):
             logger.debug("closing the mail connection failed", exc_info=True)
 
     def send(self, notification, *, now) -> str:
-        from workflows.notifications.delivery import notification_compose
+        from workflows.notifications.compose import notification_compose
 
         if not notification.recipient.email:
             raise ChannelError(f"{notification.recipient.get_username()} has no e-mail address")

@@ -34,16 +34,11 @@ from workflows.api.serializers import (
 from workflows.cases import selectors, services
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
-    StepKind,
+    COMPLETED_KINDS,
     WorkItem,
 )
 from workflows.organisations import profiles
 from workflows.organisations import reach as access
-
-# Which action completes which step kind: sign-off is approved, approvals are approved or
-# returned; a review may be approved or completed.
-_COMPLETABLE_KINDS = (StepKind.SUBMIT, StepKind.IMPLEMENT, StepKind.REVIEW)
-
 
 _ACTION_ERRORS = _errors(400, 403, 404, 409)
 
@@ -115,7 +110,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         """Complete a submit, implementation or review step."""
         item = self.get_object()
         data = _input(CompleteInput, request)
-        if item.kind not in _COMPLETABLE_KINDS:
+        if item.kind not in COMPLETED_KINDS:
             raise BadRequest(
                 f"Steps of kind '{item.kind}' are approved or returned, not completed."
             )

@@ -9,19 +9,15 @@ from django.utils import timezone
 from workflows.audit.trail import audit_record
 from workflows.deadlines.due_dates import deadline_caps_follow, due_fields_for_new_task
 from workflows.models import (
+    DECIDED_KINDS,
+    PRODUCING_KINDS,
     Case,
     Department,
     LeaderRole,
-    StepKind,
     StepTemplate,
     WorkItem,
     WorkItemStatus,
 )
-
-_PRODUCING_KINDS = (StepKind.SUBMIT, StepKind.IMPLEMENT)
-
-
-_RETURNABLE_KINDS = (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF)
 
 
 @dataclass(frozen=True)
@@ -59,7 +55,7 @@ def step_routing(*, case: Case, step: StepTemplate) -> Routing:
 def _previous_producer(case: Case):
     """Who completed the latest producing (submit/implement) step: the work now under review."""
     last = (
-        case.work_items.filter(status=WorkItemStatus.DONE, kind__in=_PRODUCING_KINDS)
+        case.work_items.filter(status=WorkItemStatus.DONE, kind__in=PRODUCING_KINDS)
         .order_by("-finished_at", "-pk")
         .only("completed_by")
         .first()
@@ -75,7 +71,7 @@ def step_assignee(*, case: Case):
     routing = step_routing(case=case, step=step)
     if routing.single_holder is not None:
         return routing.single_holder
-    if step.kind in _PRODUCING_KINDS:
+    if step.kind in PRODUCING_KINDS:
         # Work returned for rework goes back to the person who did it, if still on staff.
         earlier = (
             case.work_items.filter(step=step, status=WorkItemStatus.DONE)
@@ -105,7 +101,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         leader_role=routing.leader_role,
         for_head=routing.for_head,
         assignee=task.owner,
-        produced_by=_previous_producer(case) if step.kind in _RETURNABLE_KINDS else None,
+        produced_by=_previous_producer(case) if step.kind in DECIDED_KINDS else None,
     )
     audit_record(
         verb="task_created",

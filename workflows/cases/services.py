@@ -16,10 +16,13 @@ from workflows.cases.evidence import (
     _evidence_store,
     evidence_validate,
 )
-from workflows.cases.routing import _PRODUCING_KINDS, _RETURNABLE_KINDS, _username
+from workflows.cases.routing import _username
 from workflows.common.bounds import clean_text
 from workflows.common.errors import ReasonRequired, TaskConflict
 from workflows.models import (
+    COMPLETED_KINDS,
+    DECIDED_KINDS,
+    PRODUCING_KINDS,
     Case,
     Comment,
     Department,
@@ -84,7 +87,7 @@ def _next_step(case: Case, step: StepTemplate) -> StepTemplate | None:
 
 def _producing_step_before(case: Case, step: StepTemplate) -> StepTemplate:
     producer = (
-        case.measure.steps.filter(position__lt=step.position, kind__in=_PRODUCING_KINDS)
+        case.measure.steps.filter(position__lt=step.position, kind__in=PRODUCING_KINDS)
         .order_by("-position")
         .first()
     )
@@ -169,7 +172,7 @@ def _already_done_message(item: WorkItem) -> str:
 
 def task_approve(*, item: WorkItem, user, comment: str = "") -> WorkItem:
     """Approve an approval, review or sign-off step; the case moves to its next step."""
-    if item.kind not in _RETURNABLE_KINDS:
+    if item.kind not in DECIDED_KINDS:
         raise ValidationError(f"a {item.kind} step is completed, not approved")
     return _finish(
         user,
@@ -185,7 +188,7 @@ def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
     reason = clean_text(reason)
     if not reason.strip():
         raise ReasonRequired("A reason is required to return work for rework.")
-    if item.kind not in _RETURNABLE_KINDS:
+    if item.kind not in DECIDED_KINDS:
         raise ValidationError(f"a {item.kind} step cannot return work")
     return _finish(
         user,
@@ -250,7 +253,7 @@ def task_complete(*, item: WorkItem, user, note: str = "", percent: int | None =
     An implementation step with open cascaded child cases refuses (ValidationError) unless a
     coordinator overrode the guard (task_complete_override).
     """
-    if item.kind not in (StepKind.SUBMIT, StepKind.IMPLEMENT, StepKind.REVIEW):
+    if item.kind not in COMPLETED_KINDS:
         raise ValidationError(f"a {item.kind} step is approved or returned, not completed")
     if percent is not None and not 0 <= percent <= 100:
         raise ValidationError("percent must be between 0 and 100")

@@ -81,7 +81,7 @@ def _record(item, *, kind, old, new, reason="", by=None, verb, extra=None) -> No
     )
 
 
-def _locked_open_item(item: WorkItem) -> WorkItem:
+def _lockedcase_open_item(item: WorkItem) -> WorkItem:
     locked = WorkItem.objects.select_for_update().select_related("case").get(pk=item.pk)
     if locked.status != WorkItemStatus.OPEN:
         raise DeadlineError("This task is no longer open; its deadline cannot change.")
@@ -119,7 +119,7 @@ def deadline_extend(
     reason = _require_reason(reason, "extend a deadline")
     check_date(new_date, field="new_date")
     with transaction.atomic():
-        item = _locked_open_item(item)
+        item = _lockedcase_open_item(item)
         new_due = due_at_for(new_date)
         if item.due_at is not None and new_due <= item.due_at:
             raise DeadlineError(
@@ -151,7 +151,7 @@ def task_pause(*, item: WorkItem, by, reason: str) -> WorkItem:
     check_can_manage_deadline(by, item)
     reason = _require_reason(reason, "pause a task")
     with transaction.atomic():
-        item = _locked_open_item(item)
+        item = _lockedcase_open_item(item)
         if item.paused_at is not None:
             raise DeadlineError("This task is already paused.")
         item.paused_at, item.pause_reason = timezone.now(), reason
@@ -172,7 +172,7 @@ def task_resume(*, item: WorkItem, by, reason: str = "") -> WorkItem:
     """Restart the clock: the due date moves by the working days the task spent paused."""
     check_can_manage_deadline(by, item)
     with transaction.atomic():
-        item = _locked_open_item(item)
+        item = _lockedcase_open_item(item)
         if item.paused_at is None:
             raise DeadlineError("This task is not paused.")
         calendar = WorkingCalendar.load()

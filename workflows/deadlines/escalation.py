@@ -27,7 +27,6 @@ from workflows.models import (
     LeaderRole,
     Notification,
     NotificationKind,
-    NotificationStatus,
     Rag,
     Recipient,
     StepTemplate,
@@ -35,6 +34,7 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
+from workflows.notifications.log import notification_rows
 
 logger = logging.getLogger(__name__)
 
@@ -72,31 +72,24 @@ class SweepResult:
         )
 
 
-def notification_key(kind: str, item_id: int, rung: int, due_at, user_id: int) -> str:
-    return f"{kind}:{item_id}:{rung}:{due_at.isoformat()}:{user_id}"
+def alert_key(kind: str, item_id: int, rung: int, due_at) -> str:
+    """A reminder's or rung's key before the recipient's id (notifications.log adds it)."""
+    return f"{kind}:{item_id}:{rung}:{due_at.isoformat()}"
 
 
 def _notification_rows(item, users, *, kind, rung, now, digest_only: set[int]):
-    rows = []
-    for user in {u.pk: u for u in users}.values():
-        rows.append(
-            Notification(
-                dedupe_key=notification_key(kind, item.pk, rung, item.due_at, user.pk),
-                recipient=user,
-                kind=kind,
-                case=item.case,
-                work_item=item,
-                rung=rung,
-                due_at=item.due_at,
-                status=(
-                    NotificationStatus.FOLDED
-                    if user.pk in digest_only
-                    else NotificationStatus.PENDING
-                ),
-                next_attempt_at=now,
-            )
-        )
-    return rows
+    """A reminder's or rung's rows: keyed by task, rung and due date, so a moved due date
+    alerts again and the same one never twice."""
+    return notification_rows(
+        users,
+        kind=kind,
+        key=alert_key(kind, item.pk, rung, item.due_at),
+        case=item.case,
+        item=item,
+        rung=rung,
+        now=now,
+        digest_only=digest_only,
+    )
 
 
 def _escalations_insert(rows: list[Escalation]) -> list[Escalation]:

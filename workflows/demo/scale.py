@@ -23,6 +23,7 @@ from viewflow.workflow.token import Token
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.deadlines.policy import alert_floor, longest_reminder_notice
 from workflows.models import (
+    PRODUCING_KINDS,
     Case,
     Department,
     LeaderRole,
@@ -46,9 +47,6 @@ def _flow():
     from workflows.cases.flow import MeasureFlow
 
     return MeasureFlow
-
-
-PRODUCING = (StepKind.SUBMIT, StepKind.IMPLEMENT)
 
 
 @dataclass
@@ -401,7 +399,7 @@ def _generate_cases(
                 department_id=department_id,
                 leader_role_id=leader_id,
                 for_head=for_head,
-                assignee_id=None if is_open and step.kind in PRODUCING else worker,
+                assignee_id=None if is_open and step.kind in PRODUCING_KINDS else worker,
                 status=WorkItemStatus.OPEN if is_open else WorkItemStatus.DONE,
                 outcome=outcome,
                 completed_by_id=None if is_open else worker,
@@ -468,7 +466,7 @@ def _history(rng, steps, reached, done):
     last_producer = None
     for position, step in enumerate(steps[: reached + (0 if done else 1)]):
         is_open = position == reached and not done
-        if step.kind in PRODUCING:
+        if step.kind in PRODUCING_KINDS:
             last_producer = step
         elif not is_open and last_producer is not None and rng.random() < RETURN_SHARE:
             history.append((step, False, Outcome.RETURNED))

@@ -12,6 +12,9 @@ from workflows.models.cases import (
     WorkItemStatus,
 )
 from workflows.models.catalogue import (
+    COMPLETED_KINDS,
+    DECIDED_KINDS,
+    PRODUCING_KINDS,
     Aspect,
     CatalogueSource,
     Measure,
@@ -125,6 +128,9 @@ __all__ = [
     "ReportKind",
     "ReportStatus",
     "StepKind",
+    "COMPLETED_KINDS",
+    "DECIDED_KINDS",
+    "PRODUCING_KINDS",
     "StepRole",
     "StepTemplate",
 ]

@@ -19,6 +19,14 @@ class StepKind(models.TextChoices):
     SIGN_OFF = "sign_off", _("Sign off")
 
 
+# Which action ends which step kind: the one table the services, pages, API and reach read.
+# Submit and implement steps produce work; approvals, reviews and sign-offs decide on it
+# (approved, or returned to the producer); submit, implement and review steps are completed.
+PRODUCING_KINDS = (StepKind.SUBMIT, StepKind.IMPLEMENT)
+DECIDED_KINDS = (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF)
+COMPLETED_KINDS = (StepKind.SUBMIT, StepKind.IMPLEMENT, StepKind.REVIEW)
+
+
 class CatalogueSource(models.Model):
     """The plan's metadata and provenance as loaded, so the product shows where data came from."""
 

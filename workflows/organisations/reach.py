@@ -28,6 +28,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from workflows.models import (
+    DECIDED_KINDS,
     AuditEvent,
     Case,
     Department,
@@ -38,7 +39,6 @@ from workflows.models import (
     Profile,
     Report,
     ReportKind,
-    StepKind,
     WorkItem,
 )
 from workflows.organisations import roles
@@ -290,9 +290,6 @@ def is_candidate(user, item: WorkItem) -> bool:
     return item.department_id in (headed if item.for_head else staffed)
 
 
-_REVIEWING_KINDS = {StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF}
-
-
 def task_candidate_users(item: WorkItem) -> list:
     """Who may pick the task up: its assignee, else its queue's active staff, head or leader.
 
@@ -322,7 +319,7 @@ def check_can_act(user, item: WorkItem) -> None:
     bound = reach_of(user).bound
     if bound is not None and not item.case.organisation.path.startswith(bound):
         raise PermissionDenied("This task belongs to a federation outside yours.")
-    if item.kind in _REVIEWING_KINDS and item.produced_by_id == user.pk:
+    if item.kind in DECIDED_KINDS and item.produced_by_id == user.pk:
         raise PermissionDenied(
             "Separation of duties: you submitted this work, so someone else must decide on it."
         )
@@ -372,7 +369,7 @@ def reassign_candidate_list(item: WorkItem, *, q: str = "") -> QuerySet:
     if case.organisation.parent_id is None:
         home |= Q(profile__isnull=True) | Q(profile__organisation__isnull=True)
     users = users.filter(home)
-    if item.kind in _REVIEWING_KINDS and item.produced_by_id is not None:
+    if item.kind in DECIDED_KINDS and item.produced_by_id is not None:
         users = users.exclude(pk=item.produced_by_id)
     q = (q or "").strip()
     if q:
@@ -401,7 +398,7 @@ def check_reassign_target(item: WorkItem, to_user) -> None:
     name = to_user.get_username()
     if reach_of(to_user).auditor:
         raise ValidationError(_("Auditors cannot be given tasks."))
-    if item.kind in _REVIEWING_KINDS and item.produced_by_id == to_user.pk:
+    if item.kind in DECIDED_KINDS and item.produced_by_id == to_user.pk:
         raise ValidationError(
             _(
                 "Separation of duties: %(name)s produced the work under review, so someone "
@@ -423,17 +420,19 @@ def check_reassign_target(item: WorkItem, to_user) -> None:
 # --------------------------------------------------------------------------- around a case
 
 
+def case_partner_departments(case: Case) -> QuerySet[Department]:
+    """The measure's partner departments, resolved in the case's own organisation."""
+    keys = case.measure.partner_departments.values("key")
+    return Department.objects.filter(organisation=case.organisation_id, key__in=keys)
+
+
 def cycle_partner_department(user, cycle: FeedbackCycle) -> Department | None:
     """The user's department among the cycle's partners (in the case's organisation), if any:
     partners see the cycle they contribute to, even without other access to the case."""
     headed, staffed = reach_of(user).departments
     if not headed | staffed:
         return None
-    case = cycle.case
-    keys = case.measure.partner_departments.values("key")
-    return Department.objects.filter(
-        organisation=case.organisation_id, key__in=keys, pk__in=headed | staffed
-    ).first()
+    return case_partner_departments(cycle.case).filter(pk__in=headed | staffed).first()
 
 
 def can_view_cycle(user, cycle: FeedbackCycle) -> bool:

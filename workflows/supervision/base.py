@@ -11,13 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from workflows.common.bounds import clean_text
 from workflows.models import (
     Case,
-    Department,
     Notification,
-    NotificationStatus,
     WorkItem,
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
+from workflows.notifications.log import notification_rows
 from workflows.organisations import reach as access
 
 
@@ -54,10 +53,9 @@ def is_supervising_leader(user, case: Case) -> bool:
     return case.supervising_leader_id in access.user_leader_role_ids(user)
 
 
-def partner_departments(case: Case):
-    """The measure's partner departments, resolved in the case's own organisation."""
-    keys = case.measure.partner_departments.values("key")
-    return Department.objects.filter(organisation=case.organisation_id, key__in=keys)
+def lead_member_may_act(user, case: Case) -> bool:
+    """Staff or head of the lead department, and not an auditor: may report and ask."""
+    return is_lead_member(user, case) and not access.is_auditor(user)
 
 
 def _check_lead_member(user, case: Case) -> None:
@@ -66,38 +64,18 @@ def _check_lead_member(user, case: Case) -> None:
         raise PermissionDenied("Only the lead department's staff and head can do this.")
 
 
-def _notification_rows(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
-    """One message per active user (unique key per user); digest-only users get it folded."""
-    rows = []
-    for user in {u.pk: u for u in users if u is not None and u.is_active}.values():
-        digest_only = getattr(getattr(user, "profile", None), "notification_mode", "") == "digest"
-        rows.append(
-            Notification(
-                dedupe_key=f"{key}:{user.pk}",
-                recipient=user,
-                kind=kind,
-                case=case,
-                work_item=item,
-                due_at=item.due_at if item is not None else None,
-                status=NotificationStatus.FOLDED if digest_only else NotificationStatus.PENDING,
-                payload=payload or {},
-                next_attempt_at=now,
-            )
-        )
-    return rows
-
-
 def _notify(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
     """Log one message per user (unique key per user); digest-only users get it folded."""
-    rows = _notification_rows(
+    rows = notification_rows(
         users, kind=kind, key=key, case=case, item=item, payload=payload, now=now
     )
     Notification.objects.bulk_create(rows_for_channels(rows), ignore_conflicts=True)
     return len(rows)
 
 
-def _open_item(case: Case, kind: str | None = None) -> WorkItem | None:
-    items = case.work_items.filter(status=WorkItemStatus.OPEN)
+def case_open_item(case: Case, kind: str | None = None) -> WorkItem | None:
+    """The case's first open task (of `kind`): the one its supervision acts on."""
+    items = case.work_items.filter(status=WorkItemStatus.OPEN).select_related("step")
     if kind:
         items = items.filter(kind=kind)
     return items.order_by("created_at", "pk").first()

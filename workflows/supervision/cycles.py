@@ -30,16 +30,15 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
+from workflows.notifications.log import notification_rows
 from workflows.organisations import reach as access
 from workflows.supervision.base import (
     SupervisionError,
     _check_lead_member,
     _chunks,
     _not_auditor,
-    _notification_rows,
-    _open_item,
     _text,
-    partner_departments,
+    case_open_item,
 )
 
 logger = logging.getLogger(__name__)
@@ -342,7 +341,7 @@ def _feedback_stage_notify(cycles, *, stage: int, now) -> int:
     for batch in _chunks(pending.iterator(chunk_size=1000), 1000):
         rows = []
         for cycle in batch:
-            rows += _notification_rows(
+            rows += notification_rows(
                 access.task_candidate_users(cycle.work_item),
                 kind=NotificationKind.FEEDBACK,
                 key=f"feedback:{cycle.pk}:{stage}",
@@ -376,8 +375,7 @@ def partner_input_add(*, cycle: FeedbackCycle, user, text: str) -> PartnerInput:
     """A partner department's staff or head gives (or revises) its input for the cycle."""
     _not_auditor(user)
     text = _text(text, "The input")
-    headed, staffed = access.user_department_ids(user)
-    mine = partner_departments(cycle.case).filter(pk__in=headed | staffed).first()
+    mine = access.cycle_partner_department(user, cycle)
     if mine is None:
         raise PermissionDenied("Only the measure's partner departments give input here.")
     if cycle.status != CycleStatus.OPEN:
@@ -414,7 +412,7 @@ def feedback_submit(
             )
         item = cycle.work_item
         if item.status != WorkItemStatus.OPEN:
-            item = _open_item(cycle.case, StepKind.IMPLEMENT)
+            item = case_open_item(cycle.case, StepKind.IMPLEMENT)
             if item is None:
                 raise SupervisionError("The case has no open implementation step.")
         update = services.progress_report(

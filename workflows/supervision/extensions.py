@@ -7,12 +7,14 @@ import datetime as dt
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from workflows.audit.trail import audit_record
 from workflows.common.bounds import check_date, clean_text
 from workflows.common.calendar import due_at_for, local_date
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
+    Case,
     ExtensionDecision,
     ExtensionRequest,
     ExtensionStatus,
@@ -25,6 +27,7 @@ from workflows.supervision.base import (
     SupervisionError,
     _not_auditor,
     _text,
+    case_open_item,
     is_lead_head,
     is_supervising_leader,
 )
@@ -97,6 +100,18 @@ def extension_request(
             },
         )
     return request
+
+
+def extension_request_for_case(
+    *, case: Case, user, reason: str, new_date: dt.date, percent: int, now=None
+) -> ExtensionRequest:
+    """An extension request on the case's first open task (the one its due date is on)."""
+    item = case_open_item(case)
+    if item is None:
+        raise SupervisionError(gettext("The case has no open task."))
+    return extension_request(
+        item=item, user=user, reason=reason, new_date=new_date, percent=percent, now=now
+    )
 
 
 def extension_decide(

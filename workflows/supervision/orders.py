@@ -26,14 +26,14 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
+from workflows.notifications.log import notification_rows
 from workflows.organisations import reach as access
 from workflows.supervision.base import (
     SupervisionError,
     _check_lead_member,
-    _notification_rows,
     _notify,
-    _open_item,
     _text,
+    case_open_item,
 )
 
 # Policy as data: each order colour's response limit and what an unanswered one becomes.
@@ -83,7 +83,7 @@ def _order_create(
         kind=NotificationKind.SUPERVISION,
         key=f"supervision:{order.pk}",
         case=case,
-        item=_open_item(case),
+        item=case_open_item(case),
         payload={
             "order": order.pk,
             "colour": colour,
@@ -236,7 +236,7 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
     rows = []
     for order in orders:
         department = departments[order.department_id]
-        rows += _notification_rows(
+        rows += notification_rows(
             [department.head, *department.staff.all()],
             kind=NotificationKind.SUPERVISION,
             key=f"supervision:{order.pk}",

@@ -30,7 +30,7 @@ from workflows.models import (
 from workflows.models.organisation import bilingual
 from workflows.organisations import reach as access
 from workflows.web import forms
-from workflows.web.tasks import _message
+from workflows.web.flash import error_text
 
 PAGE_SIZE = 50
 
@@ -221,7 +221,7 @@ def case_cascade(request, case_id):
                 level=form.cleaned_data["level"] or None,
             )
         except (PermissionDenied, ValidationError) as exc:
-            messages.error(request, _message(exc))
+            messages.error(request, error_text(exc))
         else:
             messages.success(
                 request,
@@ -240,7 +240,7 @@ def case_comment(request, case_id):
         try:
             services.comment_add(case=case, user=request.user, text=form.cleaned_data["text"])
         except (PermissionDenied, ValidationError) as exc:
-            messages.error(request, _message(exc))
+            messages.error(request, error_text(exc))
     return redirect(reverse("workflows:case", args=[case.pk]) + "#comments")
 
 

@@ -23,8 +23,8 @@ from workflows.organisations import reach as access
 from workflows.reports import services as reports_services
 from workflows.web import forms
 from workflows.web.cases import _page, file_gone
+from workflows.web.flash import error_text
 from workflows.web.middleware import auditors_may_post
-from workflows.web.tasks import _message
 
 
 def _visible_report(user, report_id) -> Report:
@@ -95,7 +95,7 @@ def report_regenerate(request, report_id):
     try:
         new = reports_services.report_request_completion(case=report.case, by=request.user)
     except ValidationError as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request,
@@ -130,7 +130,7 @@ def report_download(request, report_id):
     try:
         handle = reports_services.report_open_for_download(report=report, user=user)
     except ValidationError as exc:
-        raise Http404(_message(exc)) from exc
+        raise Http404(error_text(exc)) from exc
     except audit_files.FileGone:
         return file_gone(request, report.download_name)
     return FileResponse(

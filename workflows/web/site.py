@@ -6,6 +6,7 @@ from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
 from workflows.cases.flow import MeasureFlow
+from workflows.web import appraisal as web_appraisal
 from workflows.web import cases as web_cases
 from workflows.web import desk as views_desk
 from workflows.web import notifications as web_notifications
@@ -74,14 +75,14 @@ class ReformApp(Application):
         "cases/<int:case_id>/supervision/", views_supervision.case_supervision, name="supervision"
     )
     cycle_path = path("cycles/<int:cycle_id>/", views_supervision.cycle_detail, name="cycle")
-    appraisal_path = path("appraisal/", views_supervision.appraisal_page, name="appraisal")
+    appraisal_path = path("appraisal/", web_appraisal.appraisal_page, name="appraisal")
     appraisal_department_path = path(
         "appraisal/departments/<int:department_id>/",
-        views_supervision.appraisal_department,
+        web_appraisal.appraisal_department,
         name="appraisal_department",
     )
-    bulletin_path = path("appraisal/bulletin.pdf", views_supervision.bulletin_pdf, name="bulletin")
-    ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
+    bulletin_path = path("appraisal/bulletin.pdf", web_appraisal.bulletin_pdf, name="bulletin")
+    ledger_path = path("ledger.<str:fmt>", web_appraisal.ledger_export, name="ledger")
 
 
 def opens_engine(user) -> bool:

@@ -17,15 +17,10 @@ from workflows.models import (
 )
 from workflows.organisations import reach as access
 from workflows.web import forms
+from workflows.web.flash import error_text
 
 # The reassignment picker lists this many eligible people at most; a search narrows them.
 REASSIGN_CANDIDATES_SHOWN = 50
-
-
-def _message(exc) -> str:
-    if isinstance(exc, ValidationError):
-        return " ".join(exc.messages)
-    return str(exc)
 
 
 def _form_for(item: WorkItem, data=None, files=None):
@@ -145,7 +140,7 @@ def task_guard_override(request, task_id):
             item=item, by=request.user, reason=form.cleaned_data["reason"]
         )
     except (PermissionDenied, ValidationError, services.TaskConflict) as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(
             request, _("The implementation may now be declared done with child cases open.")
@@ -201,7 +196,7 @@ def task_deadline(request, task_id):
     try:
         apply(item, request.user, form.cleaned_data)
     except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, _message(exc))
+        messages.error(request, error_text(exc))
     else:
         messages.success(request, done)
     return redirect("workflows:task", task_id=task_id)
@@ -228,7 +223,7 @@ def task_reassign(request, task_id):
                     reason=form.cleaned_data["reason"],
                 )
             except (ValidationError, services.TaskConflict) as exc:
-                messages.error(request, _message(exc))
+                messages.error(request, error_text(exc))
                 return redirect("workflows:task", task_id=task_id)
             messages.success(request, _("Reassigned."))
             return redirect("workflows:task", task_id=task_id)

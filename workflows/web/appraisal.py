@@ -1,0 +1,174 @@
+"""Appraisal and ledger pages: the monthly scores per department, one department's entries,
+the bulletin PDF, and the programme ledger (台账) as XLSX or DOCX.
+"""
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db.models import Q
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import urlencode
+from django.utils.translation import gettext as _
+
+from workflows.appraisal import scoring as appraisal
+from workflows.cases import selectors
+from workflows.common import bounds
+from workflows.common.calendar import local_date
+from workflows.common.db_router import replica_view
+from workflows.models import (
+    Department,
+    ScoreEntry,
+)
+from workflows.organisations import reach as access
+from workflows.reports import ledger
+
+
+def _organisation(request):
+    """The federation a supervision page is about: `?organisation=<code>` within the user's
+    reach, else the user's own (national if none); out of reach: 404."""
+    code = request.GET.get("organisation") or request.POST.get("organisation") or ""
+    return selectors.organisation_get_visible(request.user, code[:60])
+
+
+def _period(request, organisation=None) -> dt.date:
+    """?period=YYYY-MM (GET or POST); without one, the federation's latest scored month, else
+    last month. Outside the date horizon: a 400 naming the field (bounds.InputRejected)."""
+    text = request.GET.get("period") or request.POST.get("period") or ""
+    try:
+        year, month = (int(part) for part in text.split("-")[:2])
+    except ValueError:
+        latest = appraisal.latest_period(organisation)
+        if latest:
+            return latest
+        today = local_date(timezone.now())
+        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+    try:
+        period = dt.date(year, month, 1)
+    except ValueError:
+        raise bounds.InputRejected("period", _("Give a month as YYYY-MM.")) from None
+    return bounds.check_query_date(period, field="period")
+
+
+def _organisation_choices(user, organisation) -> list:
+    """The appraisal's federation menu: the user's own and the ones right below it, and the
+    one shown; any other within reach works by its code in the URL."""
+    home = access.organisation_default(user)
+    choices = selectors.organisation_list_visible(user).filter(
+        Q(pk=organisation.pk) | Q(pk=home.pk) | Q(parent=home)
+    )
+    return list(choices.only("code", "title_en", "title_zh", "level"))
+
+
+@login_required
+@replica_view
+def appraisal_page(request):
+    """A federation's month: its departments ranked among themselves. Its coordinators (and
+    those above) rebuild it from the audit trail."""
+    organisation = _organisation(request)
+    period = _period(request, organisation)
+    if request.method == "POST":
+        appraisal.appraisal_rebuild(period=period, organisation=organisation, by=request.user)
+        messages.success(request, _("The appraisal is recomputed."))
+        query = urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code})
+        return redirect(reverse("workflows:appraisal") + f"?{query}")
+    return render(
+        request,
+        "workflows/supervision/appraisal.html",
+        {
+            "bulletin": appraisal.bulletin_get(period=period, organisation=organisation),
+            "period": period,
+            "organisation": organisation,
+            "organisations": _organisation_choices(request.user, organisation),
+            "can_rebuild": access.can_coordinate(request.user, organisation),
+        },
+    )
+
+
+@login_required
+@replica_view
+def appraisal_department(request, department_id):
+    """A department's points in the month, each linked to the task and event behind it; a
+    department of a federation out of reach is a 404. Notes and links show only for the cases
+    the user may see."""
+    departments = Department.objects.filter(
+        organisation__in=selectors.organisation_list_visible(request.user)
+    ).select_related("organisation")
+    department = get_object_or_404(departments, pk=department_id)
+    period = _period(request, department.organisation)
+    entries = list(
+        ScoreEntry.objects.filter(period=period, department=department).select_related(
+            "case__measure", "work_item__step", "event", "extension"
+        )
+    )
+    visible = set(
+        access.case_list_visible(request.user)
+        .filter(pk__in={e.case_id for e in entries})
+        .values_list("pk", flat=True)
+    )
+    return render(
+        request,
+        "workflows/supervision/appraisal_department.html",
+        {
+            "department": department,
+            "period": period,
+            "entries": entries,
+            "total": sum(e.points for e in entries),
+            "visible": visible,
+        },
+    )
+
+
+@login_required
+@replica_view
+def bulletin_pdf(request):
+    """A federation's monthly bulletin (情况通报) as a PDF download."""
+    organisation = _organisation(request)
+    period = _period(request, organisation)
+    pdf = appraisal.bulletin_pdf(
+        period=period, organisation=organisation, language=request.LANGUAGE_CODE
+    )
+    response = HttpResponse(pdf, content_type="application/pdf")
+    name = f"bulletin-{organisation.code}-{period:%Y-%m}.pdf"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+_LEDGER_TYPES = {
+    "xlsx": (
+        ledger.ledger_xlsx,
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ),
+    "docx": (
+        ledger.ledger_docx,
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ),
+}
+
+
+@login_required
+@replica_view
+def ledger_export(request, fmt):
+    """A federation's programme ledger (台账) as XLSX or DOCX: its own cases, one row per
+    measure (`?organisation=<code>`, by default the user's own); with `?below=1`, every case
+    the user may see in it and the federations below it, one row per case. Every row names
+    its federation."""
+    if fmt not in _LEDGER_TYPES:
+        raise Http404
+    render_file, content_type = _LEDGER_TYPES[fmt]
+    organisation = _organisation(request)
+    below = request.GET.get("below") == "1"
+    today = local_date(timezone.now())
+    title = _("Reform programme ledger of %(federation)s, %(date)s") % {
+        "federation": organisation.title,
+        "date": today.isoformat(),
+    }
+    rows = ledger.ledger_rows(request.user, organisation=organisation, below=below)
+    content = render_file(rows, title=title)
+    response = HttpResponse(content, content_type=content_type)
+    name = f"ledger-{organisation.code}{'-below' if below else ''}-{today}.{fmt}"
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response

@@ -19,6 +19,8 @@ VENV_STAMP ?= $(VENV)/.installed
 ASSETS_STAMP ?= $(VENDOR)/.installed
 LOG_LEVEL ?= info
 PYTEST_ARGS ?=
+# The pinned versions CI, `make demo` and `make venv` install (`make lock` updates it).
+LOCK := requirements/lock.txt
 
 # chromium: Debian's browser for the Playwright tests (tests/browser/); Playwright downloads none.
 SYSTEM_PACKAGES := fonts-wqy-microhei gettext poppler-utils libpango-1.0-0 libpangoft2-1.0-0 \
@@ -31,7 +33,7 @@ VENDOR_FILES := node_modules/echarts/dist/echarts.min.js node_modules/axe-core/a
 # The demo's port (make demo PORT=8123).
 PORT ?= 8000
 
-.PHONY: help venv system-deps assets dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo \
+.PHONY: help venv lock system-deps assets dirs migrate catalogue seed verify-audit verify-files messages collectstatic demo \
 	test lint format clean worker beat web compose-config bench screenshots security cluster-test
 
 help: ## list the targets
@@ -39,14 +41,26 @@ help: ## list the targets
 
 # --- environment -------------------------------------------------------------------------
 
-venv: $(VENV)/.installed ## create .venv and install the project with its dev group
+venv: $(VENV)/.installed ## create .venv and install the locked versions (requirements/lock.txt)
 
-# Reinstalls only when pyproject.toml changes; a second `make venv` does nothing.
-$(VENV)/.installed: pyproject.toml
+# Installs exactly what requirements/lock.txt pins (the project's dependencies and its dev
+# group), then the project itself without resolving anything. Reinstalls only when the lock or
+# pyproject.toml changes; a second `make venv` does nothing.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e . --group dev
+	$(PY) -m pip install --quiet -r $(LOCK)
+	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
+
+# The lock changes only here, on purpose: new or changed requirements in pyproject.toml are
+# resolved while every other pin is kept; UPGRADE=1 moves every pin to the newest allowed.
+# tests/test_layout.py fails when pyproject.toml asks for something the lock does not pin.
+lock: ## re-resolve requirements/lock.txt from pyproject.toml (UPGRADE=1 to raise every pin)
+	test -x $(BIN)/uv || $(PY) -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+		$(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 system-deps: ## apt-install system packages (CJK font, gettext, pdftotext, Pango, HarfBuzz subsetter, Chromium) if missing
 	@missing=""; \
@@ -156,10 +170,9 @@ beat: dirs ## Celery beat (sends the periodic tasks while it holds the beat leas
 # system-deps is best effort here: without pdftotext or the CJK font the PDF tests say so, and
 # without /usr/bin/chromium the browser tests fail with the fix (PYTEST_ARGS='-m "not browser"'
 # leaves them out locally).
-test: $(VENV_STAMP) $(ASSETS_STAMP) ## ruff, migration check and pytest (browser tests included); CI runs this
+test: $(VENV_STAMP) $(ASSETS_STAMP) ## make lint, migration check, security and pytest (browser tests included); CI runs this
 	@$(MAKE) --no-print-directory system-deps || echo "test: system-deps failed, continuing"
-	$(RUFF) check .
-	$(RUFF) format --check .
+	@$(MAKE) --no-print-directory lint
 	DJANGO_SETTINGS_MODULE=project.settings.test $(MANAGE) makemigrations --check --dry-run
 	@$(MAKE) --no-print-directory security
 	@# Exit code 5 means pytest collected nothing: CI must never pass without tests.
@@ -188,9 +201,13 @@ security: $(VENV_STAMP) ## bandit and pip-audit; make test runs it
 	$(BIN)/bandit -q -c pyproject.toml -r project workflows tasks
 	$(PY) scripts/pip_audit_check.py
 
-lint: $(VENV_STAMP) ## ruff check and format check
+# The layer contracts (pyproject.toml [tool.importlinter]) fail on an import that points up a
+# layer, function-level imports included; mypy checks the services and selectors it lists.
+lint: $(VENV_STAMP) ## ruff check and format check, the import layers (lint-imports), mypy
 	$(RUFF) check .
 	$(RUFF) format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: $(VENV_STAMP) ## apply ruff fixes and formatting
 	$(RUFF) check --fix .

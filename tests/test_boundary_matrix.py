@@ -52,6 +52,7 @@ from tests.test_url_access import (
 from workflows.cases import evidence as cases_evidence
 from workflows.cases import launch as cases_launch
 from workflows.cases import services
+from workflows.common import roles
 from workflows.common.calendar import local_date
 from workflows.deadlines import due_dates as deadlines
 from workflows.demo.accounts import demo_seed
@@ -67,7 +68,6 @@ from workflows.models import (
     ScoreKind,
     WorkItem,
 )
-from workflows.organisations import roles
 from workflows.reports import generate
 from workflows.reports import services as reports_services
 from workflows.supervision import cycles as supervision_cycles

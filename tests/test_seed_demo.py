@@ -5,8 +5,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 from django.test import RequestFactory
 
+from workflows.common import roles
 from workflows.models import Department, LeaderRole, Measure
-from workflows.organisations import roles
 
 
 def _log_in(username: str, password: str):

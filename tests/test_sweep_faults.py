@@ -12,7 +12,7 @@ from tests.casework import open_item_of
 from tests.deadline_helpers import beijing
 from workflows.common.calendar import due_at_for
 from workflows.common.health import sweep_record
-from workflows.common.sweep_faults import SweepFaults
+from workflows.deadlines.sweep_faults import SweepFaults
 from workflows.models import AuditEvent, CaseLight, Escalation, SweepFault, WorkItem
 from workflows.sweep import sweep_run
 

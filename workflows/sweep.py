@@ -1,6 +1,6 @@
 """The every-minute sweep (tasks.timers and `manage.py sweep`): viewflow timers, reports left
 queued, reminders and rungs, the supervision share, then delivery; each part isolated from
-the others' faults (workflows.common.sweep_faults).
+the others' faults (workflows.deadlines.sweep_faults).
 """
 
 import datetime as dt
@@ -10,8 +10,8 @@ import time
 from django.conf import settings
 from django.utils import timezone
 
-from workflows.common.sweep_faults import sweep_faults_store
 from workflows.deadlines.escalation import SweepResult, alerts_sweep
+from workflows.deadlines.sweep_faults import sweep_faults_store
 
 logger = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ def sweep_run(
     given; None for no limit); whatever is left is the next sweep's, first in line.
 
     Each part runs whatever happened to the parts before it, and a failing row costs only its
-    own row (workflows.common.sweep_faults): what failed is logged, recorded and skipped, and mail
-    is delivered in any case.
+    own row (deadlines.sweep_faults): what failed is logged, recorded and skipped, and mail is
+    delivered in any case.
     """
     from viewflow.workflow.timers import fire_due_timers
 

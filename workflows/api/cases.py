@@ -32,12 +32,12 @@ from workflows.api.pagination import StrictLimitOffsetPagination
 from workflows.api.serializers import CaseDetailSerializer, CaseSerializer, MeasureRowSerializer
 from workflows.cases import cascade, selectors
 from workflows.cases import launch as cases_launch
+from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
     Case,
     LeaderRole,
 )
-from workflows.organisations import reach as access
 
 
 @extend_schema(tags=["measures"])

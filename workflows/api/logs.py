@@ -16,11 +16,11 @@ from workflows.api.inputs import _moment, _reject_empty_filters
 from workflows.api.permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from workflows.api.serializers import AuditEventSerializer, NotificationSerializer
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
     NotificationStatus,
 )
-from workflows.organisations import reach as access
 
 
 @extend_schema(tags=["notifications"])

@@ -3,7 +3,7 @@ them while `rest_framework.views` is still loading, so this module imports no DR
 
 from rest_framework import permissions
 
-from workflows.organisations import reach as access
+from workflows.common import reach as access
 
 
 class AuditorsReadOnly(permissions.BasePermission):

@@ -13,13 +13,13 @@ from rest_framework.response import Response
 from workflows.api.errors import BadRequest, _errors
 from workflows.api.inputs import ReportRequestInput, _input, _reject_empty_filters
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.models import (
     Report,
     ReportKind,
 )
-from workflows.organisations import reach as access
 from workflows.reports import services as reports_services
-from workflows.web import forms
+from workflows.reports.filters import ReportFilterForm
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -91,7 +91,7 @@ class ReportViewSet(viewsets.GenericViewSet):
     def list(self, request):
         """Reports the caller may see, newest first; filter by kind, measure, aspect, status."""
         _reject_empty_filters(request)
-        filters = forms.ReportFilterForm(request.query_params)
+        filters = ReportFilterForm(request.query_params)
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors.get_json_data())
         criteria = {key: value for key, value in filters.cleaned_data.items() if value}

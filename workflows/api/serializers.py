@@ -10,6 +10,7 @@ from drf_spectacular.utils import (
 from rest_framework import serializers
 
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.models import (
     AuditEvent,
     Case,
@@ -19,7 +20,6 @@ from workflows.models import (
     ProgressUpdate,
     WorkItem,
 )
-from workflows.organisations import reach as access
 
 
 class CodeField(serializers.SlugRelatedField):

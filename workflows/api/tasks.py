@@ -32,13 +32,13 @@ from workflows.api.serializers import (
     _with_candidates,
 )
 from workflows.cases import selectors, services
+from workflows.common import reach as access
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     COMPLETED_KINDS,
     WorkItem,
 )
 from workflows.organisations import profiles
-from workflows.organisations import reach as access
 
 _ACTION_ERRORS = _errors(400, 403, 404, 409)
 

@@ -22,6 +22,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.calendar import SHANGHAI, local_date
 from workflows.models import (
     AuditEvent,
@@ -36,7 +37,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 from workflows.supervision.extensions import appraisal_due_at
 
 DEFAULT_RULES = {

@@ -7,7 +7,7 @@ from django.contrib import admin
 from django.db import models, transaction
 
 from workflows.audit.trail import audit_record
-from workflows.organisations import reach as access
+from workflows.common import reach as access
 
 # Deadline admin lives in its own module; importing it registers its classes.
 

@@ -8,8 +8,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from workflows.common import reach as access
 from workflows.models import AuditEvent, AuditVerification
-from workflows.organisations import reach as access
 
 GENESIS_HASH = "0" * 64
 # Any constant works; it only has to be the same in every process that appends.

@@ -17,9 +17,9 @@ from django.db.models import Q
 
 from workflows.audit.trail import audit_record
 from workflows.cases import launch
+from workflows.common import reach as access
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import Case, Measure, Organisation, OrganisationLevel
-from workflows.organisations import reach as access
 
 
 @dataclass

@@ -15,13 +15,13 @@ from django.template.defaultfilters import filesizeformat
 
 from workflows.audit.files import stored_file_open
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.bounds import clean_text
 from workflows.models import (
     Case,
     Evidence,
     WorkItem,
 )
-from workflows.organisations import reach as access
 
 # What a file of each allowed extension must contain. The extension is the user's claim; the
 # bytes are checked against it, so a renamed program or macro workbook is refused.

@@ -31,7 +31,7 @@ class StepView(flow.View):
     """
 
     def can_execute(self, user, task):
-        from workflows.organisations.reach import check_can_act
+        from workflows.common.reach import check_can_act
 
         try:
             check_can_act(user, WorkItem.objects.get(pk=task.pk))
@@ -96,7 +96,7 @@ class MeasureFlow(flow.Flow):
     def has_view_permission(self, user, obj=None):
         # viewflow's own process and task pages are an engine view for coordinators and
         # auditors; everyone else works from Reformflow's pages, which filter per case.
-        from workflows.organisations.reach import sees_everything
+        from workflows.common.reach import sees_everything
 
         return sees_everything(user)
 

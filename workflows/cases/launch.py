@@ -5,12 +5,12 @@ the case services below it, so launching sits above the flow).
 from django.db import IntegrityError, transaction
 
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.models import (
     Case,
     Measure,
     Organisation,
 )
-from workflows.organisations import reach as access
 from workflows.supervision import lights
 
 

@@ -87,6 +87,8 @@ def step_assignee(*, case: Case):
 def work_item_open(*, task, case: Case) -> WorkItem:
     """Create the WorkItem for a new human task (called by the flow when a task is created)."""
     step = case.current_step
+    if step is None:
+        raise ValueError(f"case {case.pk} has no current step to open a task on")
     routing = step_routing(case=case, step=step)
     cap = case.deadline_cap
     due = due_fields_for_new_task(step=step, opened_at=timezone.now(), cap=cap)

@@ -10,6 +10,7 @@ from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Sub
 from django.http import Http404
 from django.utils import timezone
 
+from workflows.common import reach as access
 from workflows.models import (
     Aspect,
     AuditEvent,
@@ -25,7 +26,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 
 # A task row's own relations are joined; the catalogue-sized ones (measure, step) are
 # prefetched by id. At national scale the nine-way join cost PostgreSQL 15-23 ms per inbox,
@@ -201,9 +201,12 @@ def programme_rows(
         rows = []
         for measure in aspect.measures.all():
             # By level, only the measures with cases on this page; otherwise every measure.
-            cases = shown.get(measure.pk) or ([] if level is not None else [None])
-            for case in cases:
-                rows.append(MeasureRow(measure, case, open_items.get(case.pk) if case else None))
+            measure_cases: list[Case | None] = list(shown.get(measure.pk, []))
+            if not measure_cases and level is None:
+                measure_cases = [None]
+            for row_case in measure_cases:
+                item = open_items.get(row_case.pk) if row_case else None
+                rows.append(MeasureRow(measure, row_case, item))
         if rows or level is None:
             result.append((aspect, rows))
     return Programme(result, paged)

@@ -17,6 +17,7 @@ from workflows.cases.evidence import (
     evidence_validate,
 )
 from workflows.cases.routing import _username
+from workflows.common import reach as access
 from workflows.common.bounds import clean_text
 from workflows.common.errors import ReasonRequired, TaskConflict
 from workflows.models import (
@@ -37,7 +38,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 from workflows.reports.services import report_queue_completion
 from workflows.supervision import extensions, lights
 
@@ -166,7 +166,7 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
 
 
 def _already_done_message(item: WorkItem) -> str:
-    by = f" by {item.completed_by.get_username()}" if item.completed_by_id else ""
+    by = f" by {item.completed_by.get_username()}" if item.completed_by is not None else ""
     return f"This task is already {item.get_status_display().lower()}{by}; nothing was changed."
 
 
@@ -291,7 +291,7 @@ def task_claim(*, item: WorkItem, user) -> WorkItem:
             raise TaskConflict(_already_done_message(item))
         if item.assignee_id == user.pk:
             return item
-        if item.assignee_id is not None:
+        if item.assignee is not None:
             raise TaskConflict(f"Already taken by {item.assignee.get_username()}.")
         access.check_can_act(user, item)
         _set_owner(item, user)

@@ -11,6 +11,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.audit.trail import audit_record, audit_record_many
+from workflows.common import reach as access
 from workflows.common.bounds import check_date, clean_text
 from workflows.common.calendar import WorkingCalendar, at_local, due_at_for, local_date
 from workflows.deadlines.policy import (
@@ -28,7 +29,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 
 logger = logging.getLogger(__name__)
 

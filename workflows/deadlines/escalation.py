@@ -17,9 +17,9 @@ from django.db.models import Q
 
 from workflows.audit.trail import audit_record_many
 from workflows.common.calendar import WorkingCalendar
-from workflows.common.sweep_faults import SweepFaults
 from workflows.deadlines.policy import PolicyBook, Rung, next_alert_time, reminder_stage, rung_time
 from workflows.deadlines.recipients import Recipients
+from workflows.deadlines.sweep_faults import SweepFaults
 from workflows.models import (
     Case,
     Department,
@@ -54,7 +54,7 @@ class SweepResult:
     supervision: object = None
     # Seconds per part (alerts, supervision, delivery), for the logs and the bench.
     seconds: dict = field(default_factory=dict)
-    # What failed and was skipped (workflows.common.sweep_faults); the rest of the sweep went on.
+    # What failed and was skipped (workflows.deadlines.sweep_faults); the rest of the sweep went on.
     faults: SweepFaults = field(default_factory=SweepFaults)
 
     def __str__(self) -> str:

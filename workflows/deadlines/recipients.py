@@ -7,6 +7,8 @@ from collections import defaultdict
 from django.contrib.auth import get_user_model
 from django.db.models import Prefetch, prefetch_related_objects
 
+from workflows.common import reach as access
+from workflows.common import roles
 from workflows.models import (
     Case,
     LeaderRole,
@@ -14,8 +16,6 @@ from workflows.models import (
     Recipient,
     WorkItem,
 )
-from workflows.organisations import reach as access
-from workflows.organisations import roles
 
 
 class Recipients:

@@ -9,6 +9,7 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
+from workflows.common import roles
 from workflows.models import (
     Case,
     Department,
@@ -18,7 +19,6 @@ from workflows.models import (
     OrganisationLevel,
     Profile,
 )
-from workflows.organisations import roles
 from workflows.organisations.services import organisation_create, organisation_roles_copy
 
 # Demo provincial federations, in this order: (code, English name, Chinese name).

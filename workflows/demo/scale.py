@@ -20,6 +20,7 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
+from workflows.common import roles
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.deadlines.policy import alert_floor, longest_reminder_notice
 from workflows.models import (
@@ -40,7 +41,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import roles
 
 
 def _flow():

@@ -84,7 +84,7 @@ class Notification(models.Model):
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["recipient", "status"]),
             models.Index(fields=["work_item", "kind"]),
-            # Reach: the cases a person was sent a message about (workflows.organisations.reach).
+            # Reach: the cases a person was sent a message about (workflows.common.reach).
             models.Index(fields=["recipient", "case"], name="notification_recipient_case"),
         ]
 

@@ -8,9 +8,9 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 
+from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.models import Notification, NotificationKind, StepKind, WorkItem
-from workflows.organisations import reach as access
 
 
 def absolute_url(path: str) -> str:

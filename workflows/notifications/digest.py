@@ -4,11 +4,11 @@ overdue, recorded in the notification log like any other message.
 
 from django.utils import timezone
 
+from workflows.common import reach as access
 from workflows.common.calendar import local_date
 from workflows.models import Notification, NotificationKind, NotificationStatus
 from workflows.notifications.compose import _digest_items
 from workflows.notifications.delivery import notifications_record
-from workflows.organisations import reach as access
 
 
 def digest_record_all(*, now=None, users=None) -> int:

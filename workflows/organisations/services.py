@@ -67,7 +67,7 @@ def organisation_roles_copy(
         if role.key in have_roles:
             continue
         mine = roles[role.key]
-        if role.reports_to_id:
+        if role.reports_to is not None:
             mine.reports_to = roles.get(role.reports_to.key)
             mine.save(update_fields=["reports_to"])
         mine.supervises.set(
@@ -249,7 +249,9 @@ def organisations_import(*, path: str | Path) -> ImportResult:
                 f"'{row.parent}' ({parent_level.key})"
             )
         known = existing.get(row.code)
-        if known is not None and (known.level_id != level.pk or known.parent.code != row.parent):
+        if known is not None and (
+            known.level_id != level.pk or getattr(known.parent, "code", None) != row.parent
+        ):
             errors.append(
                 f"line {row.line}, code: '{row.code}' exists already with another level or parent"
             )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from workflows.common import reach as access
 from workflows.common.calendar import local_date
 from workflows.models import (
     Case,
@@ -24,7 +25,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 from workflows.reports.exports import cell_value
 
 _LIGHT_TEXT = {Light.GREEN: "green 绿", Light.YELLOW: "yellow 黄", Light.RED: "red 红"}

@@ -3,7 +3,9 @@ row queued for a worker after commit (and re-sent by the sweep when the broker w
 opening a ready one for download.
 """
 
+import datetime as dt
 import logging
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,6 +15,7 @@ from django.utils import timezone
 
 from workflows.audit.files import stored_file_open
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.errors import TaskConflict
 from workflows.models import (
     Aspect,
@@ -22,7 +25,6 @@ from workflows.models import (
     ReportKind,
     ReportStatus,
 )
-from workflows.organisations import reach as access
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +33,8 @@ def _report_scope(
     *, kind: str, organisation: Organisation, case: Case | None = None, aspect=None
 ) -> str:
     if kind == ReportKind.COMPLETION:
+        if case is None:
+            raise ValueError("a completion report is of one case")
         return f"case:{case.pk}"
     scope = f"aspect:{aspect.code}" if aspect is not None else "programme"
     # Each federation numbers its own programme reports; the national one's keep their name.
@@ -87,12 +91,12 @@ def report_list_recover(*, now=None) -> int:
     worker that died: it goes back to queued, and no partial file is ever marked ready.
     """
     now = now or timezone.now()
-    stale = now - timezone.timedelta(seconds=settings.REPORT_RENDER_STALE_SECONDS)
+    stale = now - dt.timedelta(seconds=settings.REPORT_RENDER_STALE_SECONDS)
     Report.objects.filter(status=ReportStatus.RENDERING, as_of__lt=stale).update(
         status=ReportStatus.QUEUED, progress=0
     )
     waiting = Report.objects.filter(
-        status=ReportStatus.QUEUED, created_at__lt=now - timezone.timedelta(minutes=1)
+        status=ReportStatus.QUEUED, created_at__lt=now - dt.timedelta(minutes=1)
     ).values_list("pk", flat=True)
     sent = 0
     for report_id in waiting:
@@ -130,7 +134,8 @@ def report_request_programme(*, by, aspect: Aspect | None = None) -> Report:
     """Queue a programme progress report (whole programme or one aspect) of the requester's own
     federation, as of rendering time."""
     access.check_can_request_programme_report(by)
-    organisation = access.organisation_default(by)
+    # The check above leaves only people with a home federation.
+    organisation = cast(Organisation, access.organisation_default(by))
     with transaction.atomic():
         report = _report_create(
             kind=ReportKind.PROGRAMME, organisation=organisation, aspect=aspect, by=by

@@ -8,6 +8,7 @@ tables beside the code that uses them.
 
 from django.core.exceptions import PermissionDenied, ValidationError
 
+from workflows.common import reach as access
 from workflows.common.bounds import clean_text
 from workflows.models import (
     Case,
@@ -17,7 +18,6 @@ from workflows.models import (
 )
 from workflows.notifications.channels import rows_for_channels
 from workflows.notifications.log import notification_rows
-from workflows.organisations import reach as access
 
 
 class SupervisionError(ValidationError):

@@ -15,6 +15,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from workflows.audit.trail import audit_record, audit_record_many
+from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.models import (
     Cadence,
@@ -31,7 +32,6 @@ from workflows.models import (
 )
 from workflows.notifications.channels import rows_for_channels
 from workflows.notifications.log import notification_rows
-from workflows.organisations import reach as access
 from workflows.supervision.base import (
     SupervisionError,
     _check_lead_member,
@@ -202,9 +202,9 @@ def feedback_cycles_close(*, now=None, faults=None) -> int:
 
     Batches of cycles are locked (SKIP LOCKED: a concurrent sweep takes the others), closed in
     one UPDATE, linked to their successors in one more and audited in one append. A cycle that
-    fails is recorded in `faults` (workflows.common.sweep_faults) and left for the next sweep.
+    fails is recorded in `faults` (workflows.deadlines.sweep_faults) and left for the next sweep.
     """
-    from workflows.common.sweep_faults import SweepFaults
+    from workflows.deadlines.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()

@@ -10,6 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext
 
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.bounds import check_date, clean_text
 from workflows.common.calendar import due_at_for, local_date
 from workflows.deadlines import due_dates as deadlines
@@ -21,7 +22,6 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
-from workflows.organisations import reach as access
 from workflows.supervision import lights
 from workflows.supervision.base import (
     SupervisionError,

@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.bounds import check_date
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.models import (
@@ -16,7 +17,6 @@ from workflows.models import (
     LeaderInstruction,
     NotificationKind,
 )
-from workflows.organisations import reach as access
 from workflows.supervision.base import (
     SupervisionError,
     _check_lead_member,

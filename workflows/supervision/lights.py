@@ -193,8 +193,8 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
 
 def lights_sweep(*, now=None, limit: int = SWEEP_BATCH, faults=None) -> int:
     """Refresh the open cases whose lights are oldest (at most `limit`); returns how many.
-    A case that fails is recorded in `faults` (workflows.common.sweep_faults) and skipped."""
-    from workflows.common.sweep_faults import SweepFaults
+    A case that fails is recorded in `faults` (workflows.deadlines.sweep_faults) and skipped."""
+    from workflows.deadlines.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()

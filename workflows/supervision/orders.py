@@ -10,6 +10,7 @@ from django.db.models import Prefetch
 from django.utils import timezone
 
 from workflows.audit.trail import audit_record, audit_record_many
+from workflows.common import reach as access
 from workflows.common.bounds import check_date
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.models import (
@@ -27,7 +28,6 @@ from workflows.models import (
 )
 from workflows.notifications.channels import rows_for_channels
 from workflows.notifications.log import notification_rows
-from workflows.organisations import reach as access
 from workflows.supervision.base import (
     SupervisionError,
     _check_lead_member,
@@ -314,7 +314,7 @@ def order_respond(*, order: SupervisionOrder, user, text: str) -> SupervisionOrd
 
 def orders_step_up(*, now=None, faults=None) -> int:
     """Unanswered orders past their limit step up a colour (red ones stay red and overdue);
-    an order that fails is recorded in `faults` (workflows.common.sweep_faults) and skipped."""
+    an order that fails is recorded in `faults` (workflows.deadlines.sweep_faults) and skipped."""
     now = now or timezone.now()
     calendar = WorkingCalendar.load()
     stepped = 0

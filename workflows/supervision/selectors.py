@@ -5,8 +5,8 @@ from dataclasses import dataclass
 from django.shortcuts import get_object_or_404
 
 from workflows.cases import selectors as case_selectors
+from workflows.common import reach as access
 from workflows.models import Case, Department, FeedbackCycle
-from workflows.organisations import reach as access
 from workflows.supervision.base import lead_member_may_act
 
 

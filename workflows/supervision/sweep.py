@@ -34,8 +34,8 @@ class SupervisionSweep:
 def supervision_sweep(*, now=None, faults=None) -> SupervisionSweep:
     """Called by escalation.sweep_run: cycles, their reminders, order step-ups and lights.
     Each part runs whatever happened to the others; a failure is recorded in `faults`
-    (workflows.common.sweep_faults) and skipped."""
-    from workflows.common.sweep_faults import SweepFaults
+    (workflows.deadlines.sweep_faults) and skipped."""
+    from workflows.deadlines.sweep_faults import SweepFaults
 
     now = now or timezone.now()
     faults = faults if faults is not None else SweepFaults()

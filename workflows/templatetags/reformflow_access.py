@@ -3,7 +3,7 @@
 from django import template
 from django.utils.translation import get_language
 
-from workflows.organisations import reach as access
+from workflows.common import reach as access
 
 register = template.Library()
 

@@ -17,13 +17,13 @@ from django.utils.translation import gettext as _
 from workflows.appraisal import scoring as appraisal
 from workflows.cases import selectors
 from workflows.common import bounds
+from workflows.common import reach as access
 from workflows.common.calendar import local_date
 from workflows.common.db_router import replica_view
 from workflows.models import (
     Department,
     ScoreEntry,
 )
-from workflows.organisations import reach as access
 from workflows.reports import ledger
 
 

@@ -17,6 +17,7 @@ from workflows.audit import files as audit_files
 from workflows.cases import cascade, selectors, services
 from workflows.cases import evidence as cases_evidence
 from workflows.cases import launch as cases_launch
+from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
     AuditEvent,
@@ -28,7 +29,6 @@ from workflows.models import (
     OrganisationLevel,
 )
 from workflows.models.organisation import bilingual
-from workflows.organisations import reach as access
 from workflows.web import forms
 from workflows.web.flash import error_text
 

@@ -16,9 +16,9 @@ from django.views.decorators.http import require_POST
 
 from workflows.audit.trail import audit_verification_run
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.common.bounds import InputRejected
 from workflows.common.db_router import replica_view
-from workflows.organisations import reach as access
 from workflows.reports import exports
 from workflows.web.forms import AuditFilterForm
 from workflows.web.middleware import auditors_may_post

@@ -6,7 +6,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from workflows.common.bounds import validate_date_in_horizon
-from workflows.models import Aspect, Measure, ReportKind, ReportStatus
+from workflows.models import Aspect, Measure
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -67,7 +67,7 @@ class CompleteImplementationForm(forms.Form):
 
 
 class ReassignForm(forms.Form):
-    """Hand a task to one of the people who could act on its step (organisations.reach);
+    """Hand a task to one of the people who could act on its step (common.reach);
     anyone else is refused here, next to the field, with the reason."""
 
     to = forms.CharField(
@@ -82,7 +82,7 @@ class ReassignForm(forms.Form):
         self.item = item
 
     def clean_to(self):
-        from workflows.organisations.reach import check_reassign_target
+        from workflows.common.reach import check_reassign_target
 
         username = self.cleaned_data["to"].strip()
         user = get_user_model().objects.filter(username=username, is_active=True).first()
@@ -178,31 +178,6 @@ class AuditFilterForm(forms.Form):
         if since and until and since > until:
             raise forms.ValidationError(_("“From” is after “To”."))
         return data
-
-
-class ReportFilterForm(forms.Form):
-    """The reports desk's filters (GET); every field optional."""
-
-    kind = forms.ChoiceField(
-        label=_("Kind"), required=False, choices=[("", _("Any kind")), *ReportKind.choices]
-    )
-    measure = forms.ModelChoiceField(
-        label=_("Measure"),
-        required=False,
-        queryset=Measure.objects.order_by("aspect__position", "position"),
-        to_field_name="code",
-        empty_label=_("Any measure"),
-    )
-    aspect = forms.ModelChoiceField(
-        label=_("Aspect"),
-        required=False,
-        queryset=Aspect.objects.all(),
-        to_field_name="code",
-        empty_label=_("Any aspect"),
-    )
-    status = forms.ChoiceField(
-        label=_("Status"), required=False, choices=[("", _("Any status")), *ReportStatus.choices]
-    )
 
 
 class ReportRequestForm(forms.Form):

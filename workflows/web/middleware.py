@@ -2,7 +2,7 @@
 
 from django.core.exceptions import PermissionDenied
 
-from workflows.organisations import reach as access
+from workflows.common import reach as access
 
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS", "TRACE"}
 # Their own session and language, not case or catalogue data.

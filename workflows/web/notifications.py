@@ -7,12 +7,12 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.models import (
     NotificationStatus,
     Profile,
 )
 from workflows.organisations import profiles
-from workflows.organisations import reach as access
 from workflows.web import forms
 from workflows.web.cases import _page
 from workflows.web.middleware import auditors_may_post

@@ -16,11 +16,12 @@ from rest_framework.exceptions import AuthenticationFailed
 
 from workflows.audit import files as audit_files
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.models import (
     Report,
 )
-from workflows.organisations import reach as access
 from workflows.reports import services as reports_services
+from workflows.reports.filters import ReportFilterForm
 from workflows.web import forms
 from workflows.web.cases import _page, file_gone
 from workflows.web.flash import error_text
@@ -48,7 +49,7 @@ def report_status_payload(report: Report) -> dict:
 @login_required
 def reports(request):
     user = request.user
-    filters = forms.ReportFilterForm(request.GET or None)
+    filters = ReportFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
     page = _page(request, selectors.report_list(user, **{k: v for k, v in criteria.items() if v}))
     can_request = access.reads_programme_reports(user)

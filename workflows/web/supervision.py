@@ -12,6 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from workflows.cases import selectors
+from workflows.common import reach as access
 from workflows.models import (
     ExtensionRequest,
     LeaderInstruction,
@@ -19,7 +20,6 @@ from workflows.models import (
     SummonsMeeting,
     SupervisionOrder,
 )
-from workflows.organisations import reach as access
 from workflows.supervision import base, extensions, lights
 from workflows.supervision import cycles as supervision_cycles
 from workflows.supervision import instructions as supervision_instructions

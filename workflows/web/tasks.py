@@ -10,12 +10,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from workflows.cases import selectors, services
+from workflows.common import reach as access
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     StepKind,
     WorkItem,
 )
-from workflows.organisations import reach as access
 from workflows.web import forms
 from workflows.web.flash import error_text
 

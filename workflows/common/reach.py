@@ -27,6 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
+from workflows.common import roles
 from workflows.models import (
     DECIDED_KINDS,
     AuditEvent,
@@ -41,7 +42,6 @@ from workflows.models import (
     ReportKind,
     WorkItem,
 )
-from workflows.organisations import roles
 
 # --------------------------------------------------------------------------- the rule
 

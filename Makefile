@@ -161,7 +161,7 @@ worker: dirs ## Celery worker: every queue, or WORKER_QUEUES=reports (sweep, not
 		-n $(subst $(comma),-,$(WORKER_QUEUES))@%h)
 
 # A second beat, started by mistake or as a standby, sends nothing while this one holds the
-# lease (workflows/beat_lock.py), and takes over within BEAT_LEASE_SECONDS if it dies.
+# lease (workflows/common/beat_lock.py), and takes over within BEAT_LEASE_SECONDS if it dies.
 beat: dirs ## Celery beat (sends the periodic tasks while it holds the beat lease)
 	$(CELERY) -A project beat -l $(LOG_LEVEL)
 

@@ -1,4 +1,4 @@
-"""The language a person reads is kept on their profile (workflows/languages.py): the switch
+"""The language a person reads is kept on their profile (organisations/languages.py): the switch
 stores it, the login page offers it, and logging in applies it."""
 
 from django.conf import settings

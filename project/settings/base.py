@@ -48,12 +48,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
-    # After a login, the language on the person's profile (workflows/languages.py).
+    # After a login, the language on the person's profile (workflows/organisations/languages.py).
     "workflows.organisations.languages.ProfileLanguageMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
-    # After authentication: read-your-writes needs the user (workflows/db_router.py).
+    # After authentication: read-your-writes needs the user (workflows/common/db_router.py).
     "workflows.common.db_router.ReadYourWritesMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "workflows.web.middleware.AuditorsReadOnlyMiddleware",
@@ -136,7 +136,7 @@ def replica_database(url: str, *, conn_max_age: int) -> dict:
 
 
 # --- A streaming replica for the heavy reads (dashboards, exports, report data, appraisal,
-# audit search), only where the code asks for it: workflows/db_router.py.
+# audit search), only where the code asks for it: workflows/common/db_router.py.
 DATABASE_REPLICA_URL = env.str("DATABASE_REPLICA_URL", default="")
 if DATABASE_REPLICA_URL:
     DATABASES["replica"] = replica_database(
@@ -291,7 +291,7 @@ REPORT_RENDER_STALE_SECONDS = env.int("REPORT_RENDER_STALE_SECONDS", default=400
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # Exactly one beat sends: each beat process asks for a lease in the database (every mode has
 # one) and only its holder sends; a second beat stands by and takes over within this many
-# seconds of the holder going quiet (workflows/beat_lock.py).
+# seconds of the holder going quiet (workflows/common/beat_lock.py).
 CELERY_BEAT_SCHEDULER = "workflows.common.beat_lock:SingleBeatScheduler"
 BEAT_LEASE_SECONDS = env.float("BEAT_LEASE_SECONDS", default=30.0)
 # Seconds of reminder and escalation work one sweep takes on before it leaves the rest to the
@@ -304,7 +304,7 @@ SWEEP_ALERT_BUDGET_SECONDS = env.float("SWEEP_ALERT_BUDGET_SECONDS", default=5.0
 SWEEP_STALE_SECONDS = env.int("SWEEP_STALE_SECONDS", default=900)
 
 # Bounded input: every date a person gives (deadlines, reply dates, filters, periods) lies
-# between this many years before today and this many after (workflows/bounds.py).
+# between this many years before today and this many after (workflows/common/bounds.py).
 DATE_HORIZON_YEARS_BACK = env.int("DATE_HORIZON_YEARS_BACK", default=10)
 DATE_HORIZON_YEARS_AHEAD = env.int("DATE_HORIZON_YEARS_AHEAD", default=5)
 

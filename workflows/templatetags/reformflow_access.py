@@ -24,7 +24,7 @@ def reads_logs(user) -> bool:
 
 # The rendered primary menu, by (language, application, sees everything, reads the logs). Its
 # links depend on nothing else: the menus show or hide entries by those two checks alone (the
-# engine app's has_view_permission is `sees_everything`, workflows/flows.py). Rendering it was
+# engine app's has_view_permission is `sees_everything`, workflows/cases/flow.py). Rendering it was
 # about a third of a bare page's CPU time (bench/RESULTS.md); it changes only with a deploy, so
 # each worker process renders it once per key.
 _MENU_CACHE: dict[tuple, str] = {}

@@ -70,7 +70,7 @@ class ReformApp(Application):
         web_reports.report_regenerate,
         name="report_regenerate",
     )
-    # Supervision (督查督办): workflows/views_supervision.py
+    # Supervision (督查督办): workflows/web/supervision.py
     supervision_path = path(
         "cases/<int:case_id>/supervision/", views_supervision.case_supervision, name="supervision"
     )

@@ -53,7 +53,7 @@ def permission_denied(request, exception):
 
 def set_language(request):
     """Django's language switch (cookie and redirect); a POST's choice is also kept: on the
-    profile of a signed-in person, in the session until login (workflows/languages.py)."""
+    profile of a signed-in person, in the session until login (organisations/languages.py)."""
     response = i18n.set_language(request)
     if request.method == "POST":
         languages.language_choice_keep(request=request, language=request.POST.get("language", ""))

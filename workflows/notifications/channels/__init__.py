@@ -1,7 +1,7 @@
 """Notification channels: e-mail, WeCom and DingTalk behind one interface (`base.Transport`).
 
 `routing.rows_for_channels` turns each message into one log row per channel its recipient
-reads; the notification log's delivery (workflows/notifications.py) sends each row through
+reads; the notification log's delivery (notifications/delivery.py) sends each row through
 `transport_for(row.channel)`. Importing this package registers every transport.
 """
 

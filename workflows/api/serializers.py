@@ -9,6 +9,7 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from workflows.audit.trail import AUDIT_EVENT_FIELDS
 from workflows.cases import selectors
 from workflows.common import reach as access
 from workflows.models import (
@@ -323,17 +324,4 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "id",
-            "created_at",
-            "verb",
-            "actor",
-            "case",
-            "measure",
-            "task",
-            "step",
-            "reason",
-            "data",
-            "prev_hash",
-            "hash",
-        ]
+        fields = AUDIT_EVENT_FIELDS

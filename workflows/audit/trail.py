@@ -16,6 +16,23 @@ GENESIS_HASH = "0" * 64
 _PG_AUDIT_LOCK_KEY = 0x52464C57
 
 
+# What an audit event shows outside the database: the API's fields and the CSV's columns.
+AUDIT_EVENT_FIELDS = [
+    "id",
+    "created_at",
+    "verb",
+    "actor",
+    "case",
+    "measure",
+    "task",
+    "step",
+    "reason",
+    "data",
+    "prev_hash",
+    "hash",
+]
+
+
 def _canonical(event: AuditEvent) -> bytes:
     payload = {
         "created_at": event.created_at.isoformat(),

@@ -12,11 +12,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 from django.db.models import Q
 
 from workflows.audit.trail import audit_record_many
 from workflows.common.calendar import WorkingCalendar
+from workflows.common.db import insert_skipping_conflicts
 from workflows.deadlines.policy import PolicyBook, Rung, next_alert_time, reminder_stage, rung_time
 from workflows.deadlines.recipients import Recipients
 from workflows.deadlines.sweep_faults import SweepFaults
@@ -98,19 +99,7 @@ def _escalations_insert(rows: list[Escalation]) -> list[Escalation]:
     The batch's tasks are locked, so a conflict means a writer outside the sweep's locking got
     there first: then each row is tried on its own and the unique one it lost to is skipped.
     """
-    try:
-        with transaction.atomic():
-            return Escalation.objects.bulk_create(rows)
-    except IntegrityError:
-        inserted = []
-        for row in rows:
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-            except IntegrityError:
-                continue
-            inserted.append(row)
-        return inserted
+    return insert_skipping_conflicts(Escalation, rows)
 
 
 @dataclass

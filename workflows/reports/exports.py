@@ -10,6 +10,7 @@ from django.utils.translation import gettext as _
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 
+from workflows.audit.trail import AUDIT_EVENT_FIELDS
 from workflows.cases import selectors
 from workflows.common.bounds import clean_text
 from workflows.models import AuditEvent
@@ -133,20 +134,7 @@ def programme_xlsx(user) -> bytes:
 
 # --------------------------------------------------------------------------- audit trail
 
-AUDIT_CSV_HEADER = [
-    "id",
-    "created_at",
-    "verb",
-    "actor",
-    "case",
-    "measure",
-    "task",
-    "step",
-    "reason",
-    "data",
-    "prev_hash",
-    "hash",
-]
+AUDIT_CSV_HEADER = AUDIT_EVENT_FIELDS
 
 
 class _Line:

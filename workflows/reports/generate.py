@@ -40,6 +40,17 @@ def _report_language(report: Report) -> str:
     return getattr(profile, "language", "") or settings.LANGUAGE_CODE
 
 
+def _rendered(report: Report, **outcome) -> dict:
+    """The audit data of a render's outcome: which report, then what came of it."""
+    return {
+        "report": report.pk,
+        "kind": report.kind,
+        "scope": report.scope,
+        "version": report.version,
+        **outcome,
+    }
+
+
 def report_render(*, report_id: int) -> Report | None:
     """Render a queued report, store the PDF under its SHA-256 and mark it ready (or failed).
 
@@ -83,13 +94,7 @@ def report_render(*, report_id: int) -> Report | None:
                 verb="report_render_failed",
                 actor=report.requested_by,
                 case=report.case,
-                data={
-                    "report": report.pk,
-                    "kind": report.kind,
-                    "scope": report.scope,
-                    "version": report.version,
-                    "error": error,
-                },
+                data=_rendered(report, error=error),
             )
         report.refresh_from_db()
         return report
@@ -121,14 +126,7 @@ def _report_store(report: Report, pdf: bytes) -> None:
         verb="report_generated",
         actor=report.requested_by,
         case=report.case,
-        data={
-            "report": report.pk,
-            "kind": report.kind,
-            "scope": report.scope,
-            "version": report.version,
-            "sha256": digest,
-            "size": len(pdf),
-        },
+        data=_rendered(report, sha256=digest, size=len(pdf)),
     )
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -17,6 +17,7 @@ from django.utils import timezone
 from workflows.audit.trail import audit_record, audit_record_many
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
+from workflows.common.db import insert_skipping_conflicts
 from workflows.models import (
     Cadence,
     CycleStatus,
@@ -177,20 +178,7 @@ def _cycles_insert(rows: list[FeedbackCycle]) -> list[FeedbackCycle]:
     """Insert the new cycles; returns those inserted (with ids). A concurrent sweep may have
     opened some (unique per case and period): then each is tried on its own and the ones it
     lost to are skipped."""
-    try:
-        with transaction.atomic():
-            return FeedbackCycle.objects.bulk_create(rows, batch_size=2000)
-    except IntegrityError:
-        inserted = []
-        for row in rows:
-            row.pk, row._state.adding = None, True
-            try:
-                with transaction.atomic():
-                    row.save(force_insert=True)
-            except IntegrityError:
-                continue
-            inserted.append(row)
-        return inserted
+    return insert_skipping_conflicts(FeedbackCycle, rows, batch_size=2000)
 
 
 # Cycles closed as missed per transaction.

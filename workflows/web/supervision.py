@@ -25,7 +25,7 @@ from workflows.supervision import cycles as supervision_cycles
 from workflows.supervision import instructions as supervision_instructions
 from workflows.supervision import orders as supervision_orders
 from workflows.supervision import selectors as supervision_selectors
-from workflows.web.flash import error_text, form_errors
+from workflows.web.flash import error_text, form_errors, run_and_report
 from workflows.web.supervision_forms import (
     ExtensionDecisionForm,
     ExtensionRequestForm,
@@ -133,12 +133,7 @@ def case_supervision(request, case_id):
         if not form.is_valid():
             form_errors(request, form)
             return redirect(url)
-        try:
-            apply(case, request.user, form.cleaned_data)
-        except (PermissionDenied, ValidationError) as exc:
-            messages.error(request, error_text(exc))
-        else:
-            messages.success(request, done)
+        run_and_report(request, lambda: apply(case, request.user, form.cleaned_data), done)
         return redirect(url)
     user = request.user
     open_item = base.case_open_item(case)

@@ -17,7 +17,7 @@ from workflows.models import (
     WorkItem,
 )
 from workflows.web import forms
-from workflows.web.flash import error_text
+from workflows.web.flash import error_text, form_errors, run_and_report
 
 # The reassignment picker lists this many eligible people at most; a search narrows them.
 REASSIGN_CANDIDATES_SHOWN = 50
@@ -189,16 +189,9 @@ def task_deadline(request, task_id):
     form_class, apply, done = _DEADLINE_ACTIONS[action]
     form = form_class(request.POST)
     if not form.is_valid():
-        for field, errors in form.errors.items():
-            label = form.fields[field].label if field in form.fields else ""
-            messages.error(request, f"{label}: {' '.join(errors)}" if label else " ".join(errors))
+        form_errors(request, form)
         return redirect("workflows:task", task_id=task_id)
-    try:
-        apply(item, request.user, form.cleaned_data)
-    except (PermissionDenied, ValidationError) as exc:
-        messages.error(request, error_text(exc))
-    else:
-        messages.success(request, done)
+    run_and_report(request, lambda: apply(item, request.user, form.cleaned_data), done)
     return redirect("workflows:task", task_id=task_id)
 
 

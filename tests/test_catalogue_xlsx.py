@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from workflows.catalogue.reading import _plain, _read_yaml
+from workflows.catalogue.reading import plain_value, read_yaml
 from workflows.catalogue.xlsx_export import catalogue_export
 from workflows.catalogue.xlsx_import import workbook_read
 from workflows.catalogue.xlsx_layout import SHEETS
@@ -177,8 +177,8 @@ def test_loading_the_workbook_puts_back_what_was_changed_and_then_changes_nothin
 
 def test_the_workbook_holds_the_same_data_the_yaml_loader_checks(workbook):
     (plan, _), (organisation, _) = workbook_read(workbook)
-    yaml_plan, _ = _read_yaml(Path(settings.DEFAULT_PLAN_FILE))
-    yaml_organisation, _ = _read_yaml(Path(settings.DEFAULT_ORGANISATION_FILE))
+    yaml_plan, _ = read_yaml(Path(settings.DEFAULT_PLAN_FILE))
+    yaml_organisation, _ = read_yaml(Path(settings.DEFAULT_ORGANISATION_FILE))
     many_to_many = ("partner_departments", "supervises")  # the database keeps no order
 
     def normal(value, key=None):
@@ -190,8 +190,8 @@ def test_the_workbook_holds_the_same_data_the_yaml_loader_checks(workbook):
             return sorted(items) if key in many_to_many else items
         return value
 
-    assert normal(_plain(plan)) == normal(_plain(yaml_plan))
-    assert normal(_plain(organisation)) == normal(_plain(yaml_organisation))
+    assert normal(plain_value(plan)) == normal(plain_value(yaml_plan))
+    assert normal(plain_value(organisation)) == normal(plain_value(yaml_organisation))
 
 
 def test_the_layout_an_office_can_read(workbook):

@@ -17,16 +17,16 @@ from rest_framework import status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from workflows.api.errors import _errors
+from workflows.api.errors import error_responses
 from workflows.api.inputs import (
-    _SCOPE_PARAMETERS,
+    SCOPE_PARAMETERS,
     CascadeInput,
     CascadeResultSerializer,
     LaunchInput,
-    _filter_scope,
-    _input,
-    _page_number,
-    _scope_filters,
+    filter_scope,
+    page_number,
+    parse_input,
+    scope_filters,
 )
 from workflows.api.pagination import StrictLimitOffsetPagination
 from workflows.api.serializers import CaseDetailSerializer, CaseSerializer, MeasureRowSerializer
@@ -50,7 +50,7 @@ class MeasureListView(GenericAPIView):
     @extend_schema(
         operation_id="measure_list",
         parameters=[
-            *_SCOPE_PARAMETERS,
+            *SCOPE_PARAMETERS,
             OpenApiParameter(
                 "page",
                 {"type": "integer", "minimum": 1, "maximum": 2**31 - 1},
@@ -58,7 +58,7 @@ class MeasureListView(GenericAPIView):
                 "organisation order); the X-Total-Count and X-Page-Count headers give the size",
             ),
         ],
-        responses={200: MeasureRowSerializer(many=True), **_errors(400)},
+        responses={200: MeasureRowSerializer(many=True), **error_responses(400)},
     )
     @method_decorator(replica_view)
     def get(self, request):
@@ -68,12 +68,12 @@ class MeasureListView(GenericAPIView):
         one row per visible case at that level (within `?organisation=`'s subtree if given),
         50 to a page (`?page=`).
         """
-        organisation, level = _scope_filters(request)
+        organisation, level = scope_filters(request)
         programme = selectors.programme_rows(
             request.user,
             organisation=organisation,
             level=level,
-            page=_page_number(request),
+            page=page_number(request),
         )
         rows = [row for _aspect, rows in programme for row in rows]
         leader_ids = {row.measure.supervising_leader_id for row in rows}
@@ -111,15 +111,17 @@ class CaseViewSet(viewsets.GenericViewSet):
 
     @extend_schema(
         operation_id="case_list",
-        parameters=_SCOPE_PARAMETERS,
-        responses={200: CaseSerializer(many=True), **_errors(400)},
+        parameters=SCOPE_PARAMETERS,
+        responses={200: CaseSerializer(many=True), **error_responses(400)},
     )
     def list(self, request):
         """Cases the caller can see, newest first."""
-        page = self.paginate_queryset(_filter_scope(self.get_queryset(), request))
+        page = self.paginate_queryset(filter_scope(self.get_queryset(), request))
         return self.get_paginated_response(CaseSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="case_get", responses={200: CaseDetailSerializer, **_errors(404)})
+    @extend_schema(
+        operation_id="case_get", responses={200: CaseDetailSerializer, **error_responses(404)}
+    )
     def retrieve(self, request, pk):
         """One case with all its tasks, in order, and its progress updates."""
         return Response(CaseDetailSerializer(self.get_object()).data)
@@ -130,14 +132,14 @@ class CaseViewSet(viewsets.GenericViewSet):
         responses={
             201: CaseDetailSerializer,
             200: OpenApiResponse(CaseDetailSerializer, description="The case already open"),
-            **_errors(400, 403),
+            **error_responses(400, 403),
         },
     )
     def create(self, request):
         """Launch a measure's case in the coordinator's own federation (coordinators); an
         already open case is returned."""
         access.check_can_coordinate(request.user)
-        data = _input(LaunchInput, request)
+        data = parse_input(LaunchInput, request)
         case, created = cases_launch.case_launch(
             measure=data["measure"],
             by=request.user,
@@ -154,13 +156,13 @@ class CaseViewSet(viewsets.GenericViewSet):
         responses={
             201: CascadeResultSerializer,
             200: OpenApiResponse(CascadeResultSerializer, description="Every child case existed"),
-            **_errors(400, 403, 404),
+            **error_responses(400, 403, 404),
         },
     )
     def cascade(self, request, pk):
         """Cascade to organisations directly below, by code or a whole level (coordinators)."""
         case = self.get_object()
-        data = _input(CascadeInput, request)
+        data = parse_input(CascadeInput, request)
         result = cascade.case_cascade(
             case=case,
             by=request.user,

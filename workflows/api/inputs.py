@@ -86,19 +86,19 @@ class ReassignInput(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-def _input(serializer_class, request) -> dict:
+def parse_input(serializer_class, request) -> dict:
     serializer = serializer_class(data=request.data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
 
 
-_SCOPE_PARAMETERS = [
+SCOPE_PARAMETERS = [
     OpenApiParameter("organisation", str, description="Only this organisation (its code)"),
     OpenApiParameter("level", str, description="Only organisations at this level (its key)"),
 ]
 
 
-def _scope_filters(request) -> tuple[Organisation | None, str | None]:
+def scope_filters(request) -> tuple[Organisation | None, str | None]:
     """?organisation=<code> and ?level=<key>; an unknown code or key is a 400."""
     organisation = level = None
     code = request.query_params.get("organisation")
@@ -112,7 +112,7 @@ def _scope_filters(request) -> tuple[Organisation | None, str | None]:
     return organisation, level
 
 
-def _page_number(request) -> int:
+def page_number(request) -> int:
     """?page=<n>, a positive whole number (1 when absent); anything else is a 400."""
     raw = request.query_params.get("page")
     if raw is None:
@@ -122,8 +122,8 @@ def _page_number(request) -> int:
     return int(raw)
 
 
-def _filter_scope(queryset, request, prefix: str = ""):
-    organisation, level = _scope_filters(request)
+def filter_scope(queryset, request, prefix: str = ""):
+    organisation, level = scope_filters(request)
     if organisation is not None:
         queryset = queryset.filter(**{f"{prefix}organisation": organisation})
     if level is not None:
@@ -131,7 +131,7 @@ def _filter_scope(queryset, request, prefix: str = ""):
     return queryset
 
 
-def _reject_empty_filters(request) -> None:
+def reject_empty_filters(request) -> None:
     """A filter given with no value is a client error here (forms on pages send blanks; API
     clients should leave the parameter out), so `?status=` is a 400, not "any status"."""
     for name, values in request.query_params.lists():
@@ -139,7 +139,7 @@ def _reject_empty_filters(request) -> None:
             raise BadRequest(f"{name}: a value is required when the parameter is given.")
 
 
-def _moment(request, name: str, *, end: bool = False) -> datetime | None:
+def parse_moment(request, name: str, *, end: bool = False) -> datetime | None:
     """An ISO 8601 datetime or date query parameter; a bare date `until` covers that whole day.
     Its date must lie within the date horizon (bounds.date_horizon)."""
     raw = request.query_params.get(name, "").strip()

@@ -11,8 +11,8 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, permissions
 from rest_framework.generics import GenericAPIView
 
-from workflows.api.errors import BadRequest, _errors
-from workflows.api.inputs import _moment, _reject_empty_filters
+from workflows.api.errors import BadRequest, error_responses
+from workflows.api.inputs import parse_moment, reject_empty_filters
 from workflows.api.permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from workflows.api.serializers import AuditEventSerializer, NotificationSerializer
 from workflows.cases import selectors
@@ -37,13 +37,13 @@ class NotificationListView(GenericAPIView):
             ),
             OpenApiParameter("task", int, description="Only this task's messages"),
         ],
-        responses={200: NotificationSerializer(many=True), **_errors(400, 403)},
+        responses={200: NotificationSerializer(many=True), **error_responses(400, 403)},
     )
     def get(self, request):
         """Each message: recipient, kind, task, rung, status, attempts and times."""
         if not access.reads_logs(request.user):
             raise exceptions.PermissionDenied("Only coordinators and auditors see the log.")
-        _reject_empty_filters(request)
+        reject_empty_filters(request)
         status_filter = request.query_params.get("status") or None
         if status_filter and status_filter not in NotificationStatus.values:
             raise BadRequest(f"status must be one of {', '.join(NotificationStatus.values)}")
@@ -83,12 +83,12 @@ class AuditEventListView(GenericAPIView):
                 description="ISO 8601 datetime (exclusive) or date (that whole day included)",
             ),
         ],
-        responses={200: AuditEventSerializer(many=True), **_errors(400, 401, 403)},
+        responses={200: AuditEventSerializer(many=True), **error_responses(400, 401, 403)},
     )
     @method_decorator(replica_view)
     def get(self, request):
         """Audit events filtered by verb, case, actor and time, newest first."""
-        _reject_empty_filters(request)
+        reject_empty_filters(request)
         case = request.query_params.get("case", "").strip()
         if case and (not case.isdigit() or int(case) >= 2**63):
             raise BadRequest(f"case: expected a case id, got {case!r}.")
@@ -97,8 +97,8 @@ class AuditEventListView(GenericAPIView):
             verb=request.query_params.get("verb", "").strip(),
             actor=request.query_params.get("actor", "").strip(),
             case_id=int(case) if case else None,
-            since=_moment(request, "since"),
-            until=_moment(request, "until", end=True),
+            since=parse_moment(request, "since"),
+            until=parse_moment(request, "until", end=True),
         )
         page = self.paginate_queryset(events)
         return self.get_paginated_response(AuditEventSerializer(page, many=True).data)

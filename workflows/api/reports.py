@@ -10,8 +10,8 @@ from drf_spectacular.utils import (
 from rest_framework import exceptions, serializers, status, viewsets
 from rest_framework.response import Response
 
-from workflows.api.errors import BadRequest, _errors
-from workflows.api.inputs import ReportRequestInput, _input, _reject_empty_filters
+from workflows.api.errors import BadRequest, error_responses
+from workflows.api.inputs import ReportRequestInput, parse_input, reject_empty_filters
 from workflows.cases import selectors
 from workflows.common import reach as access
 from workflows.models import (
@@ -86,11 +86,11 @@ class ReportViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="report_list",
         parameters=_REPORT_FILTERS,
-        responses={200: ReportSerializer(many=True), **_errors(400)},
+        responses={200: ReportSerializer(many=True), **error_responses(400)},
     )
     def list(self, request):
         """Reports the caller may see, newest first; filter by kind, measure, aspect, status."""
-        _reject_empty_filters(request)
+        reject_empty_filters(request)
         filters = ReportFilterForm(request.query_params)
         if not filters.is_valid():
             raise exceptions.ValidationError(filters.errors.get_json_data())
@@ -100,7 +100,9 @@ class ReportViewSet(viewsets.GenericViewSet):
             ReportSerializer(page, many=True, context={"request": request}).data
         )
 
-    @extend_schema(operation_id="report_get", responses={200: ReportSerializer, **_errors(404)})
+    @extend_schema(
+        operation_id="report_get", responses={200: ReportSerializer, **error_responses(404)}
+    )
     def retrieve(self, request, pk):
         """One report (poll it until its status is ready or failed)."""
         return Response(ReportSerializer(self.get_object(), context={"request": request}).data)
@@ -108,12 +110,12 @@ class ReportViewSet(viewsets.GenericViewSet):
     @extend_schema(
         operation_id="report_request",
         request=ReportRequestInput,
-        responses={202: ReportSerializer, **_errors(400, 403, 404)},
+        responses={202: ReportSerializer, **error_responses(400, 403, 404)},
     )
     def create(self, request):
         """Request a programme report (coordinators, auditors, leaders) or a new completion
         report version (coordinators); answers 202 with the queued row."""
-        data = _input(ReportRequestInput, request)
+        data = parse_input(ReportRequestInput, request)
         if data["kind"] == ReportKind.PROGRAMME:
             report = reports_services.report_request_programme(
                 by=request.user, aspect=data["aspect"]

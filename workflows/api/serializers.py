@@ -204,7 +204,7 @@ class CaseDetailSerializer(CaseSerializer):
 
     @extend_schema_field(CaseTaskSerializer(many=True))
     def get_tasks(self, case):
-        tasks = _with_candidates(selectors.work_item_list_for_case(case))
+        tasks = with_candidates(selectors.work_item_list_for_case(case))
         return CaseTaskSerializer(tasks, many=True).data
 
     @extend_schema_field(ProgressUpdateSerializer(many=True))
@@ -213,7 +213,7 @@ class CaseDetailSerializer(CaseSerializer):
         return ProgressUpdateSerializer(updates, many=True).data
 
 
-def _with_candidates(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
+def with_candidates(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
     """Tasks as selectors.work_item_rows gives them, plus what the API shows beyond a page's row
     (organisation, leader role, candidates), in a fixed number of queries for any number."""
     active_staff = get_user_model().objects.filter(is_active=True).order_by("username")
@@ -227,7 +227,7 @@ def _with_candidates(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
 def task_candidates(item: WorkItem) -> list[str]:
     """Usernames who may take an open task (before separation of duties); [] once it is closed.
 
-    Reads only what `_with_candidates` loaded, so a list of tasks costs no query per row.
+    Reads only what `with_candidates` loaded, so a list of tasks costs no query per row.
     """
     if not item.is_open:
         return []

@@ -10,9 +10,9 @@ from drf_spectacular.utils import (
 from rest_framework import viewsets
 from rest_framework.response import Response
 
-from workflows.api.errors import BadRequest, _errors
+from workflows.api.errors import BadRequest, error_responses
 from workflows.api.inputs import (
-    _SCOPE_PARAMETERS,
+    SCOPE_PARAMETERS,
     ApproveInput,
     CompleteInput,
     ExtendInput,
@@ -21,15 +21,15 @@ from workflows.api.inputs import (
     ProgressInput,
     ReassignInput,
     ReturnInput,
-    _filter_scope,
-    _input,
+    filter_scope,
+    parse_input,
 )
 from workflows.api.pagination import StrictLimitOffsetPagination
 from workflows.api.serializers import (
     AssigneeSerializer,
     ProgressUpdateSerializer,
     TaskSerializer,
-    _with_candidates,
+    with_candidates,
 )
 from workflows.cases import selectors, services
 from workflows.common import reach as access
@@ -40,7 +40,7 @@ from workflows.models import (
 )
 from workflows.organisations import profiles
 
-_ACTION_ERRORS = _errors(400, 403, 404, 409)
+_ACTION_ERRORS = error_responses(400, 403, 404, 409)
 
 
 @extend_schema(tags=["tasks"])
@@ -53,24 +53,24 @@ class TaskViewSet(viewsets.GenericViewSet):
     def get_queryset(self) -> QuerySet[WorkItem]:
         user = self.request.user
         if self.action == "list":
-            return _with_candidates(selectors.work_item_list_open_for(user))
+            return with_candidates(selectors.work_item_list_open_for(user))
         # Any task, open or done, on a case the caller can see; anything else is a 404.
-        return _with_candidates(selectors.work_item_rows(access.work_item_list_visible(user)))
+        return with_candidates(selectors.work_item_rows(access.work_item_list_visible(user)))
 
     def _task_response(self, item: WorkItem) -> Response:
         return Response(TaskSerializer(self.get_queryset().get(pk=item.pk)).data)
 
     @extend_schema(
         operation_id="task_list",
-        parameters=_SCOPE_PARAMETERS,
-        responses={200: TaskSerializer(many=True), **_errors(400)},
+        parameters=SCOPE_PARAMETERS,
+        responses={200: TaskSerializer(many=True), **error_responses(400)},
     )
     def list(self, request):
         """The caller's open tasks: assigned to them, or waiting in a queue they serve."""
-        page = self.paginate_queryset(_filter_scope(self.get_queryset(), request, "case__"))
+        page = self.paginate_queryset(filter_scope(self.get_queryset(), request, "case__"))
         return self.get_paginated_response(TaskSerializer(page, many=True).data)
 
-    @extend_schema(operation_id="task_get", responses={200: TaskSerializer, **_errors(404)})
+    @extend_schema(operation_id="task_get", responses={200: TaskSerializer, **error_responses(404)})
     def retrieve(self, request, pk):
         """One task, open or done, on a case the caller can see."""
         return Response(TaskSerializer(self.get_object()).data)
@@ -83,7 +83,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def approve(self, request, pk):
         """Approve an approval, review or sign-off step."""
         item = self.get_object()
-        data = _input(ApproveInput, request)
+        data = parse_input(ApproveInput, request)
         return self._task_response(
             services.task_approve(item=item, user=request.user, comment=data["comment"])
         )
@@ -96,7 +96,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def return_work(self, request, pk):
         """Return the work for rework (a reason is required)."""
         item = self.get_object()
-        data = _input(ReturnInput, request)
+        data = parse_input(ReturnInput, request)
         return self._task_response(
             services.task_return(item=item, user=request.user, reason=data["reason"])
         )
@@ -109,7 +109,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def complete(self, request, pk):
         """Complete a submit, implementation or review step."""
         item = self.get_object()
-        data = _input(CompleteInput, request)
+        data = parse_input(CompleteInput, request)
         if item.kind not in COMPLETED_KINDS:
             raise BadRequest(
                 f"Steps of kind '{item.kind}' are approved or returned, not completed."
@@ -128,7 +128,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def progress(self, request, pk):
         """Report progress on an open implementation step."""
         item = self.get_object()
-        data = _input(ProgressInput, request)
+        data = parse_input(ProgressInput, request)
         update = services.progress_report(
             item=item, user=request.user, percent=data["percent"], note=data["note"]
         )
@@ -142,7 +142,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def override_guard(self, request, pk):
         """Let an implementation step close with child cases open, with a reason (coordinators)."""
         item = self.get_object()
-        data = _input(OverrideInput, request)
+        data = parse_input(OverrideInput, request)
         return self._task_response(
             services.task_complete_override(item=item, by=request.user, reason=data["reason"])
         )
@@ -166,7 +166,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         """Hand an open task to someone else, or back to its queue (coordinators)."""
         item = self.get_object()
         access.check_can_coordinate(request.user)
-        data = _input(ReassignInput, request)
+        data = parse_input(ReassignInput, request)
         to_user = profiles.user_by_username(data["to"]) if data["to"] else None
         return self._task_response(
             services.task_reassign(
@@ -181,7 +181,7 @@ class TaskViewSet(viewsets.GenericViewSet):
                 "q", str, description="Search username, full name, department or post"
             ),
         ],
-        responses={200: AssigneeSerializer(many=True), **_errors(400, 403, 404)},
+        responses={200: AssigneeSerializer(many=True), **error_responses(400, 403, 404)},
     )
     def assignees(self, request, pk):
         """Who the task may be reassigned to: those who could act on its step, in its case's
@@ -203,7 +203,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def extend(self, request, pk):
         """Move the due date to a later day, with a reason (coordinators)."""
         item = self.get_object()
-        data = _input(ExtendInput, request)
+        data = parse_input(ExtendInput, request)
         return self._task_response(
             deadlines.deadline_extend(
                 item=item, by=request.user, new_date=data["new_date"], reason=data["reason"]
@@ -218,7 +218,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def pause(self, request, pk):
         """Stop the task's clock, with a reason (coordinators, the lead department's head)."""
         item = self.get_object()
-        data = _input(PauseInput, request)
+        data = parse_input(PauseInput, request)
         return self._task_response(
             deadlines.task_pause(item=item, by=request.user, reason=data["reason"])
         )
@@ -231,7 +231,7 @@ class TaskViewSet(viewsets.GenericViewSet):
     def resume(self, request, pk):
         """Restart the clock; the due date moves by the working days spent paused."""
         item = self.get_object()
-        data = _input(PauseInput, request)
+        data = parse_input(PauseInput, request)
         return self._task_response(
             deadlines.task_resume(item=item, by=request.user, reason=data["reason"])
         )

@@ -168,10 +168,10 @@ def evidence_add(*, case: Case, item: WorkItem, user, upload) -> Evidence:
     """Attach a file to an open task the user may act on; returns the stored Evidence row."""
     access.check_can_act(user, item)
     evidence_validate(upload)
-    return _evidence_store(case=case, item=item, user=user, upload=upload)
+    return evidence_store(case=case, item=item, user=user, upload=upload)
 
 
-def _evidence_store(*, case: Case, item: WorkItem, user, upload) -> Evidence:
+def evidence_store(*, case: Case, item: WorkItem, user, upload) -> Evidence:
     """Store an already checked upload under its SHA-256 and audit it."""
     digest = hashlib.sha256()
     for chunk in upload.chunks():

@@ -112,7 +112,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         data={
             "step": step.key,
             "kind": step.kind,
-            "assignee": _username(task.owner),
+            "assignee": username_of(task.owner),
             "due_at": item.due_at,
             # Present when the parent case's deadline cut this task's own due date short.
             **({"deadline_cap": cap, "capped_from": capped_from} if capped_from else {}),
@@ -127,5 +127,5 @@ def work_item_open(*, task, case: Case) -> WorkItem:
     return item
 
 
-def _username(user) -> str | None:
+def username_of(user) -> str | None:
     return user.get_username() if user is not None else None

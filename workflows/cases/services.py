@@ -13,10 +13,10 @@ from viewflow.workflow.status import STATUS
 
 from workflows.audit.trail import audit_record
 from workflows.cases.evidence import (
-    _evidence_store,
+    evidence_store,
     evidence_validate,
 )
-from workflows.cases.routing import _username
+from workflows.cases.routing import username_of
 from workflows.common import reach as access
 from workflows.common.bounds import clean_text
 from workflows.common.errors import ReasonRequired, TaskConflict
@@ -279,7 +279,7 @@ def task_submit(*, item: WorkItem, user, note: str, files=()) -> WorkItem:
     with transaction.atomic():
         item = task_complete(item=item, user=user, note=note)
         for upload in files:
-            _evidence_store(case=item.case, item=item, user=user, upload=upload)
+            evidence_store(case=item.case, item=item, user=user, upload=upload)
     return item
 
 
@@ -323,7 +323,7 @@ def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
         if item.status != WorkItemStatus.OPEN:
             raise TaskConflict(_already_done_message(item))
         access.check_reassign_target(item, to_user)
-        previous = _username(item.assignee)
+        previous = username_of(item.assignee)
         _set_owner(item, to_user)
         audit_record(
             verb="task_reassigned",
@@ -331,7 +331,7 @@ def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
             case=item.case,
             work_item=item,
             reason=reason.strip(),
-            data={"from": previous, "to": _username(to_user)},
+            data={"from": previous, "to": username_of(to_user)},
         )
     return item
 
@@ -362,7 +362,7 @@ def progress_report(*, item: WorkItem, user, percent: int, note: str, files=()) 
         case.percent_complete = min(99, _percent(case, step=item.step, step_percent=percent))
         case.save(update_fields=["percent_complete"])
         for upload in files:
-            _evidence_store(case=case, item=item, user=user, upload=upload)
+            evidence_store(case=case, item=item, user=user, upload=upload)
         audit_record(
             verb="progress_reported",
             actor=user,

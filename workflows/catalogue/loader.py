@@ -16,13 +16,13 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import F
 
-from workflows.catalogue.reading import _LineLoader
+from workflows.catalogue.reading import LineLoader
 from workflows.catalogue.specs import (
     _MeasureSpec,
     _OrganisationSpec,
-    _parse_organisation,
-    _parse_plan,
     _PlanSpec,
+    parse_organisation,
+    parse_plan,
 )
 from workflows.models import (
     Aspect,
@@ -100,8 +100,8 @@ class LoadResult:
         )
 
 
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _LineLoader.construct_located_mapping)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _LineLoader.construct_located_sequence)
+LineLoader.add_constructor("tag:yaml.org,2002:map", LineLoader.construct_located_mapping)
+LineLoader.add_constructor("tag:yaml.org,2002:seq", LineLoader.construct_located_sequence)
 
 
 class _Tally:
@@ -396,8 +396,8 @@ def catalogue_load(*, plan_path: Path, organisation_path: Path) -> LoadResult:
     as updated when steps that the file no longer lists were deleted. Rows the files do
     not mention are kept and listed in `warnings`.
     """
-    organisation_spec = _parse_organisation(Path(organisation_path))
-    plan_spec = _parse_plan(Path(plan_path), organisation_spec)
+    organisation_spec = parse_organisation(Path(organisation_path))
+    plan_spec = parse_plan(Path(plan_path), organisation_spec)
     return catalogue_apply(plan_spec, organisation_spec)
 
 

@@ -47,25 +47,25 @@ def _where(line: Any) -> str:
     return f"line {line}" if isinstance(line, int) else str(line)
 
 
-class _Mapping(dict[Any, Any]):
+class LineMapping(dict[Any, Any]):
     """A YAML mapping that remembers the line it starts on and the line of each key."""
 
     line: int = 0
     key_lines: dict[Any, int]
 
 
-class _Sequence(list[Any]):
+class LineSequence(list[Any]):
     """A YAML sequence that remembers the line it starts on and the line of each item."""
 
     line: int = 0
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
+class LineLoader(yaml.SafeLoader):
     """SafeLoader whose mappings and sequences carry 1-based line numbers."""
 
-    def construct_located_mapping(self, node: yaml.MappingNode) -> Iterator[_Mapping]:
-        data = _Mapping()
+    def construct_located_mapping(self, node: yaml.MappingNode) -> Iterator[LineMapping]:
+        data = LineMapping()
         data.line = node.start_mark.line + 1
         data.key_lines = {}
         yield data
@@ -86,15 +86,15 @@ class _LineLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             data.key_lines[self.construct_object(key_node)] = key_node.start_mark.line + 1
 
-    def construct_located_sequence(self, node: yaml.SequenceNode) -> Iterator[_Sequence]:
-        data = _Sequence()
+    def construct_located_sequence(self, node: yaml.SequenceNode) -> Iterator[LineSequence]:
+        data = LineSequence()
         data.line = node.start_mark.line + 1
         data.item_lines = [item.start_mark.line + 1 for item in node.value]
         yield data
         data.extend(self.construct_sequence(node))
 
 
-def _read_yaml(path: Path) -> tuple[_Mapping, str]:
+def read_yaml(path: Path) -> tuple[LineMapping, str]:
     """The file's top-level mapping and the sha256 of its bytes."""
     try:
         raw = path.read_bytes()
@@ -104,7 +104,7 @@ def _read_yaml(path: Path) -> tuple[_Mapping, str]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise CatalogueError("the file is not UTF-8 text", file=path) from exc
-    loader = _LineLoader(text)
+    loader = LineLoader(text)
     try:
         data = loader.get_single_data()
     except yaml.MarkedYAMLError as exc:
@@ -118,25 +118,25 @@ def _read_yaml(path: Path) -> tuple[_Mapping, str]:
         raise CatalogueError(f"invalid YAML: {exc}", file=path) from exc
     finally:
         loader.dispose()
-    if not isinstance(data, _Mapping):
+    if not isinstance(data, LineMapping):
         raise CatalogueError(
             "the file must hold a YAML mapping at the top level", file=path, line=1
         )
     return data, hashlib.sha256(raw).hexdigest()
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
     """A JSON-ready copy, so a stored meta compares equal to the file's on the next load."""
     if isinstance(value, dict):
-        return {str(key): _plain(item) for key, item in value.items()}
+        return {str(key): plain_value(item) for key, item in value.items()}
     if isinstance(value, list):
-        return [_plain(item) for item in value]
+        return [plain_value(item) for item in value]
     if isinstance(value, date):
         return value.isoformat()
     return value
 
 
-def _limit(model: type[models.Model], name: str) -> int:
+def field_limit(model: type[models.Model], name: str) -> int:
     return int(getattr(model._meta.get_field(name), "max_length", 0) or 0)
 
 
@@ -161,7 +161,7 @@ class _Item:
     """One mapping of a catalogue file and its path (`aspects[1].measures[0]`)."""
 
     file: Path
-    data: _Mapping
+    data: LineMapping
     path: str
 
     @property
@@ -238,17 +238,17 @@ class _Item:
     def mapping(self, name: str, *, required: bool = False) -> _Item:
         value = self._value(name, required)
         if value is None:
-            value = _Mapping()
+            value = LineMapping()
             value.line, value.key_lines = self.line, {}
-        if not isinstance(value, _Mapping):
+        if not isinstance(value, LineMapping):
             raise self.error("must be a mapping", name)
         return _Item(self.file, value, self.field_path(name))
 
-    def _sequence(self, name: str, *, required: bool) -> _Sequence:
+    def _sequence(self, name: str, *, required: bool) -> LineSequence:
         value = self._value(name, required)
         if value is None:
-            return _Sequence()
-        if not isinstance(value, _Sequence):
+            return LineSequence()
+        if not isinstance(value, LineSequence):
             raise self.error("must be a list", name)
         return value
 
@@ -257,7 +257,7 @@ class _Item:
         sequence = self._sequence(name, required=required)
         for index, value in enumerate(sequence):
             path = f"{self.field_path(name)}[{index}]"
-            if not isinstance(value, _Mapping):
+            if not isinstance(value, LineMapping):
                 raise CatalogueError(
                     "must be a mapping", file=self.file, line=sequence.item_lines[index], field=path
                 )
@@ -297,7 +297,7 @@ class _Item:
         return refs
 
 
-def _ensure_unique(specs: Iterable[Any], attr: str, what: str) -> None:
+def ensure_unique(specs: Iterable[Any], attr: str, what: str) -> None:
     first: dict[Any, _Item] = {}
     for spec in specs:
         value = getattr(spec, attr)

@@ -12,12 +12,12 @@ from typing import Any
 
 from workflows.catalogue.reading import (
     CatalogueError,
-    _ensure_unique,
     _Item,
-    _limit,
-    _plain,
-    _read_yaml,
     _Ref,
+    ensure_unique,
+    field_limit,
+    plain_value,
+    read_yaml,
 )
 from workflows.models import (
     Aspect,
@@ -147,10 +147,10 @@ def _required_ref(item: _Item, name: str) -> _Ref:
     return ref
 
 
-def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
+def parse_organisation(path: Path, document=None) -> _OrganisationSpec:
     """Parse and check the organisation; `document` is (data, sha256) read from elsewhere
     (a workbook) in the YAML loader's shape, else the YAML file at `path` is read."""
-    data, sha256 = document or _read_yaml(path)
+    data, sha256 = document or read_yaml(path)
     top = _Item(path, data, "")
     top.allow("meta", "levels", "departments", "leader_roles", "step_roles")
     meta = top.mapping("meta")
@@ -161,16 +161,20 @@ def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
         levels.append(
             _LevelSpec(
                 item=item,
-                key=item.slug("key", max_length=_limit(OrganisationLevel, "key"), required=True),
-                title_en=item.text(
-                    "title_en", max_length=_limit(OrganisationLevel, "title_en"), required=True
+                key=item.slug(
+                    "key", max_length=field_limit(OrganisationLevel, "key"), required=True
                 ),
-                title_zh=item.text("title_zh", max_length=_limit(OrganisationLevel, "title_zh")),
+                title_en=item.text(
+                    "title_en", max_length=field_limit(OrganisationLevel, "title_en"), required=True
+                ),
+                title_zh=item.text(
+                    "title_zh", max_length=field_limit(OrganisationLevel, "title_zh")
+                ),
                 rank=item.positive_int("rank"),
             )
         )
-    _ensure_unique(levels, "key", "level key")
-    _ensure_unique(levels, "rank", "level rank")
+    ensure_unique(levels, "key", "level key")
+    ensure_unique(levels, "rank", "level rank")
     if not any(level.rank == 1 for level in levels):
         raise top.error("no level has rank 1 (the national level)", "levels")
 
@@ -180,15 +184,17 @@ def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
         departments.append(
             _DepartmentSpec(
                 item=item,
-                key=item.slug("key", max_length=_limit(Department, "key"), required=True),
+                key=item.slug("key", max_length=field_limit(Department, "key"), required=True),
                 title_en=item.text(
-                    "title_en", max_length=_limit(Department, "title_en"), required=True
+                    "title_en", max_length=field_limit(Department, "title_en"), required=True
                 ),
-                title_zh=item.text("title_zh", max_length=_limit(Department, "title_zh")),
-                name_check=item.text("name_check", max_length=_limit(Department, "name_check")),
+                title_zh=item.text("title_zh", max_length=field_limit(Department, "title_zh")),
+                name_check=item.text(
+                    "name_check", max_length=field_limit(Department, "name_check")
+                ),
             )
         )
-    _ensure_unique(departments, "key", "department key")
+    ensure_unique(departments, "key", "department key")
 
     leader_roles = []
     for item in top.items("leader_roles"):
@@ -196,18 +202,20 @@ def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
         leader_roles.append(
             _LeaderRoleSpec(
                 item=item,
-                key=item.slug("key", max_length=_limit(LeaderRole, "key"), required=True),
+                key=item.slug("key", max_length=field_limit(LeaderRole, "key"), required=True),
                 title_en=item.text(
-                    "title_en", max_length=_limit(LeaderRole, "title_en"), required=True
+                    "title_en", max_length=field_limit(LeaderRole, "title_en"), required=True
                 ),
-                title_zh=item.text("title_zh", max_length=_limit(LeaderRole, "title_zh")),
-                person_name=item.text("name", max_length=_limit(LeaderRole, "person_name")),
-                assignment=item.text("assignment", max_length=_limit(LeaderRole, "assignment")),
+                title_zh=item.text("title_zh", max_length=field_limit(LeaderRole, "title_zh")),
+                person_name=item.text("name", max_length=field_limit(LeaderRole, "person_name")),
+                assignment=item.text(
+                    "assignment", max_length=field_limit(LeaderRole, "assignment")
+                ),
                 supervises=item.ref_list("supervises"),
                 reports_to=item.ref("reports_to", required=False),
             )
         )
-    _ensure_unique(leader_roles, "key", "leader role key")
+    ensure_unique(leader_roles, "key", "leader role key")
 
     step_roles = []
     for item in top.items("step_roles"):
@@ -215,16 +223,16 @@ def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
         step_roles.append(
             _StepRoleSpec(
                 item=item,
-                key=item.slug("key", max_length=_limit(StepRole, "key"), required=True),
+                key=item.slug("key", max_length=field_limit(StepRole, "key"), required=True),
                 title_en=item.text(
-                    "title_en", max_length=_limit(StepRole, "title_en"), required=True
+                    "title_en", max_length=field_limit(StepRole, "title_en"), required=True
                 ),
-                title_zh=item.text("title_zh", max_length=_limit(StepRole, "title_zh")),
+                title_zh=item.text("title_zh", max_length=field_limit(StepRole, "title_zh")),
                 department=item.ref("department", required=False),
                 escalates_to=item.ref("escalates_to", required=False),
             )
         )
-    _ensure_unique(step_roles, "key", "step role key")
+    ensure_unique(step_roles, "key", "step role key")
 
     department_keys = {department.key for department in departments}
     leader_keys = {role.key for role in leader_roles}
@@ -244,7 +252,7 @@ def _parse_organisation(path: Path, document=None) -> _OrganisationSpec:
     return _OrganisationSpec(
         path=path,
         sha256=sha256,
-        meta=_plain(meta.data),
+        meta=plain_value(meta.data),
         levels=levels,
         departments=departments,
         leader_roles=leader_roles,
@@ -274,9 +282,9 @@ def _ensure_no_reporting_cycle(leader_roles: list[_LeaderRoleSpec]) -> None:
                 break  # a cycle above this role; it is reported from a role on the cycle
 
 
-def _parse_plan(path: Path, organisation: _OrganisationSpec, document=None) -> _PlanSpec:
+def parse_plan(path: Path, organisation: _OrganisationSpec, document=None) -> _PlanSpec:
     """Parse and check the plan against the organisation; `document` as for the organisation."""
-    data, sha256 = document or _read_yaml(path)
+    data, sha256 = document or read_yaml(path)
     top = _Item(path, data, "")
     top.allow("meta", "aspects")
     meta = top.mapping("meta", required=True)
@@ -287,34 +295,34 @@ def _parse_plan(path: Path, organisation: _OrganisationSpec, document=None) -> _
         aspects.append(
             _AspectSpec(
                 item=item,
-                code=item.text("code", max_length=_limit(Aspect, "code"), required=True),
+                code=item.text("code", max_length=field_limit(Aspect, "code"), required=True),
                 title_en=item.text(
-                    "title_en", max_length=_limit(Aspect, "title_en"), required=True
+                    "title_en", max_length=field_limit(Aspect, "title_en"), required=True
                 ),
-                title_zh=item.text("title_zh", max_length=_limit(Aspect, "title_zh")),
+                title_zh=item.text("title_zh", max_length=field_limit(Aspect, "title_zh")),
                 title_zh_status=item.text(
-                    "title_zh_status", max_length=_limit(Aspect, "title_zh_status")
+                    "title_zh_status", max_length=field_limit(Aspect, "title_zh_status")
                 ),
                 provenance=item.choice("provenance", Provenance.values),
                 measures=[_parse_measure(measure) for measure in item.items("measures")],
             )
         )
-    _ensure_unique(aspects, "code", "aspect code")
+    ensure_unique(aspects, "code", "aspect code")
     plan = _PlanSpec(
         path=path,
         sha256=sha256,
-        meta=_plain(meta.data),
+        meta=plain_value(meta.data),
         plan_title_en=meta.text(
-            "plan_title_en", max_length=_limit(CatalogueSource, "plan_title_en"), required=True
+            "plan_title_en", max_length=field_limit(CatalogueSource, "plan_title_en"), required=True
         ),
         plan_title_zh=meta.text(
-            "plan_title_zh", max_length=_limit(CatalogueSource, "plan_title_zh")
+            "plan_title_zh", max_length=field_limit(CatalogueSource, "plan_title_zh")
         ),
-        issuer=meta.text("issuer", max_length=_limit(CatalogueSource, "issuer")),
+        issuer=meta.text("issuer", max_length=field_limit(CatalogueSource, "issuer")),
         issued_on=meta.iso_date("issued_on"),
         aspects=aspects,
     )
-    _ensure_unique(plan.measures, "code", "measure code")
+    ensure_unique(plan.measures, "code", "measure code")
 
     department_keys = {department.key for department in organisation.departments}
     leader_keys = {role.key for role in organisation.leader_roles}
@@ -354,11 +362,11 @@ def _parse_measure(item: _Item) -> _MeasureSpec:
         steps.append(
             _StepSpec(
                 item=step,
-                key=step.slug("key", max_length=_limit(StepTemplate, "key"), required=True),
+                key=step.slug("key", max_length=field_limit(StepTemplate, "key"), required=True),
                 title_en=step.text(
-                    "title_en", max_length=_limit(StepTemplate, "title_en"), required=True
+                    "title_en", max_length=field_limit(StepTemplate, "title_en"), required=True
                 ),
-                title_zh=step.text("title_zh", max_length=_limit(StepTemplate, "title_zh")),
+                title_zh=step.text("title_zh", max_length=field_limit(StepTemplate, "title_zh")),
                 kind=step.choice("kind", StepKind.values),
                 role=_required_ref(step, "role"),
                 working_days=step.positive_int("working_days"),
@@ -366,12 +374,12 @@ def _parse_measure(item: _Item) -> _MeasureSpec:
         )
     if not steps:
         raise item.error("a measure needs at least one step", "steps")
-    _ensure_unique(steps, "key", "step key")
+    ensure_unique(steps, "key", "step key")
     return _MeasureSpec(
         item=item,
-        code=item.text("code", max_length=_limit(Measure, "code"), required=True),
-        title_en=item.text("title_en", max_length=_limit(Measure, "title_en"), required=True),
-        title_zh=item.text("title_zh", max_length=_limit(Measure, "title_zh")),
+        code=item.text("code", max_length=field_limit(Measure, "code"), required=True),
+        title_en=item.text("title_en", max_length=field_limit(Measure, "title_en"), required=True),
+        title_zh=item.text("title_zh", max_length=field_limit(Measure, "title_zh")),
         summary_en=item.text("summary_en"),
         actions=item.text_list("actions"),
         basis=item.text("basis"),

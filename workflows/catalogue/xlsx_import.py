@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from workflows.catalogue.loader import LoadResult, catalogue_apply
-from workflows.catalogue.reading import CatalogueError, _Mapping, _Sequence
-from workflows.catalogue.specs import _parse_organisation, _parse_plan
+from workflows.catalogue.reading import CatalogueError, LineMapping, LineSequence
+from workflows.catalogue.specs import parse_organisation, parse_plan
 from workflows.catalogue.xlsx_layout import (
     ASPECTS,
     DEPARTMENTS,
@@ -79,9 +79,9 @@ def _number(value: Any) -> Any:
     return value  # anything else reaches the checks as it is, and they name it
 
 
-def _sequence(items: list, cell: Cell) -> _Sequence:
+def _sequence(items: list, cell: Cell) -> LineSequence:
     # Cells stand where the YAML loader keeps line numbers; CatalogueError prints either.
-    sequence = _Sequence(items)
+    sequence = LineSequence(items)
     sequence.line = cell
     sequence.item_lines = [cell] * len(items)
     return sequence
@@ -102,14 +102,14 @@ def _value(raw: Any, column: Column, cell: Cell) -> Any:
     return value
 
 
-def _mapping(line: Cell, key_lines: dict[str, Cell] | None = None, **values: Any) -> _Mapping:
-    mapping = _Mapping(values)
+def _mapping(line: Cell, key_lines: dict[str, Cell] | None = None, **values: Any) -> LineMapping:
+    mapping = LineMapping(values)
     mapping.line = line
     mapping.key_lines = key_lines if key_lines is not None else dict.fromkeys(values, line)
     return mapping
 
 
-def _rows(path: Path, worksheet, sheet: Sheet) -> list[_Mapping]:
+def _rows(path: Path, worksheet, sheet: Sheet) -> list[LineMapping]:
     """The sheet's rows as mappings keyed like the YAML, each value located by its cell."""
     from openpyxl.utils import get_column_letter
 
@@ -149,7 +149,7 @@ def _rows(path: Path, worksheet, sheet: Sheet) -> list[_Mapping]:
     return rows
 
 
-def _meta(path: Path, rows: list[_Mapping], sheet: Sheet) -> _Mapping:
+def _meta(path: Path, rows: list[LineMapping], sheet: Sheet) -> LineMapping:
     values, key_lines = {}, {}
     for row in rows:
         key, cell = row["key"], row.key_lines["value"]
@@ -173,9 +173,11 @@ def _meta(path: Path, rows: list[_Mapping], sheet: Sheet) -> _Mapping:
     return _mapping(Cell(sheet.title), key_lines, **values)
 
 
-def _nest(path: Path, parents: list[_Mapping], children: list[_Mapping], *, link: str, into: str):
+def _nest(
+    path: Path, parents: list[LineMapping], children: list[LineMapping], *, link: str, into: str
+):
     """Put each child row under the parent its `link` column names (in row order)."""
-    by_code: dict[str, _Mapping] = {}
+    by_code: dict[str, LineMapping] = {}
     for parent in parents:
         if parent.get("code") is None:
             cell = parent.key_lines["code"]
@@ -195,7 +197,7 @@ def _nest(path: Path, parents: list[_Mapping], children: list[_Mapping], *, link
         parent[into].item_lines.append(child.line)
 
 
-def workbook_read(path: Path) -> tuple[tuple[_Mapping, str], tuple[_Mapping, str]]:
+def workbook_read(path: Path) -> tuple[tuple[LineMapping, str], tuple[LineMapping, str]]:
     """((plan, sha256), (organisation, sha256)) from a workbook, shaped like the YAML files."""
     from openpyxl import load_workbook
 
@@ -209,7 +211,7 @@ def workbook_read(path: Path) -> tuple[tuple[_Mapping, str], tuple[_Mapping, str
         raise CatalogueError("not an Excel workbook (.xlsx)", file=path) from exc
     try:
         titles = {_normal(ws.title): ws for ws in workbook.worksheets}
-        rows: dict[Sheet, list[_Mapping]] = {}
+        rows: dict[Sheet, list[LineMapping]] = {}
         for sheet in SHEETS:
             worksheet = next((titles[n] for n in _names(sheet) if n in titles), None)
             if worksheet is None:
@@ -254,6 +256,6 @@ def catalogue_load_workbook(*, path: Path) -> LoadResult:
     transaction; raises CatalogueError naming the sheet, row and column."""
     path = Path(path)
     plan_document, organisation_document = workbook_read(path)
-    organisation = _parse_organisation(path, organisation_document)
-    plan = _parse_plan(path, organisation, plan_document)
+    organisation = parse_organisation(path, organisation_document)
+    plan = parse_plan(path, organisation, plan_document)
     return catalogue_apply(plan, organisation)

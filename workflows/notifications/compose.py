@@ -89,7 +89,7 @@ def notification_compose(notification: Notification, *, now=None) -> EmailMultiA
 DIGEST_DUE_SOON_WORKING_DAYS = 3
 
 
-def _digest_items(user, now) -> dict[str, list[int]]:
+def digest_items(user, now) -> dict[str, list[int]]:
     calendar = WorkingCalendar.load()
     soon = due_at_for(calendar.add_working_days(local_date(now), DIGEST_DUE_SOON_WORKING_DAYS))
     actionable = access.work_item_list_actionable(user).values_list("pk", "kind", "due_at")

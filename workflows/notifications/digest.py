@@ -7,7 +7,7 @@ from django.utils import timezone
 from workflows.common import reach as access
 from workflows.common.calendar import local_date
 from workflows.models import Notification, NotificationKind, NotificationStatus
-from workflows.notifications.compose import _digest_items
+from workflows.notifications.compose import digest_items
 from workflows.notifications.delivery import notifications_record
 
 
@@ -42,7 +42,7 @@ def digest_record_all(*, now=None, users=None) -> int:
     for user in users.iterator(chunk_size=500):
         if access.is_auditor(user):
             continue
-        payload = _digest_items(user, now)
+        payload = digest_items(user, now)
         if not any(payload.values()):
             continue
         rows.append(

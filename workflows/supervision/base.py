@@ -24,14 +24,14 @@ class SupervisionError(ValidationError):
     """A supervision action that cannot be done as asked (the message says why)."""
 
 
-def _text(value: str, what: str) -> str:
+def required_text(value: str, what: str) -> str:
     value = clean_text(value).strip()
     if not value:
         raise SupervisionError(f"{what} is required.")
     return value
 
 
-def _not_auditor(user) -> None:
+def check_not_auditor(user) -> None:
     if not user.is_authenticated:
         raise PermissionDenied("Log in first.")
     if access.is_auditor(user):
@@ -58,13 +58,13 @@ def lead_member_may_act(user, case: Case) -> bool:
     return is_lead_member(user, case) and not access.is_auditor(user)
 
 
-def _check_lead_member(user, case: Case) -> None:
-    _not_auditor(user)
+def check_lead_member(user, case: Case) -> None:
+    check_not_auditor(user)
     if not is_lead_member(user, case):
         raise PermissionDenied("Only the lead department's staff and head can do this.")
 
 
-def _notify(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
+def notify_users(users, *, kind: str, key: str, case: Case, item=None, payload=None, now):
     """Log one message per user (unique key per user); digest-only users get it folded."""
     rows = notification_rows(
         users, kind=kind, key=key, case=case, item=item, payload=payload, now=now
@@ -81,7 +81,7 @@ def case_open_item(case: Case, kind: str | None = None) -> WorkItem | None:
     return items.order_by("created_at", "pk").first()
 
 
-def _chunks(iterable, size: int):
+def chunks_of(iterable, size: int):
     batch = []
     for row in iterable:
         batch.append(row)

@@ -35,11 +35,11 @@ from workflows.notifications.channels import rows_for_channels
 from workflows.notifications.log import notification_rows
 from workflows.supervision.base import (
     SupervisionError,
-    _check_lead_member,
-    _chunks,
-    _not_auditor,
-    _text,
     case_open_item,
+    check_lead_member,
+    check_not_auditor,
+    chunks_of,
+    required_text,
 )
 
 logger = logging.getLogger(__name__)
@@ -326,7 +326,7 @@ def _feedback_stage_notify(cycles, *, stage: int, now) -> int:
         .order_by("pk")
     )
     recorded = 0
-    for batch in _chunks(pending.iterator(chunk_size=1000), 1000):
+    for batch in chunks_of(pending.iterator(chunk_size=1000), 1000):
         rows = []
         for cycle in batch:
             rows += notification_rows(
@@ -361,8 +361,8 @@ def feedback_prefill(cycle: FeedbackCycle) -> dict:
 
 def partner_input_add(*, cycle: FeedbackCycle, user, text: str) -> PartnerInput:
     """A partner department's staff or head gives (or revises) its input for the cycle."""
-    _not_auditor(user)
-    text = _text(text, "The input")
+    check_not_auditor(user)
+    text = required_text(text, "The input")
     mine = access.cycle_partner_department(user, cycle)
     if mine is None:
         raise PermissionDenied("Only the measure's partner departments give input here.")
@@ -388,7 +388,7 @@ def feedback_submit(
     recording which partner inputs it includes."""
     from workflows.cases import services
 
-    _check_lead_member(user, cycle.case)
+    check_lead_member(user, cycle.case)
     inputs = list(inputs)
     if any(i.cycle_id != cycle.pk for i in inputs):
         raise SupervisionError("Only this cycle's partner inputs can be included.")

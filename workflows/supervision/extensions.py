@@ -25,11 +25,11 @@ from workflows.models import (
 from workflows.supervision import lights
 from workflows.supervision.base import (
     SupervisionError,
-    _not_auditor,
-    _text,
     case_open_item,
+    check_not_auditor,
     is_lead_head,
     is_supervising_leader,
+    required_text,
 )
 
 EXTENSION_PENDING = (ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
@@ -44,13 +44,13 @@ def extension_request(
     head's own goes straight to the leader (nobody decides on their own request).
     """
     now = now or timezone.now()
-    _not_auditor(user)
+    check_not_auditor(user)
     case = item.case
     headed, staffed = access.user_department_ids(user)
     departments = {item.department_id, case.lead_department_id} - {None}
     if not departments & (headed | staffed):
         raise PermissionDenied("Only the responsible department's staff and head can ask.")
-    reason = _text(reason, "A reason")
+    reason = required_text(reason, "A reason")
     check_date(new_date, field="new_date")
     if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= 100:
         raise SupervisionError("Current progress must be a whole percent between 0 and 100.")
@@ -119,7 +119,7 @@ def extension_decide(
 ) -> ExtensionRequest:
     """The lead department's head, then the supervising leader, approve (setting the date) or
     refuse; the leader's approval moves the due date through deadlines.deadline_extend."""
-    _not_auditor(user)
+    check_not_auditor(user)
     note = clean_text(note).strip()
     if not approve and not note:
         raise SupervisionError("Give the reason for refusing the request.")
@@ -192,7 +192,7 @@ def extension_decide(
 
 def extension_withdraw(*, request: ExtensionRequest, user, now=None) -> ExtensionRequest:
     """The person who asked withdraws a request nobody has finished deciding."""
-    _not_auditor(user)
+    check_not_auditor(user)
     now = now or timezone.now()
     with transaction.atomic():
         request = (

@@ -19,10 +19,10 @@ from workflows.models import (
 )
 from workflows.supervision.base import (
     SupervisionError,
-    _check_lead_member,
-    _not_auditor,
-    _notify,
-    _text,
+    check_lead_member,
+    check_not_auditor,
+    notify_users,
+    required_text,
 )
 
 INSTRUCTION_DEFAULT_WORKING_DAYS = 10
@@ -30,10 +30,10 @@ INSTRUCTION_DEFAULT_WORKING_DAYS = 10
 
 def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None = None, now=None):
     """A leader's instruction on a case becomes a tracked item with its own due date."""
-    _not_auditor(leader)
+    check_not_auditor(leader)
     if not access.is_leader(leader):
         raise PermissionDenied("Only leaders can write instructions.")
-    text = _text(text, "The instruction")
+    text = required_text(text, "The instruction")
     now = now or timezone.now()
     if due_date is not None:
         check_date(due_date, field="due_date")
@@ -48,7 +48,7 @@ def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None
         instruction = LeaderInstruction.objects.create(
             case=case, leader=leader, text=text, due_at=due_at, created_at=now
         )
-        _notify(
+        notify_users(
             [case.lead_department.head],
             kind=NotificationKind.SUPERVISION,
             key=f"instruction:{instruction.pk}",
@@ -72,8 +72,8 @@ def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None
 
 def instruction_reply(*, instruction: LeaderInstruction, user, text: str):
     """The lead department replies to a leader's instruction; the item is then closed."""
-    _check_lead_member(user, instruction.case)
-    text = _text(text, "A reply")
+    check_lead_member(user, instruction.case)
+    text = required_text(text, "A reply")
     with transaction.atomic():
         instruction = LeaderInstruction.objects.select_for_update().get(pk=instruction.pk)
         if instruction.replied_at is not None:

@@ -30,10 +30,10 @@ from workflows.notifications.channels import rows_for_channels
 from workflows.notifications.log import notification_rows
 from workflows.supervision.base import (
     SupervisionError,
-    _check_lead_member,
-    _notify,
-    _text,
     case_open_item,
+    check_lead_member,
+    notify_users,
+    required_text,
 )
 
 # Policy as data: each order colour's response limit and what an unanswered one becomes.
@@ -78,7 +78,7 @@ def _order_create(
     head = case.lead_department.head
     if colour == OrderColour.RED:
         SummonsMeeting.objects.create(order=order, department_head=head, requested_at=now)
-    _notify(
+    notify_users(
         [head, *case.lead_department.staff.filter(is_active=True)],
         kind=NotificationKind.SUPERVISION,
         key=f"supervision:{order.pk}",
@@ -111,7 +111,7 @@ def _order_create(
 def order_issue(*, case: Case, by, reason: str, colour: str = OrderColour.BLUE, now=None):
     """A coordinator of the case's federation (or one above) issues a supervision order."""
     access.check_can_coordinate(by, case.organisation)
-    reason = _text(reason, "A reason")
+    reason = required_text(reason, "A reason")
     if colour not in OrderColour.values:
         raise SupervisionError("Unknown colour.")
     if not case.is_open:
@@ -290,8 +290,8 @@ def _stepped_up_event(order: SupervisionOrder, stepped_to: SupervisionOrder, *, 
 
 def order_respond(*, order: SupervisionOrder, user, text: str) -> SupervisionOrder:
     """The lead department answers an order (what it did, what it will do by when)."""
-    _check_lead_member(user, order.case)
-    text = _text(text, "A response")
+    check_lead_member(user, order.case)
+    text = required_text(text, "A response")
     with transaction.atomic():
         order = SupervisionOrder.objects.select_for_update().get(pk=order.pk)
         if order.status != OrderStatus.OPEN:
@@ -363,7 +363,7 @@ def orders_step_up(*, now=None, faults=None) -> int:
 def summons_record(*, meeting: SummonsMeeting, by, held_on: dt.date, outcome: str):
     """A coordinator records the summons meeting with the department head and its outcome."""
     access.check_can_coordinate(by, meeting.order.case.organisation)
-    outcome = _text(outcome, "The outcome")
+    outcome = required_text(outcome, "The outcome")
     check_date(held_on, field="held_on")
     with transaction.atomic():
         meeting.held_on, meeting.outcome, meeting.recorded_by = held_on, outcome, by

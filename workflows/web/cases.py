@@ -38,7 +38,7 @@ PAGE_SIZE = 50
 CASE_HISTORY_SHOWN = 100
 
 
-def _page(request, queryset):
+def paginate(request, queryset):
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
@@ -117,7 +117,7 @@ def dashboard(request):
 
 def _task_list(request, queryset, *, title, empty, template="workflows/task_list.html"):
     return render(
-        request, template, {"page": _page(request, queryset), "title": title, "empty": empty}
+        request, template, {"page": paginate(request, queryset), "title": title, "empty": empty}
     )
 
 

@@ -14,7 +14,7 @@ from workflows.models import (
 )
 from workflows.organisations import profiles
 from workflows.web import forms
-from workflows.web.cases import _page
+from workflows.web.cases import paginate
 from workflows.web.middleware import auditors_may_post
 
 
@@ -28,7 +28,7 @@ def notification_log(request):
     return render(
         request,
         "workflows/notifications.html",
-        {"page": _page(request, rows), "status": status, "statuses": NotificationStatus.choices},
+        {"page": paginate(request, rows), "status": status, "statuses": NotificationStatus.choices},
     )
 
 

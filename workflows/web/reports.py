@@ -23,7 +23,7 @@ from workflows.models import (
 from workflows.reports import services as reports_services
 from workflows.reports.filters import ReportFilterForm
 from workflows.web import forms
-from workflows.web.cases import _page, file_gone
+from workflows.web.cases import file_gone, paginate
 from workflows.web.flash import error_text
 from workflows.web.middleware import auditors_may_post
 
@@ -51,7 +51,9 @@ def reports(request):
     user = request.user
     filters = ReportFilterForm(request.GET or None)
     criteria = filters.cleaned_data if filters.is_valid() else {}
-    page = _page(request, selectors.report_list(user, **{k: v for k, v in criteria.items() if v}))
+    page = paginate(
+        request, selectors.report_list(user, **{k: v for k, v in criteria.items() if v})
+    )
     can_request = access.reads_programme_reports(user)
     return render(
         request,

@@ -32,11 +32,10 @@ RUN apt-get update \
 WORKDIR /app
 RUN python -m venv /opt/venv
 
-# Dependencies first, from pyproject.toml alone, so code changes reuse this layer.
-COPY pyproject.toml ./
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+# Dependencies first, the locked runtime set (`make lock` writes it beside requirements/lock.txt),
+# so code changes reuse this layer.
+COPY requirements/runtime.txt /tmp/requirements.txt
+RUN pip install -r /tmp/requirements.txt
 
 COPY . .
 COPY --from=assets /app/static/vendor static/vendor

@@ -61,6 +61,10 @@ lock: ## re-resolve requirements/lock.txt from pyproject.toml (UPGRADE=1 to rais
 	$(BIN)/uv pip compile pyproject.toml --group dev --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
 		$(if $(UPGRADE),--upgrade) -o $(LOCK)
+	@# The image's runtime set: the same pins without the dev group (the Dockerfile installs it).
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+		--constraint $(LOCK) -o requirements/runtime.txt
 
 system-deps: ## apt-install system packages (CJK font, gettext, pdftotext, Pango, HarfBuzz subsetter, Chromium) if missing
 	@missing=""; \

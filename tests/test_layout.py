@@ -52,8 +52,8 @@ def test_the_cycle_finder_finds_a_cycle():
     assert tool.cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
 
 
-def _locked() -> dict[str, str]:
-    text = (ROOT / "requirements" / "lock.txt").read_text(encoding="utf-8")
+def _locked(name: str = "lock.txt") -> dict[str, str]:
+    text = (ROOT / "requirements" / name).read_text(encoding="utf-8")
     pins = re.findall(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==([^\s;]+)", text, re.M)
     return {canonicalize_name(name): version for name, version in pins}
 
@@ -71,3 +71,12 @@ def test_the_lock_pins_every_requirement_of_pyproject_within_its_range():
         elif not requirement.specifier.contains(version, prereleases=True):
             problems.append(f"{requirement.name}=={version} is outside {requirement.specifier}")
     assert not problems, "run `make lock`: " + "; ".join(problems)
+
+
+def test_the_image_installs_the_same_pins_as_ci():
+    runtime, lock = _locked("runtime.txt"), _locked()
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    for line in project["project"]["dependencies"]:
+        assert canonicalize_name(Requirement(line).name) in runtime, line
+    differs = {name: (v, lock.get(name)) for name, v in runtime.items() if lock.get(name) != v}
+    assert not differs, "run `make lock`: " + repr(differs)

@@ -21,6 +21,7 @@ call `check_can_act` themselves before touching a task.
 """
 
 from functools import cached_property
+from typing import cast
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -295,16 +296,17 @@ def task_candidate_users(item: WorkItem) -> list:
 
     Reads through the item's relations, so a prefetched list of tasks costs no query per row.
     """
+    # The *_id checks read no row; the relations they guard are then loaded (or prefetched).
     if item.assignee_id is not None:
         users = [item.assignee]
     elif item.leader_role_id is not None:
-        users = [item.leader_role.holder]
+        users = [cast(LeaderRole, item.leader_role).holder]
     elif item.department_id is None:
         users = []
     elif item.for_head:
-        users = [item.department.head]
+        users = [cast(Department, item.department).head]
     else:
-        users = list(item.department.staff.all())
+        users = list(cast(Department, item.department).staff.all())
     return [user for user in users if user is not None and user.is_active]
 
 

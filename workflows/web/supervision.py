@@ -38,10 +38,7 @@ from workflows.web.supervision_forms import (
     SummonsForm,
 )
 
-# --------------------------------------------------------------------------- forms
-
-
-# --------------------------------------------------------------------------- helpers
+# ------------------------------------------------------------------- actions, one service each
 
 
 def _extension_request(case, user, data):

@@ -142,7 +142,7 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
             ]
         item.next_alert_at = next_alert_time(policy, calendar, item.due_at, now)
 
-    keys = {Recipient.ASSIGNEE} if reminders else set()
+    keys: set[str] = {Recipient.ASSIGNEE} if reminders else set()
     keys |= {key for _item, rung in firing for key in rung.notify}
     recipients = Recipients.load(
         items, keys, upward=any(rung.turns_case_red for _item, rung in firing)
@@ -285,7 +285,15 @@ def _alerts_due(now: dt.datetime):
 
 # What the sweep reads of a task and of the people around it: a batch of 1000 tasks shares a
 # few hundred cases, departments and roles, so each is loaded once rather than joined per row.
-_ITEM_FIELDS = ("case", "step", "department", "leader_role", "for_head", "assignee", "due_at")
+_ITEM_FIELDS: tuple[str, ...] = (
+    "case",
+    "step",
+    "department",
+    "leader_role",
+    "for_head",
+    "assignee",
+    "due_at",
+)
 _ITEM_FIELDS += ("next_alert_at",)
 _CASE_FIELDS = (
     "measure",

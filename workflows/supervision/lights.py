@@ -24,13 +24,13 @@ from workflows.models import (
 )
 
 # Used for any (axis, light) the table lacks; the migration creates these rows.
-DEFAULT_THRESHOLDS = {
+DEFAULT_THRESHOLDS: dict[tuple[str, str], int] = {
     (Axis.DEADLINE, Light.YELLOW): 3,  # due in 3 working days or less
     (Axis.DEADLINE, Light.RED): -1,  # overdue
     (Axis.PROGRESS, Light.YELLOW): 10,  # 10-30 points behind the expected percent
     (Axis.PROGRESS, Light.RED): 31,  # more than 30 points behind
 }
-_RANK = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
+_RANK: dict[str, int] = {Light.GREEN: 0, Light.YELLOW: 1, Light.RED: 2}
 # The sweep refreshes at most this many cases per run, least recently computed first.
 SWEEP_BATCH = 500
 
@@ -110,7 +110,8 @@ class _ElapsedDays:
     """Working days from a date up to today, memoised: many cases share a launch date."""
 
     def __init__(self, calendar: WorkingCalendar, today: dt.date):
-        self.calendar, self.today, self.known = calendar, today, {}
+        self.calendar, self.today = calendar, today
+        self.known: dict[dt.date, int] = {}
 
     def since(self, day: dt.date) -> int:
         if day not in self.known:

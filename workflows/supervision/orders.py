@@ -37,17 +37,24 @@ from workflows.supervision.base import (
 )
 
 # Policy as data: each order colour's response limit and what an unanswered one becomes.
-ORDER_RESPONSE_WORKING_DAYS = {OrderColour.BLUE: 5, OrderColour.ORANGE: 3, OrderColour.RED: 2}
+ORDER_RESPONSE_WORKING_DAYS: dict[str, int] = {
+    OrderColour.BLUE: 5,
+    OrderColour.ORANGE: 3,
+    OrderColour.RED: 2,
+}
 
 
-ORDER_NEXT_COLOUR = {OrderColour.BLUE: OrderColour.ORANGE, OrderColour.ORANGE: OrderColour.RED}
+ORDER_NEXT_COLOUR: dict[str, str] = {
+    OrderColour.BLUE: OrderColour.ORANGE,
+    OrderColour.ORANGE: OrderColour.RED,
+}
 
 
-ORDER_COLOUR_RANK = {OrderColour.BLUE: 0, OrderColour.ORANGE: 1, OrderColour.RED: 2}
+ORDER_COLOUR_RANK: dict[str, int] = {OrderColour.BLUE: 0, OrderColour.ORANGE: 1, OrderColour.RED: 2}
 
 
 # The escalation ladder's rungs that issue an order by themselves, and its colour.
-ORDER_COLOUR_BY_RUNG = {2: OrderColour.ORANGE, 3: OrderColour.RED}
+ORDER_COLOUR_BY_RUNG: dict[int, str] = {2: OrderColour.ORANGE, 3: OrderColour.RED}
 
 
 def _order_create(

@@ -65,6 +65,7 @@ from workflows.models import (
     Organisation,
     OrganisationLevel,
     Report,
+    ReportSchedule,
     ScoreEntry,
     ScoreKind,
     SweepFault,
@@ -628,6 +629,7 @@ def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
     )
     CalendarDay.objects.create(date=dt.date(2030, 10, 1), kind="holiday", name="National Day")
     ChannelSettings.objects.create(channels=["email"])  # the default notification channels
+    ReportSchedule.objects.create(organisation=Organisation.national())  # a report schedule
     return FeedbackCycle.objects.get(case=case, status="open")
 
 

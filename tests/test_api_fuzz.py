@@ -5,6 +5,7 @@ bounded number of examples per operation so the whole module stays well under a 
 """
 
 import datetime as dt
+import re
 from collections import Counter, defaultdict
 
 import pytest
@@ -116,3 +117,16 @@ def figures(request):
             f"status codes {dict(sorted(statuses.items()))}, "
             f"5xx: {sum(n for code, n in statuses.items() if code >= 500)}"
         )
+        supervision_calls = {k: v for k, v in calls.items() if _SUPERVISION.search(k)}
+        ok = sum(1 for codes in supervision_calls.values() for code in codes if code < 300)
+        reporter.write_line(
+            f"schemathesis, supervision routes: {len(supervision_calls)} operations, "
+            f"{sum(map(len, supervision_calls.values()))} requests, {ok} answered 2xx"
+        )
+
+
+# The supervision layer's routes (workflows/api_supervision_urls.py).
+_SUPERVISION = re.compile(
+    r"/api/v1/(cycles|extension-requests|orders|instructions|appraisal|ledger)"
+    r"|\{case_id\}/(extension-requests|orders|instructions|lights)"
+)

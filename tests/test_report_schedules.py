@@ -18,6 +18,7 @@ from workflows.models import (
     AuditEvent,
     Notification,
     Organisation,
+    Profile,
     Report,
     ReportSchedule,
     ReportScheduleRun,
@@ -257,3 +258,23 @@ def test_the_chat_card_of_a_scheduled_report_links_the_download(schedule, demo_u
     card = card_compose(notification, now=timezone.now())
     assert "2027-03" in card.title
     assert "(https://reformflow.example.org/workflows/reports/7/download/)" in card.markdown
+
+
+def test_a_digest_only_recipient_still_gets_the_scheduled_report(
+    schedule, demo_users, settings, tmp_path
+):
+    settings.MEDIA_ROOT = str(tmp_path)
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    coordinator = demo_users("coordinator.office")
+    Profile.objects.update_or_create(user=coordinator, defaults={"notification_mode": "digest"})
+    run_at(beijing(2027, 3, 1, 9))
+    run = ReportScheduleRun.objects.get()
+    with time_machine.travel(beijing(2027, 3, 1, 9, 12), tick=False):
+        services.report_render(report_id=run.report_id)
+    run_at(beijing(2027, 3, 1, 9, 20))
+    with time_machine.travel(beijing(2027, 3, 1, 9, 21), tick=False):
+        notifications_deliver_due(now=beijing(2027, 3, 1, 9, 21))
+
+    row = Notification.objects.get(kind="report", recipient=coordinator)
+    assert row.status == "sent"
+    assert any(coordinator.email in m.to and row.payload["url"] in m.body for m in mail.outbox)

@@ -81,6 +81,12 @@ def test_a_cycle_is_listed_given_partner_input_consolidated_and_reported(
         as_user(auditor).post(f"{V1}/cycles/{cycle.pk}/inputs", {"text": "x"}, format="json")
     ).status_code == 403
 
+    shown = as_user(lead).get(f"{V1}/cycles/{cycle.pk}/").json()
+    assert (shown["status"], shown["measure"], shown["report"]) == ("open", "2.2", None)
+    assert [i["text"] for i in shown["inputs"]] == ["Trained 12 districts."]
+    outsider = as_user(demo_users("secretary_organisation"))
+    assert outsider.get(f"{V1}/cycles/{cycle.pk}/").status_code == 404
+    assert outsider.get(f"{V1}/cycles/").json()["count"] == 0
     draft = as_user(lead).get(f"{V1}/cycles/{cycle.pk}/consolidation").json()
     assert draft["partners"] == ["grassroots_work", "organization_department"]
     assert [i["id"] for i in draft["inputs"]] == [given.json()["id"]]

@@ -43,6 +43,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=8, minute=30),
     },
     # The month's appraisal (督查督办 scores and bulletin) once it has ended, before work starts.
+    # Scheduled reports (workflows.report_schedules): each due run once per period, caught up
+    # by the first pass after an outage; a later pass tells the recipients once it is ready.
+    "report-schedules": {
+        "task": "tasks.reports.run_schedules",
+        "schedule": crontab(minute="*/10"),
+    },
     "appraisal-monthly": {
         "task": "tasks.timers.appraisal_monthly",
         "schedule": crontab(day_of_month=1, hour=6, minute=0),

@@ -11,3 +11,12 @@ def render_report(report_id: int) -> None:
     from workflows.services import report_render
 
     report_render(report_id=report_id)
+
+
+@shared_task(name="tasks.reports.run_schedules", ignore_result=True, soft_time_limit=300)
+def run_schedules() -> str:
+    """Beat's pass over the report schedules: queue each due run (once per period, however many
+    beats or workers race), then tell the recipients of the runs whose report is ready."""
+    from workflows.report_schedules import report_schedules_run
+
+    return str(report_schedules_run())

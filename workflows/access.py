@@ -441,6 +441,23 @@ def can_view_cycle(user, cycle: FeedbackCycle) -> bool:
     return cycle_partner_department(user, cycle) is not None or can_view_case(user, cycle.case)
 
 
+def cycle_list_visible(user) -> QuerySet[FeedbackCycle]:
+    """Feedback cycles the user may see: those of visible cases, and those a department of
+    theirs is a partner of (as can_view_cycle, for a whole list)."""
+    cycles = FeedbackCycle.objects.filter(case__in=case_list_visible(user))
+    headed, staffed = reach_of(user).departments
+    if not headed | staffed:
+        return cycles
+    partner = Q(pk__in=[])
+    for key, organisation in Department.objects.filter(pk__in=headed | staffed).values_list(
+        "key", "organisation"
+    ):
+        partner |= Q(case__organisation=organisation, case__measure__partner_departments__key=key)
+    return FeedbackCycle.objects.filter(
+        Q(pk__in=cycles.values("pk")) | Q(pk__in=FeedbackCycle.objects.filter(partner).values("pk"))
+    )
+
+
 def notification_list_visible(user) -> QuerySet[Notification]:
     """The notification log's rows: for coordinators and auditors, the messages about cases
     within their bound (and, without a case, to people at home there); nothing for others."""

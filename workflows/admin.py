@@ -290,7 +290,7 @@ class CatalogueSourceAdmin(CatalogueWorkbookAdminMixin, AuditedAdmin):
 
 
 # Deadline admin lives in its own module; importing it registers its classes.
-from . import admin_deadlines, admin_supervision  # noqa: E402, F401
+from . import admin_deadlines, admin_report_schedules, admin_supervision  # noqa: E402, F401
 from .channels import admin as channels_admin  # noqa: E402, F401
 
 admin.site.register(Profile, AuditedAdmin)

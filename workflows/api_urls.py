@@ -11,6 +11,7 @@ from .api import (
     ReportViewSet,
     TaskViewSet,
 )
+from .api_supervision_urls import urlpatterns as supervision_urls
 
 app_name = "api"
 
@@ -59,3 +60,4 @@ urlpatterns = [
     ),
     path("v1/reports/<int:pk>/", ReportViewSet.as_view({"get": "retrieve"}), name="report-detail"),
 ]
+urlpatterns += supervision_urls  # the supervision layer (issue 19)

@@ -26,6 +26,7 @@ from .deadlines import (
 )
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
+from .report_schedules import ReportSchedule, ReportScheduleRun
 from .reports import Report, ReportKind, ReportStatus
 from .scheduler import BeatLease
 from .supervision import (
@@ -53,6 +54,8 @@ from .supervision import (
 )
 
 __all__ = [
+    "ReportSchedule",
+    "ReportScheduleRun",
     "BeatLease",
     "Axis",
     "Cadence",

@@ -11,7 +11,12 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "project.settings.local")
 app = Celery("reformflow")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 # Explicit list rather than autodiscovery: tests/test_celery_registry.py checks it.
-app.conf.include = ["tasks.timers", "tasks.notifications", "tasks.reports"]
+app.conf.include = [
+    "tasks.timers",
+    "tasks.notifications",
+    "tasks.reports",
+    "tasks.schedules",
+]
 
 # One queue per kind of work, so a burst of one kind never waits in line before another: a
 # hundred report renders do not hold back the next minute's mail, and a slow sweep does not
@@ -43,6 +48,12 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=8, minute=30),
     },
     # The month's appraisal (督查督办 scores and bulletin) once it has ended, before work starts.
+    # Scheduled reports (workflows.reports.schedules): each due run once per period, caught up
+    # by the first pass after an outage; a later pass tells the recipients once it is ready.
+    "report-schedules": {
+        "task": "tasks.reports.run_schedules",
+        "schedule": crontab(minute="*/10"),
+    },
     "appraisal-monthly": {
         "task": "tasks.timers.appraisal_monthly",
         "schedule": crontab(day_of_month=1, hour=6, minute=0),

@@ -344,6 +344,77 @@ TABLE: list[Row] = [
         method="post",
         data={"reason": "Going again."},
     ),
+    # --- the supervision layer's API (issue 19): reads on A's objects, then each action
+    Row(r"api/v1/(cycles|appraisal)/", anywhere()),
+    Row(r"api/v1/appraisal/scores", anywhere()),
+    Row(r"api/v1/ledger\.(xlsx|docx)", anywhere(), why="the user's own federation's ledger"),
+    Row(r"api/v1/appraisal/(scores)?", on_a(each()), query={"organisation": A}),
+    Row(r"api/v1/ledger\.(xlsx|docx)", on_a(each()), query={"organisation": A, "below": "1"}),
+    Row(
+        r"api/v1/cases/<int:case_id>/(extension-requests|orders|instructions|lights)",
+        on_a(each()),
+    ),
+    Row(r"api/v1/cycles/<int:cycle_id>/(consolidation)?", on_a(each())),
+    Row(r"api/v1/orders/<int:order_id>/history", on_a(each())),
+    Row(
+        r"api/v1/cycles/<int:cycle_id>/inputs",
+        on_a(each(DENIED)),
+        method="post",
+        data={"text": f"{SENTINEL} input."},
+        why="only the measure's partner departments give input; none of these is one",
+    ),
+    Row(
+        r"api/v1/cycles/<int:cycle_id>/report",
+        on_a(each(DENIED, staff=OK), each(DENIED)),
+        method="post",
+        data={"percent": 50, "note": "Half way."},
+        why="the lead department's staff member reports through their own step",
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/extension-requests",
+        on_a(each(DENIED, staff=BAD, head=BAD), each(DENIED)),
+        method="post",
+        data={"percent": 30, "reason": "More time."},
+        why="A's lead department may ask, but one request is already pending: a 400",
+    ),
+    Row(
+        r"api/v1/extension-requests/<int:request_id>/decide",
+        on_a(each(DENIED, head=OK), each(DENIED)),
+        method="post",
+        data={"decision": "approve"},
+        why="the lead department's head decides first; the asker never decides",
+    ),
+    Row(
+        r"api/v1/extension-requests/<int:request_id>/withdraw",
+        on_a(each(DENIED, staff=OK), each(DENIED)),
+        method="post",
+        why="only the person who asked",
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/orders",
+        on_a(COORDINATORS),
+        method="post",
+        data={"colour": "blue", "reason": "Lagging."},
+    ),
+    Row(
+        r"api/v1/orders/<int:order_id>/answer",
+        on_a(each(DENIED, staff=OK, head=OK), each(DENIED)),
+        method="post",
+        data={"text": "Training resumed."},
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/instructions",
+        on_a(each(DENIED, leader=OK)),
+        method="post",
+        data={"text": "Report by Friday."},
+        why="leaders who see the case write instructions on it",
+    ),
+    Row(
+        r"api/v1/instructions/<int:instruction_id>/reply",
+        on_a(each(DENIED, staff=OK, head=OK), each(DENIED)),
+        method="post",
+        data={"text": "Figures attached."},
+    ),
     # --- A's reports: a finished case's completion report, and A's programme report
     Row(r"workflows/reports/<int:report_id>/(status|download)/", on_a(each()), target="completion"),
     Row(r"api/v1/reports/<int:pk>/", on_a(each()), target="completion"),
@@ -525,6 +596,9 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "report_id": report.pk if report else None,
         "cycle_id": world.cycle.pk,
         "department_id": world.department,
+        "request_id": world.case.extension_requests.values_list("pk", flat=True).first(),
+        "order_id": world.case.supervision_orders.values_list("pk", flat=True).first(),
+        "instruction_id": world.case.instructions.values_list("pk", flat=True).first(),
         "fmt": row.target,
         "uidb64": "MQ",
         "token": "not-a-real-token",
@@ -571,6 +645,8 @@ def request(client: Client, url: str, row: Row, world: World):
     if row.method == "get":
         return client.get(url, row.query)
     data = dict(row.data)
+    if url.endswith("/extension-requests"):
+        data["new_date"] = (local_date(world.implementation.due_at) + dt.timedelta(60)).isoformat()
     if url.endswith("/extend"):
         data["new_date"] = (local_date(world.implementation.due_at) + dt.timedelta(60)).isoformat()
     if url.startswith("/api/"):

@@ -68,6 +68,7 @@ from workflows.models import (
     Organisation,
     OrganisationLevel,
     Report,
+    ReportSchedule,
     ScoreEntry,
     ScoreKind,
     SweepFault,
@@ -96,6 +97,8 @@ ROLES = {
     "admin": "admin",
 }
 SIGNED_IN = [role for role in ROLES if role != "anonymous"]
+# A due date an extension may ask for: later than any open task's, within the date horizon.
+FAR_DATE = (dt.date.today() + dt.timedelta(days=700)).isoformat()
 # The provincial federation the world adds below the national one (somewhere to cascade to).
 CHILD_ORGANISATION = "beijing"
 
@@ -111,6 +114,11 @@ def pages(**outcomes):
 
 def api(**outcomes):
     return {"anonymous": API_ANON, **dict.fromkeys(SIGNED_IN, OK), **outcomes}
+
+
+def api_only(**allowed):
+    """An API action everyone signed in is refused but those given."""
+    return api(**{**dict.fromkeys(SIGNED_IN, DENIED), **allowed})
 
 
 def admin_only(admin_outcome=OK):
@@ -354,6 +362,72 @@ EXPECTED: list[Row] = [
         why="202: queued; auditors may ask for a report (it changes no case)",
     ),
     Row(r"api/v1/reports/<int:pk>/", api(staff=DENIED, head=DENIED), why="the programme report"),
+    # --- the supervision layer's API (issue 19): 2.2's case, 2.3's supervision records
+    Row(r"api/v1/(cycles|appraisal)/", api()),
+    Row(r"api/v1/appraisal/scores", api()),
+    Row(r"api/v1/ledger\.(xlsx|docx)", api()),
+    Row(
+        r"api/v1/cases/<int:case_id>/(extension-requests|orders|instructions|lights)",
+        api(leader=DENIED),
+    ),
+    Row(r"api/v1/cycles/<int:cycle_id>/(consolidation)?", api(leader=DENIED)),
+    Row(r"api/v1/orders/<int:order_id>/history", api(leader=DENIED)),
+    Row(
+        r"api/v1/cycles/<int:cycle_id>/inputs",
+        api_only(),
+        method="post",
+        data={"text": "Our input."},
+        why="2.3's only partner is grassroots_work: none of these people",
+    ),
+    Row(
+        r"api/v1/cycles/<int:cycle_id>/report",
+        api_only(staff=OK),
+        method="post",
+        data={"percent": 50, "note": "Half way."},
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/extension-requests",
+        api_only(staff=OK, head=OK),
+        method="post",
+        data={"new_date": FAR_DATE, "percent": 30, "reason": "More time."},
+        why="the responsible department asks for its open task (2.2's head approval)",
+    ),
+    Row(
+        r"api/v1/extension-requests/<int:request_id>/decide",
+        api_only(head=OK),
+        method="post",
+        data={"decision": "approve"},
+    ),
+    Row(
+        r"api/v1/extension-requests/<int:request_id>/withdraw",
+        api_only(staff=OK),
+        method="post",
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/orders",
+        api_only(coordinator=OK, admin=OK),
+        method="post",
+        data={"colour": "blue", "reason": "Lagging."},
+    ),
+    Row(
+        r"api/v1/orders/<int:order_id>/answer",
+        api_only(staff=OK, head=OK),
+        method="post",
+        data={"text": "Resumed."},
+    ),
+    Row(
+        r"api/v1/cases/<int:case_id>/instructions",
+        api_only(),
+        method="post",
+        data={"text": "Report by Friday."},
+        why="the only leader here cannot see 2.2 (404); the others are no leaders (403)",
+    ),
+    Row(
+        r"api/v1/instructions/<int:instruction_id>/reply",
+        api_only(staff=OK, head=OK),
+        method="post",
+        data={"text": "Figures attached."},
+    ),
     # --- viewflow's engine pages
     Row(
         r"engine/",
@@ -565,6 +639,7 @@ def _supervised(implementation: WorkItem, coordinator) -> FeedbackCycle:
     )
     CalendarDay.objects.create(date=dt.date(2030, 10, 1), kind="holiday", name="National Day")
     ChannelSettings.objects.create(channels=["email"])  # the default notification channels
+    ReportSchedule.objects.create(organisation=Organisation.national())  # a report schedule
     return FeedbackCycle.objects.get(case=case, status="open")
 
 
@@ -668,6 +743,9 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
         ),
         "cycle_id": world.cycle.pk,
         "department_id": world.case.lead_department_id,
+        "request_id": world.implementation.case.extension_requests.values("pk").first()["pk"],
+        "order_id": world.implementation.case.supervision_orders.values("pk").first()["pk"],
+        "instruction_id": world.implementation.case.instructions.values("pk").first()["pk"],
         "fmt": "xlsx",
     }
     if "pk" in names:

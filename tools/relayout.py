@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parent.parent
 MOVES: dict[str, str] = json.loads((ROOT / "tools" / "relayout.json").read_text())["moves"]
 PACKAGE_MOVES = {"workflows.channels"}
 SPLITS: dict[str, list[str]] = json.loads((ROOT / "tools" / "relayout.json").read_text())["splits"]
+# Private helpers that became public when their module was split: old name -> new name.
+RENAMES: dict[str, str] = json.loads((ROOT / "tools" / "relayout.json").read_text())["renames"]
 
 
 def module_path(dotted: str) -> Path | None:
@@ -88,6 +90,7 @@ def rewrite_source(source: str) -> str:
     edits: list[tuple[int, int, str]] = []
     attr_renames: dict[str, dict[str, str]] = {}  # local module name -> {attr: new local}
     used_locals = set(re.findall(r"\b\w+\b", source))
+    renamed_names: dict[str, str] = {}
     for node in ast.walk(tree):
         if not isinstance(node, ast.ImportFrom) or node.level or not node.module:
             continue
@@ -97,8 +100,10 @@ def rewrite_source(source: str) -> str:
         for alias in node.names:
             local = alias.asname or alias.name
             full = f"{node.module}.{alias.name}"
-            if not (module_path(full) or full in SPLITS):
-                full = moved(full)
+            path = module_path(full)
+            was_module = full in MOVES and path is not None and path.name == "__init__.py"
+            if was_module or not (path or full in SPLITS):
+                full = moved(full)  # `from workflows import supervision`: the old module
             if module_path(full) or full in SPLITS:
                 # a module object: `from workflows import services`
                 parent, _, leaf = full.rpartition(".")
@@ -106,7 +111,7 @@ def rewrite_source(source: str) -> str:
                     renames: dict[str, str] = {}
                     parts_used: dict[str, str] = {}
                     for attr in set(re.findall(rf"(?<![\w.]){re.escape(local)}\.(\w+)", source)):
-                        part = part_for(full, attr)
+                        part = part_for(full, RENAMES.get(attr, attr))
                         if part == full:
                             continue
                         if part not in parts_used:
@@ -118,12 +123,21 @@ def rewrite_source(source: str) -> str:
                             parts_used[part] = new_local
                             out.append((p_parent, [(p_leaf, new_local)]))
                         renames[attr] = parts_used[part]
+                        if attr in RENAMES:
+                            renames[attr] = f"{parts_used[part]}.{RENAMES[attr]}"
                     attr_renames[local] = renames
                     if not module_path(full):  # the old module is gone: its first part
                         parent, _, leaf = SPLITS[full][0].rpartition(".")
                 out.append((parent, [(leaf, local)]))
             elif base in SPLITS:
-                out.append((part_for(base, alias.name), [(alias.name, alias.asname)]))
+                name = (
+                    RENAMES.get(alias.name, alias.name)
+                    if base.startswith("workflows")
+                    else alias.name
+                )
+                if name != alias.name and not alias.asname:
+                    renamed_names[alias.name] = name
+                out.append((part_for(base, name), [(name, alias.asname)]))
             else:
                 out.append((base, [(alias.name, alias.asname)]))
         # merge by module, keep order
@@ -155,9 +169,10 @@ def rewrite_source(source: str) -> str:
     result = "".join(lines)
     for local, renames in attr_renames.items():
         for attr, new_local in renames.items():
-            result = re.sub(
-                rf"(?<![\w.]){re.escape(local)}\.{re.escape(attr)}\b", f"{new_local}.{attr}", result
-            )
+            target = new_local if "." in new_local else f"{new_local}.{attr}"
+            result = re.sub(rf"(?<![\w.]){re.escape(local)}\.{re.escape(attr)}\b", target, result)
+    for old, new in renamed_names.items():
+        result = re.sub(rf"(?<![\w.]){re.escape(old)}\b", new, result)
     return result
 
 

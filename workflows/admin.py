@@ -11,6 +11,7 @@ from workflows.deadlines import admin as deadlines_admin  # noqa: F401 - registe
 from workflows.models import Profile
 from workflows.notifications.channels import admin as channels_admin  # noqa: F401 - registers
 from workflows.organisations import admin as organisations_admin  # noqa: F401 - registers
+from workflows.reports import admin as reports_admin  # noqa: F401 - registers
 from workflows.supervision import admin as supervision_admin  # noqa: F401 - registers
 
 admin.site.register(Profile, AuditedAdmin)

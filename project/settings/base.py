@@ -362,6 +362,11 @@ SPECTACULAR_SETTINGS = {
         "NotificationKindEnum": "workflows.models.notifications.NotificationKind",
         "ReportKindEnum": "workflows.models.reports.ReportKind",
         "StepKindEnum": "workflows.models.catalogue.StepKind",
+        "CycleStatusEnum": "workflows.models.supervision.CycleStatus",
+        "ExtensionStatusEnum": "workflows.models.supervision.ExtensionStatus",
+        "OrderStatusEnum": "workflows.models.supervision.OrderStatus",
+        "LightEnum": "workflows.models.supervision.Light",
+        "ScoreKindEnum": "workflows.models.supervision.ScoreKind",
     },
 }
 

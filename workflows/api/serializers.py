@@ -297,7 +297,7 @@ class NotificationSerializer(serializers.ModelSerializer):
 
 
 class AssigneeSerializer(serializers.Serializer):
-    """Someone a task may be handed to (access.reassign_candidate_list)."""
+    """Someone a task may be handed to (reassignment.reassign_candidate_list)."""
 
     username = serializers.CharField()
     name = serializers.CharField(source="get_full_name")

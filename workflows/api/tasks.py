@@ -33,6 +33,7 @@ from workflows.api.serializers import (
 )
 from workflows.cases import selectors, services
 from workflows.common import reach as access
+from workflows.common import reassignment
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     COMPLETED_KINDS,
@@ -191,7 +192,7 @@ class TaskViewSet(viewsets.GenericViewSet):
         query = request.query_params.get("q", "")
         if len(query) > 100 or "\x00" in query:
             raise BadRequest("q: at most 100 characters of text.")
-        page = self.paginate_queryset(access.reassign_candidate_list(item, q=query))
+        page = self.paginate_queryset(reassignment.reassign_candidate_list(item, q=query))
         serializer = AssigneeSerializer(page, many=True, context={"item": item})
         return self.get_paginated_response(serializer.data)
 

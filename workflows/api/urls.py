@@ -6,6 +6,7 @@ from drf_spectacular.views import SpectacularAPIView
 from workflows.api.cases import CaseViewSet, MeasureListView
 from workflows.api.logs import AuditEventListView, NotificationListView
 from workflows.api.reports import ReportViewSet
+from workflows.api.supervision_urls import urlpatterns as supervision_urls
 from workflows.api.tasks import TaskViewSet
 
 app_name = "api"
@@ -55,3 +56,4 @@ urlpatterns = [
     ),
     path("v1/reports/<int:pk>/", ReportViewSet.as_view({"get": "retrieve"}), name="report-detail"),
 ]
+urlpatterns += supervision_urls  # the supervision layer (issue 19)

@@ -18,6 +18,7 @@ from workflows.cases.evidence import (
 )
 from workflows.cases.routing import username_of
 from workflows.common import reach as access
+from workflows.common import reassignment
 from workflows.common.bounds import clean_text
 from workflows.common.errors import ReasonRequired, TaskConflict
 from workflows.models import (
@@ -311,18 +312,19 @@ def _set_owner(item: WorkItem, user) -> None:
 
 def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
     """A coordinator of the case's federation (or one above) hands an open task to someone who
-    could act on its step (access.reassign_candidate_list), or back to its queue; the reason is
-    recorded. Anyone else, and the producer of work under review, is refused with the reason."""
+    could act on its step (reassignment.reassign_candidate_list), or back to its queue; the
+    reason is recorded. Anyone else, and the producer of work under review, is refused with
+    the reason."""
     access.check_can_coordinate(by, item.case.organisation)
     reason = clean_text(reason)
     if not reason.strip():
         raise ReasonRequired("A reason is required to reassign a task.")
-    access.check_reassign_target(item, to_user)
+    reassignment.check_reassign_target(item, to_user)
     with item.task.activation():
         item.refresh_from_db()
         if item.status != WorkItemStatus.OPEN:
             raise TaskConflict(_already_done_message(item))
-        access.check_reassign_target(item, to_user)
+        reassignment.check_reassign_target(item, to_user)
         previous = username_of(item.assignee)
         _set_owner(item, to_user)
         audit_record(

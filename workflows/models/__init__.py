@@ -42,6 +42,7 @@ from workflows.models.organisation import (
     OrganisationLevel,
     Profile,
 )
+from workflows.models.report_schedules import ReportSchedule, ReportScheduleRun
 from workflows.models.reports import Report, ReportKind, ReportStatus
 from workflows.models.scheduler import BeatLease
 from workflows.models.supervision import (
@@ -69,6 +70,8 @@ from workflows.models.supervision import (
 )
 
 __all__ = [
+    "ReportSchedule",
+    "ReportScheduleRun",
     "BeatLease",
     "Axis",
     "Cadence",

@@ -13,6 +13,7 @@ class NotificationKind(models.TextChoices):
     DIGEST = "digest", _("Daily digest")
     FEEDBACK = "feedback", _("Progress report reminder")
     SUPERVISION = "supervision", _("Supervision order")
+    REPORT = "report", _("Scheduled report")
 
 
 class NotificationStatus(models.TextChoices):

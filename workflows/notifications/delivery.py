@@ -34,6 +34,9 @@ MAX_ATTEMPTS = 30
 # A claim older than this belongs to a worker that died mid-send: the row goes back to pending.
 STALE_CLAIM = dt.timedelta(minutes=15)
 BATCH_SIZE = 100
+# Periodic by nature, so never folded into the digest (nor held back by the daily cap): the
+# digest itself, and a scheduled report's download link (workflows.reports.schedules).
+NEVER_FOLDED = (NotificationKind.DIGEST, NotificationKind.REPORT)
 
 
 def retry_delay(attempts: int) -> dt.timedelta:
@@ -218,7 +221,7 @@ def notifications_deliver_due(*, now=None, max_batches: int = 1000) -> DeliveryR
         sent_today = _sent_today({n.recipient_id for n in batch}, now)
         by_channel: dict[str, list[Notification]] = defaultdict(list)
         for notification in batch:
-            if notification.kind != NotificationKind.DIGEST and _personal(notification):
+            if notification.kind not in NEVER_FOLDED and _personal(notification):
                 profile = getattr(notification.recipient, "profile", None)
                 counted = (notification.recipient_id, notification.channel)
                 if getattr(profile, "notification_mode", "") == "digest":

@@ -82,7 +82,7 @@ class ReassignForm(forms.Form):
         self.item = item
 
     def clean_to(self):
-        from workflows.common.reach import check_reassign_target
+        from workflows.common.reassignment import check_reassign_target
 
         username = self.cleaned_data["to"].strip()
         user = get_user_model().objects.filter(username=username, is_active=True).first()

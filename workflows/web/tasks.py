@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from workflows.cases import selectors, services
 from workflows.common import reach as access
+from workflows.common import reassignment
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     StepKind,
@@ -222,7 +223,9 @@ def task_reassign(request, task_id):
             return redirect("workflows:task", task_id=task_id)
         for errors in form.errors.values():
             messages.error(request, " ".join(errors))
-    candidates = list(access.reassign_candidate_list(item, q=query)[:REASSIGN_CANDIDATES_SHOWN])
+    candidates = list(
+        reassignment.reassign_candidate_list(item, q=query)[:REASSIGN_CANDIDATES_SHOWN]
+    )
     return render(
         request,
         "workflows/reassign.html",

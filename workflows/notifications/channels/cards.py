@@ -64,6 +64,8 @@ def _kind_lines(notification, context: dict) -> list[str]:
         if payload.get("response_due"):
             lines.append(_line(_("Response due"), str(payload["response_due"])[:10]))
         return lines
+    if notification.kind == NotificationKind.REPORT:
+        return [_line(_("Federation"), md(payload.get("organisation", "")))]
     if notification.kind == NotificationKind.FEEDBACK and payload.get("period_start"):
         period = f"{payload['period_start']} – {payload.get('period_end', '')}"
         return [_line(_("Reporting period"), period)]
@@ -77,6 +79,8 @@ def _link(notification, context: dict) -> str:
 
     if notification.kind == NotificationKind.DIGEST:
         return f"[{_('Open your inbox')}]({context['inbox_url']})"
+    if notification.kind == NotificationKind.REPORT and notification.payload.get("url"):
+        return f"[{_('Download the report')}]({notification.payload['url']})"
     if notification.kind == NotificationKind.SUPERVISION and notification.case_id:
         url = absolute_url(reverse("workflows:supervision", args=[notification.case_id]))
         return f"[{_('Open the case')}]({url})"

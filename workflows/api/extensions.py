@@ -22,9 +22,9 @@ from workflows.common import bounds
 from workflows.models import (
     ExtensionDecision,
     ExtensionRequest,
-    WorkItemStatus,
 )
 from workflows.supervision import extensions
+from workflows.supervision.base import case_open_item
 
 
 class ExtensionDecisionSerializer(serializers.ModelSerializer):
@@ -133,7 +133,7 @@ class CaseExtensionRequestsView(GenericAPIView):
         department's staff and head)."""
         case = visible_case(request, case_id)
         data = parse_input(ExtensionRequestInput, request)
-        item = case.work_items.filter(status=WorkItemStatus.OPEN).order_by("created_at").first()
+        item = case_open_item(case)
         if item is None:
             raise exceptions.ValidationError(_("The case has no open task."))
         row = extensions.extension_request(

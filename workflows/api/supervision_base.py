@@ -9,7 +9,6 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -22,7 +21,6 @@ from workflows.appraisal import scoring as appraisal
 from workflows.cases import selectors
 from workflows.common import bounds
 from workflows.common import reach as access
-from workflows.common.calendar import local_date
 from workflows.models import (
     Case,
 )
@@ -70,11 +68,7 @@ def period_param(request, organisation) -> dt.date:
     month, else last month. A bad value is a 400 naming `period`."""
     text = request.query_params.get("period")
     if text is None:
-        latest = appraisal.latest_period(organisation)
-        if latest:
-            return latest
-        today = local_date(timezone.now())
-        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        return appraisal.period_default(organisation)
     match = _PERIOD.match(text)
     try:
         period = dt.date(int(match[1]), int(match[2]), 1) if match else None

@@ -309,6 +309,15 @@ def latest_period(organisation: Organisation | None = None) -> dt.date | None:
     return entries.order_by("-period").values_list("period", flat=True).first()
 
 
+def period_default(organisation: Organisation | None = None, *, now=None) -> dt.date:
+    """The month an appraisal opens on: the federation's latest scored month, else last month."""
+    latest = latest_period(organisation)
+    if latest:
+        return latest
+    today = local_date(now or timezone.now())
+    return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+
+
 def bulletin_latest(organisation: Organisation | None = None) -> Bulletin | None:
     """The organisation's bulletin of its latest month with score entries (the dashboard's)."""
     latest = latest_period(organisation)

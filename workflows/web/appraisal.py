@@ -41,11 +41,7 @@ def _period(request, organisation=None) -> dt.date:
     try:
         year, month = (int(part) for part in text.split("-")[:2])
     except ValueError:
-        latest = appraisal.latest_period(organisation)
-        if latest:
-            return latest
-        today = local_date(timezone.now())
-        return (today.replace(day=1) - dt.timedelta(days=1)).replace(day=1)
+        return appraisal.period_default(organisation)
     try:
         period = dt.date(year, month, 1)
     except ValueError:

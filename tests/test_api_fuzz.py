@@ -18,9 +18,9 @@ from hypothesis import HealthCheck, settings
 from rest_framework.authtoken.models import Token
 
 from tests.casework import walk_by_services
+from workflows.common import reach
 from workflows.common.calendar import local_date
 from workflows.models import AuditEvent, FeedbackCycle, ScoreEntry, ScoreKind
-from workflows.supervision import cycles as supervision
 from workflows.supervision import cycles as supervision_cycles
 from workflows.supervision import extensions
 from workflows.supervision import instructions as supervision_instructions
@@ -43,7 +43,7 @@ def _supervised(case, coordinator) -> None:
     item = walk_by_services(case, until_kind="implement")
     supervision_cycles.feedback_cycles_open(now=timezone.now())
     cycle = FeedbackCycle.objects.get(case=case)
-    partner = supervision.partner_departments(case).first().staff.first()
+    partner = reach.case_partner_departments(case).first().staff.first()
     supervision_cycles.partner_input_add(cycle=cycle, user=partner, text="Our input.")
     extensions.extension_request(
         item=item,

@@ -1,4 +1,4 @@
-"""The API's pagination. Kept apart from api.py because settings name it: DRF imports it while
+"""The API's pagination. Kept apart from the views because settings name it: DRF imports it while
 `rest_framework.generics` is still loading, so this module imports no DRF views."""
 
 from rest_framework import exceptions

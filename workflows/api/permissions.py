@@ -1,4 +1,4 @@
-"""API permission classes. Kept apart from api.py because settings name them: DRF imports
+"""API permission classes. Kept apart from the views because settings name them: DRF imports
 them while `rest_framework.views` is still loading, so this module imports no DRF views."""
 
 from rest_framework import permissions

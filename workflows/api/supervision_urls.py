@@ -1,4 +1,4 @@
-"""The supervision layer's API routes (included by api_urls.py under `api/`)."""
+"""The supervision layer's API routes (included by api/urls.py under `api/`)."""
 
 from django.urls import path
 

@@ -1,6 +1,6 @@
 """The language a person reads: kept on their profile, applied when they log in.
 
-The switch (`views.set_language`) stores a signed-in person's choice on their Profile, so
+The switch (`web/system.set_language`) stores a signed-in person's choice on their Profile, so
 their pages on any device and their mail follow it; a choice made on the login page waits in
 the session and is stored at login. At login the profile's language, once they have chosen
 one, becomes the language cookie that LocaleMiddleware reads from then on.

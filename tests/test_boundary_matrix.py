@@ -162,13 +162,13 @@ TABLE: list[Row] = [
         data={"notification_mode": "digest"},
     ),
     # --- lists: each user's own reach (their answers are searched for A's marks)
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", anywhere()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", anywhere()),
     Row(r"workflows/reports/", anywhere()),
     Row(r"workflows/appraisal/", anywhere(), why="the user's own federation's ranking"),
     Row(r"workflows/appraisal/bulletin\.pdf", anywhere()),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="xlsx"),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="docx"),
-    Row(r"api/v1/(measures|cases|tasks|reports)/", anywhere()),
+    Row(r"api/v1/(measures|cases|tasks|reports|me/work)/", anywhere()),
     Row(
         r"api/v1/(measures|cases|tasks)/",
         anywhere(),

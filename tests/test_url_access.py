@@ -158,7 +158,7 @@ EXPECTED: list[Row] = [
     Row(r"i18n/setlang/", everyone(REDIRECT), method="post", data={"language": "zh-hans"}),
     # --- Reformflow's pages
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", pages()),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -283,7 +283,7 @@ EXPECTED: list[Row] = [
         why="a new version of 2.4's completion report: coordinators only",
     ),
     # --- the API
-    Row(r"api/v1/(measures|cases|tasks)/", api()),
+    Row(r"api/v1/(measures|cases|tasks|me/work)/", api()),
     Row(
         r"api/v1/cases/",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),

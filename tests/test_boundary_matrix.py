@@ -241,6 +241,19 @@ TABLE: list[Row] = [
         method="post",
         data={"text": f"{SENTINEL} noted."},
     ),
+    Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        on_a(each(DENIED, coordinator=DONE, leader=DONE), each(DENIED, coordinator=DONE)),
+        method="post",
+        data={"note": "Soon."},
+        why="A's coordinators and those above, and the case's own supervising leader, urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        on_a(each(DENIED, coordinator=OK, leader=OK), each(DENIED, coordinator=OK)),
+        method="post",
+        data={"note": "Soon."},
+    ),
     Row(r"workflows/tasks/<int:task_id>/reassign/", on_a(COORDINATORS)),
     Row(
         r"workflows/tasks/<int:task_id>/reassign/",
@@ -595,6 +608,9 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "uidb64": "MQ",
         "token": "not-a-real-token",
     }
+    if "target" in names:  # urging: A's implementation task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.implementation.pk}
     if "pk" in names:
         if text.startswith("api/v1/reports"):
             return {"pk": report.pk}

@@ -109,7 +109,7 @@ def test_chinese_users_read_my_work_in_chinese(client, case, demo_users):
     with at(LAUNCHED):
         client.force_login(staff)
         page = client.get(MY_WORK, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
-    assert "我的待办" in page and "起草实施方案" in page
+    assert "我的待办" in page and "起草实施方案" in page and "项待办" in page
 
 
 def _queries(client, user) -> int:

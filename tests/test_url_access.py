@@ -174,6 +174,21 @@ EXPECTED: list[Row] = [
         why="AuditorsReadOnlyMiddleware answers an auditor's post 403 before the view runs",
     ),
     Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"note": "Soon."},
+        why="coordinators of the case's federation and its supervising leader urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"note": "Soon."},
+    ),
+    Row(
         r"workflows/tasks/<int:task_id>/reassign/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
         why="the picker: coordinators of the case's federation (or above) only",
@@ -738,6 +753,9 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
         "instruction_id": world.implementation.case.instructions.values("pk").first()["pk"],
         "fmt": "xlsx",
     }
+    if "target" in names:  # urging: the approval task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.approval.pk}
     if "pk" in names:
         if re.search(r"/(complete|progress|override-guard|resume)$", text):
             # The implementation step: claimed by the staff member, paused by the coordinator.

@@ -1,11 +1,14 @@
 """My work in the JSON API: `GET /api/v1/me/work/`, the same list as the page."""
 
+from django.core.exceptions import ObjectDoesNotExist, PermissionDenied
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import exceptions, serializers
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
-from . import worklist
+from . import access, urging, worklist
+from .api import _errors, _input
+from .models import UrgeTarget
 
 # At most this many items per answer; `?limit=` asks for fewer.
 WORK_LIMIT = 100
@@ -80,3 +83,56 @@ class MyWorkView(GenericAPIView):
         entries = worklist.work_list(request.user, limit=int(raw))
         data = {"count": worklist.work_count(request.user), "results": entries}
         return Response(WorkListSerializer(data).data)
+
+
+class UrgeInputSerializer(serializers.Serializer):
+    note = serializers.CharField(
+        required=False, allow_blank=True, max_length=urging.NOTE_MAX, help_text="Optional note"
+    )
+
+
+class UrgeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="pk")
+    target = serializers.ChoiceField(choices=UrgeTarget.choices)
+    target_id = serializers.IntegerField()
+    case = serializers.IntegerField(source="case_id")
+    by = serializers.CharField(source="by.username")
+    note = serializers.CharField()
+    at = serializers.DateTimeField()
+
+
+@extend_schema(tags=["urging"])
+class UrgeView(GenericAPIView):
+    serializer_class = UrgeInputSerializer
+
+    @extend_schema(
+        operation_id="urge",
+        parameters=[
+            OpenApiParameter("target", str, OpenApiParameter.PATH, enum=UrgeTarget.values),
+            OpenApiParameter("item_id", int, OpenApiParameter.PATH),
+        ],
+        request=UrgeInputSerializer,
+        responses={201: UrgeSerializer, **_errors(400, 403, 404)},
+        examples=[OpenApiExample("With a note", value={"note": "Please answer by Friday."})],
+    )
+    def post(self, request, target: str, item_id: int):
+        """Urge (催办) the holders of an open task, extension request, order or instruction:
+        coordinators and the supervising leader, once per item per working day."""
+        if target not in UrgeTarget.values:
+            raise exceptions.NotFound()
+        try:
+            item = urging.item_get(target=target, pk=item_id)
+        except ObjectDoesNotExist as exc:
+            raise exceptions.NotFound() from exc
+        if not access.can_view_case(request.user, item.case):
+            raise exceptions.NotFound()
+        data = _input(UrgeInputSerializer, request)
+        try:
+            urge = urging.item_urge(
+                user=request.user, target=target, item=item, note=data.get("note", "")
+            )
+        except urging.UrgeRefused as exc:
+            raise exceptions.ValidationError({"detail": exc.messages}) from exc
+        except PermissionDenied as exc:
+            raise exceptions.PermissionDenied(str(exc)) from exc
+        return Response(UrgeSerializer(urge).data, status=201)

@@ -20,6 +20,7 @@ class ReformApp(Application):
     index_path = path("", views.home, name="index")
     dashboard_path = path("dashboard/", views.dashboard, name="dashboard")
     work_path = path("my-work/", views_work.my_work, name="my_work")
+    urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
     inbox_path = path("inbox/", views.inbox, name="inbox")
     queue_path = path("queue/", views.queue, name="queue")
     archive_path = path("archive/", views.archive, name="archive")

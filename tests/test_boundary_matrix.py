@@ -162,13 +162,13 @@ TABLE: list[Row] = [
         data={"notification_mode": "digest"},
     ),
     # --- lists: each user's own reach (their answers are searched for A's marks)
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", anywhere()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", anywhere()),
     Row(r"workflows/reports/", anywhere()),
     Row(r"workflows/appraisal/", anywhere(), why="the user's own federation's ranking"),
     Row(r"workflows/appraisal/bulletin\.pdf", anywhere()),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="xlsx"),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="docx"),
-    Row(r"api/v1/(measures|cases|tasks|reports)/", anywhere()),
+    Row(r"api/v1/(measures|cases|tasks|reports|me/work)/", anywhere()),
     Row(
         r"api/v1/(measures|cases|tasks)/",
         anywhere(),
@@ -240,6 +240,19 @@ TABLE: list[Row] = [
         on_a(each(DONE, auditor=DENIED)),
         method="post",
         data={"text": f"{SENTINEL} noted."},
+    ),
+    Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        on_a(each(DENIED, coordinator=DONE, leader=DONE), each(DENIED, coordinator=DONE)),
+        method="post",
+        data={"note": "Soon."},
+        why="A's coordinators and those above, and the case's own supervising leader, urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        on_a(each(DENIED, coordinator=OK, leader=OK), each(DENIED, coordinator=OK)),
+        method="post",
+        data={"note": "Soon."},
     ),
     Row(r"workflows/tasks/<int:task_id>/reassign/", on_a(COORDINATORS)),
     Row(
@@ -595,6 +608,9 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "uidb64": "MQ",
         "token": "not-a-real-token",
     }
+    if "target" in names:  # urging: A's implementation task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.implementation.pk}
     if "pk" in names:
         if text.startswith("api/v1/reports"):
             return {"pk": report.pk}

@@ -158,7 +158,7 @@ EXPECTED: list[Row] = [
     Row(r"i18n/setlang/", everyone(REDIRECT), method="post", data={"language": "zh-hans"}),
     # --- Reformflow's pages
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", pages()),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -172,6 +172,21 @@ EXPECTED: list[Row] = [
         method="post",
         data={"text": "A comment."},
         why="AuditorsReadOnlyMiddleware answers an auditor's post 403 before the view runs",
+    ),
+    Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"note": "Soon."},
+        why="coordinators of the case's federation and its supervising leader urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"note": "Soon."},
     ),
     Row(
         r"workflows/tasks/<int:task_id>/reassign/",
@@ -283,7 +298,7 @@ EXPECTED: list[Row] = [
         why="a new version of 2.4's completion report: coordinators only",
     ),
     # --- the API
-    Row(r"api/v1/(measures|cases|tasks)/", api()),
+    Row(r"api/v1/(measures|cases|tasks|me/work)/", api()),
     Row(
         r"api/v1/cases/",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -738,6 +753,9 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
         "instruction_id": world.implementation.case.instructions.values("pk").first()["pk"],
         "fmt": "xlsx",
     }
+    if "target" in names:  # urging: the approval task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.approval.pk}
     if "pk" in names:
         if re.search(r"/(complete|progress|override-guard|resume)$", text):
             # The implementation step: claimed by the staff member, paused by the coordinator.

@@ -12,6 +12,7 @@ from .api import (
     TaskViewSet,
 )
 from .api_supervision_urls import urlpatterns as supervision_urls
+from .api_work import MyWorkView, UrgeView
 
 app_name = "api"
 
@@ -23,6 +24,8 @@ def _task_action(method: str):
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/measures/", MeasureListView.as_view(), name="measure-list"),
+    path("v1/me/work/", MyWorkView.as_view(), name="me-work"),
+    path("v1/urge/<str:target>/<int:item_id>", UrgeView.as_view(), name="urge"),
     path("v1/cases/", CaseViewSet.as_view({"get": "list", "post": "create"}), name="case-list"),
     path("v1/cases/<int:pk>/", CaseViewSet.as_view({"get": "retrieve"}), name="case-detail"),
     path(

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, selectors, services
+from . import access, cascade, deadlines, forms, health, languages, selectors, services, worklist
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -37,6 +37,8 @@ from .models import (
 from .models.organisation import bilingual
 
 PAGE_SIZE = 50
+# Home shows this many of My work's most urgent items.
+HOME_WORK_SHOWN = 5
 
 
 CASE_HISTORY_SHOWN = 100
@@ -61,6 +63,9 @@ def home(request):
         "is_staff_member": bool(staffed),
         "is_leader": bool(access.user_leader_role_ids(user)),
         "is_admin": user.is_staff,
+        # Home opens on the most urgent of My work.
+        "work": worklist.work_list(user, limit=HOME_WORK_SHOWN),
+        "work_count": worklist.work_count(user),
         "inbox_count": selectors.work_item_list_inbox(user).count(),
         "queue_count": selectors.work_item_list_queue(user).count(),
         "source": CatalogueSource.objects.first(),

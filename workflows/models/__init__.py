@@ -52,8 +52,11 @@ from .supervision import (
     SummonsMeeting,
     SupervisionOrder,
 )
+from .urging import Urge, UrgeTarget
 
 __all__ = [
+    "Urge",
+    "UrgeTarget",
     "ReportSchedule",
     "ReportScheduleRun",
     "BeatLease",

@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from . import figures
+from .figures import AspectBar
 from .models import (
-    Aspect,
     AuditEvent,
     Case,
     CatalogueSource,
@@ -75,14 +76,6 @@ class MeasureSection:
     @property
     def anchor(self) -> str:
         return "measure-" + self.measure.code.replace(".", "-")
-
-
-@dataclass
-class AspectBar:
-    aspect: Aspect
-    percent: int
-    launched: int
-    measures: int
 
 
 @dataclass
@@ -214,27 +207,6 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
                 ).days
 
 
-def _aspect_bars(sections: list[MeasureSection]) -> list[AspectBar]:
-    grouped: dict[int, list[MeasureSection]] = defaultdict(list)
-    aspects: dict[int, Aspect] = {}
-    for section in sections:
-        grouped[section.measure.aspect_id].append(section)
-        aspects[section.measure.aspect_id] = section.measure.aspect
-    bars = []
-    for aspect_id, rows in grouped.items():
-        # A measure not launched yet counts as 0 % of its aspect.
-        total = sum(row.case.percent_complete if row.case else 0 for row in rows)
-        bars.append(
-            AspectBar(
-                aspect=aspects[aspect_id],
-                percent=round(total / len(rows)),
-                launched=sum(1 for row in rows if row.case),
-                measures=len(rows),
-            )
-        )
-    return bars
-
-
 def _provenance(source: CatalogueSource | None) -> tuple[list[tuple[str, str]], str]:
     """The loaded catalogue's provenance notes, and PROVENANCE.md if the shipped one is loaded."""
     if source is None:
@@ -273,10 +245,8 @@ def report_data_collect(
     _fill_sections(sections, as_of=as_of, excerpt=AUDIT_EXCERPT_LENGTH[report.kind])
     if on_progress:
         on_progress(30)
-    open_items = [s.open_item for s in sections if s.open_item is not None]
-    paused = [i for i in open_items if getattr(i, "paused_at", None)]
-    overdue = sum(1 for s in sections if s.overdue)
-    no_deadline = sum(1 for i in open_items if i.due_at is None and i not in paused)
+    # The same counts as the dashboard's (workflows.figures), so web and PDF agree.
+    steps = figures.step_counts([s.open_item for s in sections if s.open_item], as_of)
     source = CatalogueSource.objects.order_by("pk").first()
     notes, provenance_file = _provenance(source)
     return ReportData(
@@ -286,11 +256,11 @@ def report_data_collect(
         generated_by=_display_name(report.requested_by)
         or _("Reformflow, automatically on completion"),
         sections=sections,
-        aspect_bars=_aspect_bars(sections),
-        on_time=len(open_items) - len(paused) - overdue - no_deadline,
-        overdue=overdue,
-        no_deadline=no_deadline,
-        paused=len(paused),
+        aspect_bars=figures.aspect_bars([(s.measure, s.case) for s in sections]),
+        on_time=steps.on_time,
+        overdue=steps.overdue,
+        no_deadline=steps.no_deadline,
+        paused=steps.paused,
         provenance_notes=notes,
         provenance_file=provenance_file,
     )

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_desk, views_supervision
+from . import views, views_dashboard, views_desk, views_supervision
 from .flows import MeasureFlow
 
 
@@ -19,6 +19,12 @@ class ReformApp(Application):
 
     index_path = path("", views.home, name="index")
     dashboard_path = path("dashboard/", views.dashboard, name="dashboard")
+    dashboard_cases_path = path(
+        "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"
+    )
+    dashboard_wall_path = path(
+        "dashboard/wall/", views_dashboard.dashboard_wall, name="dashboard_wall"
+    )
     inbox_path = path("inbox/", views.inbox, name="inbox")
     queue_path = path("queue/", views.queue, name="queue")
     archive_path = path("archive/", views.archive, name="archive")

@@ -35,6 +35,7 @@ from .models import (
     WorkItem,
 )
 from .models.organisation import bilingual
+from .views_dashboard import dashboard_context
 
 PAGE_SIZE = 50
 
@@ -117,6 +118,8 @@ def dashboard(request):
             "selected_level": level or "",
             # The bulletin of the federation shown (the user's own when none is chosen).
             "bulletin_organisation": organisation or home,
+            # Figure tiles and charts (workflows/views_dashboard.py), as the programme PDF's.
+            **dashboard_context(request.user, organisation),
         },
     )
 

@@ -5,7 +5,10 @@
   if (!source || typeof echarts === "undefined") { return; }
   var data = JSON.parse(source.textContent);
   var wall = document.body.classList.contains("rf-wall");
-  var font = wall ? 22 : 12;
+  var font = wall ? 20 : 12;
+  // A phone: narrower labels, so the bars keep most of the width.
+  var narrow = !wall && window.innerWidth < 600;
+  var labelWidth = wall ? 380 : narrow ? 100 : 160;
   var colours = {green: "#2e7d32", yellow: "#f9a825", red: "#c62828"};
   var charts = [];
 
@@ -22,10 +25,10 @@
     });
     charts.push(chart);
   }
-  var axisText = {fontSize: font, width: wall ? 420 : 160, overflow: "truncate"};
+  var axisText = {fontSize: font, width: labelWidth, overflow: "truncate"};
 
   draw("aspects", {
-    grid: {left: wall ? 440 : 170, right: 40, top: 10, bottom: 24},
+    grid: {left: labelWidth + 10, right: 40, top: 10, bottom: 24},
     xAxis: {type: "value", max: 100, axisLabel: {fontSize: font, formatter: "{value}%"}},
     yAxis: {type: "category", inverse: true, data: data.aspects.labels, axisLabel: axisText},
     tooltip: {},
@@ -34,7 +37,7 @@
   }, function (p) { return data.aspects.urls[p.dataIndex]; });
 
   draw("lights", {
-    grid: {left: wall ? 440 : 170, right: 20, top: 30, bottom: 24},
+    grid: {left: labelWidth + 10, right: 30, top: 30, bottom: 24},
     legend: {top: 0, textStyle: {fontSize: font}},
     xAxis: {type: "value", minInterval: 1, axisLabel: {fontSize: font}},
     yAxis: {type: "category", inverse: true, data: data.lights.labels, axisLabel: axisText},
@@ -54,7 +57,7 @@
   }, function () { return data.overdue.url; });
 
   draw("rollup", {
-    grid: {left: wall ? 300 : 130, right: 20, top: 30, bottom: 24},
+    grid: {left: labelWidth + 10, right: 30, top: 30, bottom: 24},
     legend: {top: 0, textStyle: {fontSize: font}},
     xAxis: {type: "value", minInterval: 1, axisLabel: {fontSize: font}},
     yAxis: {type: "category", inverse: true, data: data.rollup.labels, axisLabel: axisText},

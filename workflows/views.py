@@ -35,6 +35,7 @@ from .models import (
     WorkItem,
 )
 from .models.organisation import bilingual
+from .timeline import case_timeline, timeline_svg
 from .views_dashboard import dashboard_context
 
 PAGE_SIZE = 50
@@ -195,6 +196,9 @@ def case_detail(request, case_id):
             "is_coordinator": access.is_coordinator(request.user),
             "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
             "cascade_form": _cascade_form(case, request.user),
+            # Steps against their due dates (workflows/timeline.py), as in the completion PDF.
+            "timeline": timeline_svg(case_timeline(case)),
+            "completion_report": case.reports.filter(kind="completion").order_by("-pk").first(),
         },
     )
 

@@ -8,7 +8,7 @@
   var font = wall ? 20 : 12;
   // A phone: narrower labels, so the bars keep most of the width.
   var narrow = !wall && window.innerWidth < 600;
-  var labelWidth = wall ? 380 : narrow ? 100 : 160;
+  var labelWidth = wall ? 250 : narrow ? 100 : 160;
   var colours = {green: "#2e7d32", yellow: "#f9a825", red: "#c62828"};
   var charts = [];
 
@@ -25,11 +25,11 @@
     });
     charts.push(chart);
   }
-  var axisText = {fontSize: font, width: labelWidth, overflow: "truncate"};
+  var axisText = {fontSize: font, width: labelWidth, overflow: "truncate", interval: 0};
 
   draw("aspects", {
     grid: {left: labelWidth + 10, right: 40, top: 10, bottom: 24},
-    xAxis: {type: "value", max: 100, axisLabel: {fontSize: font, formatter: "{value}%"}},
+    xAxis: {type: "value", max: 100, splitNumber: wall ? 2 : 5, axisLabel: {fontSize: font, formatter: "{value}%"}},
     yAxis: {type: "category", inverse: true, data: data.aspects.labels, axisLabel: axisText},
     tooltip: {},
     series: [{type: "bar", name: data.aspects.name, data: data.aspects.values, itemStyle: {color: "#3949ab"},

@@ -18,6 +18,7 @@ from django.utils.translation import gettext as _
 
 from . import figures
 from .figures import AspectBar
+from .markdown_text import markdown_to_html
 from .models import (
     AuditEvent,
     Case,
@@ -96,6 +97,20 @@ class ReportData:
     @property
     def open_steps(self) -> int:
         return self.on_time + self.overdue + self.no_deadline + self.paused
+
+    @property
+    def launched_sections(self) -> list[MeasureSection]:
+        return [s for s in self.sections if s.case is not None]
+
+    @property
+    def unlaunched_sections(self) -> list[MeasureSection]:
+        """Measures without a case: one table in the programme report, not a page each."""
+        return [s for s in self.sections if s.case is None]
+
+    @property
+    def provenance_html(self):
+        """PROVENANCE.md as formatted text (a safe Markdown subset: workflows/markdown_text)."""
+        return markdown_to_html(self.provenance_file) if self.provenance_file else ""
 
 
 def _display_name(user) -> str:

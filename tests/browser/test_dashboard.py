@@ -106,3 +106,14 @@ def test_the_dashboard_weight(fresh_page, signed_in, programme):
     assert total <= 1200 * 1024
     total, by_url = first_load(fresh_page(signed_in("coordinator.office")), "/workflows/inbox/")
     assert not any("echarts" in url for url in by_url), "ECharts only on the dashboard"
+
+
+def test_on_a_phone_the_case_timeline_scrolls_within_itself(fresh_page, signed_in, programme):
+    page = fresh_page(signed_in("coordinator.office"), viewport=PHONE)
+    page.goto(f"/workflows/cases/{programme['1.1'].pk}/")
+    chart = page.locator("svg.rf-timeline-chart")
+    expect(chart).to_be_visible()
+    assert chart.bounding_box()["width"] >= 600  # readable type, scrolled within its box
+    assert page.evaluate(SIDEWAYS_JS) <= 0
+    steps = page.locator("table.rf-steps tbody td[data-label]").first
+    assert steps.evaluate("td => getComputedStyle(td).display") == "block"

@@ -163,6 +163,7 @@ TABLE: list[Row] = [
     ),
     # --- lists: each user's own reach (their answers are searched for A's marks)
     Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", anywhere()),
+    Row(r"workflows/dashboard/(cases|wall)/", anywhere(), why="figures and cases in own reach"),
     Row(r"workflows/reports/", anywhere()),
     Row(r"workflows/appraisal/", anywhere(), why="the user's own federation's ranking"),
     Row(r"workflows/appraisal/bulletin\.pdf", anywhere()),
@@ -211,6 +212,8 @@ TABLE: list[Row] = [
     ),
     # --- A's scope, asked for by name
     Row(r"workflows/dashboard/", on_a(each()), query={"organisation": A}),
+    Row(r"workflows/dashboard/(cases|wall)/", on_a(each()), query={"organisation": A}),
+    Row(r"workflows/dashboard/cases/", on_a(each()), query={"within": A, "overdue": "1"}),
     Row(r"workflows/appraisal/", on_a(each()), query={"organisation": A}),
     Row(
         r"workflows/appraisal/",

@@ -24,6 +24,7 @@ from weasyprint.urls import URLFetcher, URLFetcherResponse
 
 from .models import ReportKind
 from .report_data import ReportData
+from .timeline import case_timeline, timeline_svg
 
 # Documents are rendered with this base URL; the host is reserved (RFC 2606), never resolved.
 STATIC_BASE_URL = "https://static.reformflow.invalid/"
@@ -90,6 +91,12 @@ def report_html(data: ReportData) -> str:
             "report": data.report,
             "aspect_chart": aspect_progress_svg(data),
             "deadline_chart": open_steps_svg(data),
+            # The case page's timeline (workflows/timeline.py), drawn the same way.
+            "case_timeline": timeline_svg(
+                case_timeline(data.sections[0].case, as_of=data.as_of, items=data.sections[0].items)
+            )
+            if data.report.kind == ReportKind.COMPLETION and data.sections[0].case
+            else "",
         },
     )
 

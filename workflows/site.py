@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_desk, views_supervision, views_work
+from . import views, views_dashboard, views_desk, views_supervision, views_work
 from .flows import MeasureFlow
 
 
@@ -21,6 +21,12 @@ class ReformApp(Application):
     dashboard_path = path("dashboard/", views.dashboard, name="dashboard")
     work_path = path("my-work/", views_work.my_work, name="my_work")
     urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
+    dashboard_cases_path = path(
+        "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"
+    )
+    dashboard_wall_path = path(
+        "dashboard/wall/", views_dashboard.dashboard_wall, name="dashboard_wall"
+    )
     inbox_path = path("inbox/", views.inbox, name="inbox")
     queue_path = path("queue/", views.queue, name="queue")
     archive_path = path("archive/", views.archive, name="archive")

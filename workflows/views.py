@@ -35,6 +35,8 @@ from .models import (
     WorkItem,
 )
 from .models.organisation import bilingual
+from .timeline import case_timeline, timeline_svg
+from .views_dashboard import dashboard_context
 
 PAGE_SIZE = 50
 # Home shows this many of My work's most urgent items.
@@ -122,6 +124,8 @@ def dashboard(request):
             "selected_level": level or "",
             # The bulletin of the federation shown (the user's own when none is chosen).
             "bulletin_organisation": organisation or home,
+            # Figure tiles and charts (workflows/views_dashboard.py), as the programme PDF's.
+            **dashboard_context(request.user, organisation),
         },
     )
 
@@ -197,6 +201,9 @@ def case_detail(request, case_id):
             "is_coordinator": access.is_coordinator(request.user),
             "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
             "cascade_form": _cascade_form(case, request.user),
+            # Steps against their due dates (workflows/timeline.py), as in the completion PDF.
+            "timeline": timeline_svg(case_timeline(case)),
+            "completion_report": case.reports.filter(kind="completion").order_by("-pk").first(),
         },
     )
 

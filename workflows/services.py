@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from . import access, lights, supervision
+from . import access, lights, rag, supervision
 from .audit import audit_record
 from .bounds import clean_text
 from .db_router import replica_reads
@@ -347,7 +347,8 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
                     case=case.parent_case,
                     data={"child_case": case.pk, "organisation": case.organisation.code},
                 )
-        lights.case_lights_refresh(case=case, now=now)
+        light = lights.case_lights_refresh(case=case, now=now)
+        rag.case_rag_settle(case=case, light=light, outcome=outcome)  # issue 17
     return item
 
 

@@ -16,7 +16,18 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, selectors, services, worklist
+from . import (
+    access,
+    cascade,
+    deadlines,
+    decision_context,
+    forms,
+    health,
+    languages,
+    selectors,
+    services,
+    worklist,
+)
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -131,6 +142,7 @@ def dashboard(request):
 
 
 def _task_list(request, queryset, *, title, empty, template="workflows/task_list.html"):
+    queryset = decision_context.round_marks(queryset)  # issue 17: returned/resubmitted marks
     return render(
         request, template, {"page": _page(request, queryset), "title": title, "empty": empty}
     )
@@ -312,6 +324,8 @@ def task_detail(request, task_id):
         refusal = str(exc)
     action = request.POST.get("action", "")
     form = _form_for(item)
+    decision = decision_context.decision_context(item)  # issue 17: what is decided
+    decision_context.prefill(form, item, decision)
     if request.method == "POST":
         if action == "claim":
             try:
@@ -342,6 +356,7 @@ def task_detail(request, task_id):
             "item": item,
             "case": case,
             "form": form,
+            "decision": decision,
             "complete_form": forms.CompleteImplementationForm()
             if item.kind == StepKind.IMPLEMENT
             else None,

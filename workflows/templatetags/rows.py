@@ -24,6 +24,7 @@ from .badges import (
     words,
 )
 from .reform_dates import local_datetime
+from .round_badges import round_badges
 
 register = template.Library()
 
@@ -78,6 +79,7 @@ def task_rows(items) -> str:
         status = item.get_status_display()
         if item.outcome:
             status = f"{status} · {item.get_outcome_display()}"
+        status = format_html("{}{}", status, round_badges(item))  # issue 17
         rows.append(
             format_html(
                 '<tr><td><a href="{}">{} {}</a></td><td data-label="{}"><a href="{}">{}</a></td>'

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, selectors, services
+from . import access, cascade, deadlines, forms, health, languages, selectors, services, wording
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -169,7 +169,9 @@ def case_detail(request, case_id):
     # The latest events only: a national case collects one per child completing, and the audit
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
-    latest = list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    latest = wording.events_primed(
+        list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    )
     latest.reverse()
     return render(
         request,

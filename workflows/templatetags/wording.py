@@ -1,0 +1,49 @@
+"""Template filters over workflows.wording: verbs, step kinds, event details and people."""
+
+from django import template
+
+from workflows import wording
+
+register = template.Library()
+
+
+@register.filter
+def verb_words(verb: str) -> str:
+    """'task_created' → 'Step opened'."""
+    return wording.verb_label(verb or "")
+
+
+@register.filter
+def event_words(event) -> str:
+    """An audit event as one phrase ('Cascaded to Guangdong, Beijing')."""
+    return wording.event_sentence(event)
+
+
+@register.filter
+def kind_words(kind: str) -> str:
+    """'implement' → 'Implement'."""
+    return wording.kind_label(kind or "")
+
+
+@register.filter
+def detail_lines(data) -> list[tuple[str, str]]:
+    """An event's data as (label, value) lines."""
+    return wording.detail_lines(data)
+
+
+@register.filter
+def event_details(event) -> list[tuple[str, str]]:
+    """An audit event's data as (label, value) lines, less what its row already shows."""
+    return wording.event_details(event)
+
+
+@register.filter
+def person(user) -> str:
+    """Full name, falling back to the user name."""
+    return wording.person(user)
+
+
+@register.simple_tag
+def zone_words() -> str:
+    """The active time zone in words ('Beijing time'), never an abbreviation like 'CST'."""
+    return wording.zone_name()

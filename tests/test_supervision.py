@@ -354,7 +354,7 @@ def test_a_lagging_department_receives_an_orange_order_automatically(case):
         "network_work.head@example.org",
         "network_work.staff@example.org",
     ]
-    assert "Supervision order (orange)" in supervision_mail[0].subject
+    assert "Supervision order (Orange)" in supervision_mail[0].subject
     sweep(beijing(2027, 3, 29, 18))  # rung 3: red order supersedes the orange one
     order.refresh_from_db()
     assert order.status == OrderStatus.STEPPED_UP

@@ -72,3 +72,43 @@ def test_details_are_lines_not_dicts(db):
         lines = wording.detail_lines(event.data)
         assert lines == [("From", "a.b"), ("To", "c.d"), ("Kind", "Submit")]
         assert wording.event_sentence(event) == "Step reassigned to c.d"
+
+
+def test_one_confirmation_saying_where_the_work_went(client, launch):
+    from django.contrib.messages import get_messages
+
+    from tests.casework import claim, open_item_of, routed_user, submit
+
+    case = launch("2.2")
+    item = open_item_of(case)
+    staff = routed_user(item)
+    claim(client, staff, item)
+    response = submit(client, staff, item, "Plan attached.")
+    messages = [str(m) for m in get_messages(response.wsgi_request)]
+    assert messages[-1] == "Submitted to the head of the Network Work Department."
+    # Shown once: as the banner, not again in the toast.
+    page = client.get(response.url)
+    html = page.content.decode()
+    assert html.count("Submitted to the head of the Network Work Department.") == 1
+    assert re.search(r"<vf-snackbar[^>]*>\s*</vf-snackbar>", html)
+
+    head = routed_user(open_item_of(case))
+    client.force_login(head)
+    client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
+    response = client.post(
+        reverse("workflows:task", args=[open_item_of(case).pk]),
+        {"action": "decide", "decision": "return", "comment": "请补充材料"},
+    )
+    message = [str(m) for m in get_messages(response.wsgi_request)][-1]
+    assert message.startswith("已退回修改，转") and message.endswith("办理。"), message
+
+
+def test_launch_and_cascade_messages_use_proper_plurals():
+    with translation.override("en"):
+        assert wording.launch_message(1, 0) == "1 case launched."
+        assert wording.launch_message(2, 1) == "2 cases launched, 1 already open."
+        assert wording.cascade_message(1, 0) == "1 child case launched."
+        assert wording.cascade_message(0, 2) == "0 child cases launched, 2 already there."
+    with translation.override("zh-hans"):
+        assert wording.launch_message(2, 1) == "已启动 2 项，1 项已在办理中。"
+        assert wording.cascade_message(1, 0) == "已向下级部署 1 项。"

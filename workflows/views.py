@@ -233,8 +233,7 @@ def case_cascade(request, case_id):
         else:
             messages.success(
                 request,
-                _("%(created)d child case(s) launched, %(existing)d already there.")
-                % {"created": len(result.created), "existing": len(result.existing)},
+                wording.cascade_message(len(result.created), len(result.existing)),
             )
     return redirect(reverse("workflows:case", args=[case.pk]) + "#children")
 
@@ -321,7 +320,7 @@ def task_detail(request, task_id):
                 messages.error(request, str(exc))
                 return redirect("workflows:task", task_id=item.pk)
             else:
-                messages.success(request, _("Saved."))
+                messages.success(request, wording.handoff_message(item))
                 if item.kind == StepKind.IMPLEMENT and action != "complete":
                     return redirect("workflows:task", task_id=item.pk)
                 return redirect("workflows:case", case_id=item.case_id)
@@ -463,7 +462,7 @@ def notification_preferences(request):
         services.notification_mode_set(
             user=request.user, mode=form.cleaned_data["notification_mode"]
         )
-        messages.success(request, _("Saved."))
+        messages.success(request, _("Your notification preference is saved."))
         return redirect("workflows:preferences")
     return render(request, "workflows/preferences.html", {"form": form})
 
@@ -533,8 +532,7 @@ def launch(request):
                 created += was_created
             messages.success(
                 request,
-                _("%(created)d case(s) launched, %(skipped)d already open.")
-                % {"created": created, "skipped": len(measures) - created},
+                wording.launch_message(created, len(measures) - created),
             )
             return redirect("workflows:dashboard")
     return render(request, "workflows/launch.html", {"form": form})

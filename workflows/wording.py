@@ -9,7 +9,7 @@ from collections.abc import Iterable
 
 from django.utils import formats, timezone
 from django.utils.dateparse import parse_datetime
-from django.utils.translation import gettext, pgettext_lazy
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from .models import StepKind
@@ -261,3 +261,78 @@ def zone_name(zone=None) -> str:
     key = str(zone or timezone.get_current_timezone())
     label = ZONES.get(key)
     return str(label) if label is not None else key.replace("_", " ")
+
+
+def holder(item) -> str:
+    """Who a work item now waits on, in words: a department's head, a leader, a person or a
+    department's staff (the role first: 'the head of the Network Work Department')."""
+    if item.department_id and item.for_head:
+        return gettext("the head of the %(department)s") % {"department": item.department.title}
+    if item.leader_role_id:
+        return item.leader_role.title
+    if item.assignee_id:
+        return person(item.assignee)
+    if item.department_id:
+        return gettext("the staff of the %(department)s") % {"department": item.department.title}
+    return ""
+
+
+DONE_WORDS = {
+    "submitted": _("Submitted"),
+    "approved": _("Approved"),
+    "returned": _("Returned for rework"),
+    "completed": _("Completed"),
+}
+
+
+def handoff_message(item) -> str:
+    """The confirmation after acting on a task, saying what happened and where the case went:
+    'Submitted to the head of the Network Work Department.'"""
+    from .models import WorkItem, WorkItemStatus
+
+    item.refresh_from_db(fields=["status", "outcome"])
+    if item.status == WorkItemStatus.OPEN:
+        return gettext("Progress reported.")
+    done = str(DONE_WORDS.get(item.outcome, _("Done")))
+    following = (
+        WorkItem.objects.filter(case_id=item.case_id, status=WorkItemStatus.OPEN)
+        .select_related("assignee", "department", "leader_role")
+        .order_by("-pk")
+        .first()
+    )
+    who = holder(following) if following is not None else ""
+    if who:
+        return gettext("%(done)s to %(who)s.") % {"done": done, "who": who}
+    if following is None:
+        return gettext("%(done)s. The case is completed.") % {"done": done}
+    return gettext("%(done)s.") % {"done": done}
+
+
+def launch_message(created: int, skipped: int) -> str:
+    """'1 case launched.' or '2 cases launched, 1 already open.', with proper plurals."""
+    launched = ngettext("%(n)d case launched", "%(n)d cases launched", created) % {"n": created}
+    if not skipped:
+        return gettext("%(launched)s.") % {"launched": launched}
+    rest = ngettext("%(n)d already open", "%(n)d already open", skipped) % {"n": skipped}
+    return gettext("%(launched)s, %(rest)s.") % {"launched": launched, "rest": rest}
+
+
+def cascade_message(created: int, existing: int) -> str:
+    """'1 child case launched.' or '0 child cases launched, 2 already there.'"""
+    launched = ngettext("%(n)d child case launched", "%(n)d child cases launched", created) % {
+        "n": created
+    }
+    if not existing:
+        return gettext("%(launched)s.") % {"launched": launched}
+    rest = ngettext("%(n)d already there", "%(n)d already there", existing) % {"n": existing}
+    return gettext("%(launched)s, %(rest)s.") % {"launched": launched, "rest": rest}
+
+
+def order_colour_label(colour: str) -> str:
+    """'orange' → 'Orange' / '橙色'."""
+    from .models.supervision import OrderColour
+
+    try:
+        return str(OrderColour(colour).label)
+    except ValueError:
+        return colour

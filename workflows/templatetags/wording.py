@@ -47,3 +47,15 @@ def person(user) -> str:
 def zone_words() -> str:
     """The active time zone in words ('Beijing time'), never an abbreviation like 'CST'."""
     return wording.zone_name()
+
+
+@register.filter
+def order_colour(value: str) -> str:
+    """A supervision order's colour key ('orange') as a word in the active language."""
+    return wording.order_colour_label(value or "")
+
+
+@register.filter
+def when_words(value) -> str:
+    """A date or ISO string in the active language's date style and time zone."""
+    return wording.when(value) if value else ""

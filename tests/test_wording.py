@@ -112,3 +112,21 @@ def test_launch_and_cascade_messages_use_proper_plurals():
     with translation.override("zh-hans"):
         assert wording.launch_message(2, 1) == "已启动 2 项，1 项已在办理中。"
         assert wording.cascade_message(1, 0) == "已向下级部署 1 项。"
+
+
+def test_the_side_menu_marks_the_section_of_case_task_and_launch_pages(client, launch, coordinator):
+    from tests.casework import open_item_of
+
+    case = launch("2.2")
+    client.force_login(coordinator)
+
+    def selected(url):
+        html = client.get(url).content.decode()
+        return re.findall(r'mdc-list-item--selected"[^>]*href="([^"]+)"', html)
+
+    home, programme, inbox = (reverse(f"workflows:{n}") for n in ("index", "dashboard", "inbox"))
+    assert selected(home) == [home]
+    assert selected(case_url(case)) == [programme]
+    assert selected(reverse("workflows:launch")) == [programme]
+    assert selected(reverse("workflows:task", args=[open_item_of(case).pk])) == [inbox]
+    assert selected(reverse("workflows:audit")) == []  # left to viewflow's script (by path)

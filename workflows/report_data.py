@@ -182,7 +182,7 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
             section.open_item = item
     events = (
         AuditEvent.objects.filter(case_id__in=case_ids)
-        .select_related("work_item__step")
+        .select_related("work_item__step", "actor")
         .order_by("case_id", "pk")
     )
     all_events: dict[int, list[AuditEvent]] = defaultdict(list)

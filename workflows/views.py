@@ -170,7 +170,7 @@ def case_detail(request, case_id):
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
     latest = wording.events_primed(
-        list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+        list(events.select_related("work_item__step", "actor").order_by("-pk")[:CASE_HISTORY_SHOWN])
     )
     latest.reverse()
     return render(

@@ -4,6 +4,7 @@ from django import template
 from django.utils.translation import get_language
 
 from .. import access
+from .wording import menu_section
 
 register = template.Library()
 
@@ -45,6 +46,7 @@ class MenuOnceNode(template.Node):
             getattr(app, "app_name", None),
             access.sees_everything(user),
             access.reads_logs(user),
+            menu_section(request),  # the item marked as the current page's section
         )
         html = _MENU_CACHE.get(key)
         if html is None:

@@ -59,3 +59,26 @@ def order_colour(value: str) -> str:
 def when_words(value) -> str:
     """A date or ISO string in the active language's date style and time zone."""
     return wording.when(value) if value else ""
+
+
+MENU_SECTIONS = {
+    "index": "home",
+    "dashboard": "programme",
+    "case": "programme",
+    "supervision": "programme",
+    "cycle": "programme",
+    "launch": "programme",
+    "inbox": "inbox",
+    "task": "inbox",
+    "reassign": "inbox",
+}
+
+
+@register.filter
+def menu_section(request) -> str:
+    """Which side-menu item a page belongs to ('' when none): a case page to the programme,
+    a task page to the inbox."""
+    match = getattr(request, "resolver_match", None)
+    if match is None or match.app_name != "workflows":
+        return ""
+    return MENU_SECTIONS.get(match.url_name, "")

@@ -48,7 +48,7 @@ def test_the_history_says_where_a_case_was_cascaded_in_both_languages(world, fro
     client.post(reverse("set_language"), {"language": "zh-hans", "next": "/"})
     page = visible(client.get(case_url(national), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode())
     zh = names["beijing"].title_zh or names["beijing"].title_en
-    assert f"已下发至 {zh}" in page or f"已下发至{zh}" in page
+    assert f"已下发至 {zh}、" in page
     assert "步骤已开启" in page and "年" in page
 
 

@@ -107,7 +107,13 @@ DETAIL_LABELS = {
     "reason": _("Reason"),
     "report": _("Report"),
     "version": _("Version"),
+    "path": _("Page"),
 }
+
+
+def listing(words: Iterable[str]) -> str:
+    """Words joined as the language lists them ('Beijing, Guangdong' / '北京、广东')."""
+    return gettext(", ").join(words)
 
 
 def verb_label(verb: str) -> str:
@@ -171,6 +177,10 @@ def organisation_names(codes: Iterable[str], known: dict | None = None) -> list[
     return [found[code].title if code in found else code for code in codes]
 
 
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
 def events_primed(events: list) -> list:
     """The events, with the organisations their details name loaded in one query (so a page
     of history costs the same however many cascades it holds)."""
@@ -178,8 +188,8 @@ def events_primed(events: list) -> list:
         code
         for event in events
         if isinstance(event.data, dict)
-        for key in ("created", "existing")
-        for code in (event.data.get(key) or [])
+        for key in ("created", "existing", "organisation")
+        for code in _as_list(event.data.get(key))
         if isinstance(code, str)
     ]
     known = _titles(codes) if codes else {}
@@ -194,7 +204,7 @@ def event_sentence(event) -> str:
     verb = event.verb
     if verb == "case_cascaded" and data.get("created"):
         return gettext("Cascaded to %(places)s") % {
-            "places": ", ".join(
+            "places": listing(
                 organisation_names(data["created"], getattr(event, "organisations_named", None))
             )
         }
@@ -215,7 +225,14 @@ def _value(key: str, value, known: dict | None = None) -> str:
     if key == "kind":
         return kind_label(str(value))
     if key in ("created", "existing") and isinstance(value, list):
-        return ", ".join(organisation_names(value, known)) or "—"
+        return listing(organisation_names(value, known)) or "—"
+    if key == "organisation" and isinstance(value, str):
+        return organisation_names([value], known)[0]
+    if key == "level" and isinstance(value, str):
+        from .models import OrganisationLevel
+
+        level = OrganisationLevel.objects.filter(key=value).first()
+        return level.title if level is not None else value
     if isinstance(value, str) and key.endswith(("_at", "_cap", "from", "to")):
         return when(value) if value[:4].isdigit() else value
     if key == "deadline_cap" or key == "capped_from":
@@ -223,7 +240,7 @@ def _value(key: str, value, known: dict | None = None) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{_label(k)}: {_value(k, v)}" for k, v in value.items()) or "—"
     if isinstance(value, (list, tuple)):
-        return ", ".join(_value(key, v) for v in value) or "—"
+        return listing(_value(key, v) for v in value) or "—"
     return str(value)
 
 

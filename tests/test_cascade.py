@@ -402,7 +402,7 @@ def test_child_rows_are_paged_most_overdue_first_and_the_form_offers_only_the_re
     assert response.status_code == 302
     assert Case.objects.filter(parent_case=national).count() == 2
     page = client.get(case_url(national)).content.decode()
-    assert "0 child case(s) launched, 1 already there." in page
+    assert "0 child cases launched, 1 already there." in page
 
 
 def test_a_level_view_pages_its_cases_on_the_dashboard_and_in_the_api(

@@ -314,14 +314,14 @@ def task_candidate_users(item: WorkItem) -> list:
 def check_can_act(user, item: WorkItem) -> None:
     """Raise PermissionDenied, with the reason, unless the user may act on this work item now."""
     if not user.is_authenticated:
-        raise PermissionDenied("Log in first.")
+        raise PermissionDenied(_("Log in first."))
     if is_auditor(user):
-        raise PermissionDenied("Auditors have read-only access.")
+        raise PermissionDenied(_("Auditors have read-only access."))
     if not is_candidate(user, item):
-        raise PermissionDenied("This task is not assigned to you or to a queue you serve.")
+        raise PermissionDenied(_("This task is not assigned to you or to a queue you serve."))
     bound = reach_of(user).bound
     if bound is not None and not item.case.organisation.path.startswith(bound):
-        raise PermissionDenied("This task belongs to a federation outside yours.")
+        raise PermissionDenied(_("This task belongs to a federation outside yours."))
     if item.kind in _REVIEWING_KINDS and item.produced_by_id == user.pk:
         raise PermissionDenied(
             "Separation of duties: you submitted this work, so someone else must decide on it."
@@ -338,7 +338,7 @@ def can_coordinate(user, organisation: Organisation | None = None) -> bool:
 def check_can_coordinate(user, organisation: Organisation | None = None) -> None:
     """Raise PermissionDenied unless the user coordinates (the organisation's subtree, if given)."""
     if not is_coordinator(user):
-        raise PermissionDenied("Only coordinators can do this.")
+        raise PermissionDenied(_("Only coordinators can do this."))
     if organisation is not None and not in_scope(user, organisation):
         raise PermissionDenied(
             f"{organisation.title_en} is outside your organisation; coordinators act only "

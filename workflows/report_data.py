@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 from . import figures
 from .figures import AspectBar
 from .markdown_text import markdown_to_html
+from . import wording
 from .models import (
     AuditEvent,
     Case,
@@ -141,7 +142,7 @@ def _parse_when(value) -> datetime | str | None:
 def _format_when(value) -> str:
     when = _parse_when(value)
     if isinstance(when, datetime):
-        return when.strftime("%Y-%m-%d %H:%M")
+        return wording.when(when)
     return str(when or "")
 
 
@@ -189,7 +190,7 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
             section.open_item = item
     events = (
         AuditEvent.objects.filter(case_id__in=case_ids)
-        .select_related("work_item__step")
+        .select_related("work_item__step", "actor")
         .order_by("case_id", "pk")
     )
     all_events: dict[int, list[AuditEvent]] = defaultdict(list)
@@ -201,6 +202,8 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
                 by_case[event.case_id].deadlines.append(entry)
     for case_id, case_events in all_events.items():
         by_case[case_id].audit_excerpt = case_events[-excerpt:]
+    # The organisations the excerpts' cascades name, in one query for the whole report.
+    wording.events_primed([e for section in by_case.values() for e in section.audit_excerpt])
     progress = ProgressUpdate.objects.filter(case_id__in=case_ids).select_related(
         "author", "work_item__step"
     )

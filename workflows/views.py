@@ -26,6 +26,7 @@ from . import (
     languages,
     selectors,
     services,
+    wording,
     worklist,
 )
 from .bounds import InputRejected
@@ -190,7 +191,9 @@ def case_detail(request, case_id):
     # The latest events only: a national case collects one per child completing, and the audit
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
-    latest = list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    latest = wording.events_primed(
+        list(events.select_related("work_item__step", "actor").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    )
     latest.reverse()
     return render(
         request,
@@ -255,8 +258,7 @@ def case_cascade(request, case_id):
         else:
             messages.success(
                 request,
-                _("%(created)d child case(s) launched, %(existing)d already there.")
-                % {"created": len(result.created), "existing": len(result.existing)},
+                wording.cascade_message(len(result.created), len(result.existing)),
             )
     return redirect(reverse("workflows:case", args=[case.pk]) + "#children")
 
@@ -345,7 +347,7 @@ def task_detail(request, task_id):
                 messages.error(request, str(exc))
                 return redirect("workflows:task", task_id=item.pk)
             else:
-                messages.success(request, _("Saved."))
+                messages.success(request, wording.handoff_message(item))
                 if item.kind == StepKind.IMPLEMENT and action != "complete":
                     return redirect("workflows:task", task_id=item.pk)
                 return redirect("workflows:case", case_id=item.case_id)
@@ -488,7 +490,7 @@ def notification_preferences(request):
         services.notification_mode_set(
             user=request.user, mode=form.cleaned_data["notification_mode"]
         )
-        messages.success(request, _("Saved."))
+        messages.success(request, _("Your notification preference is saved."))
         return redirect("workflows:preferences")
     return render(request, "workflows/preferences.html", {"form": form})
 
@@ -558,8 +560,7 @@ def launch(request):
                 created += was_created
             messages.success(
                 request,
-                _("%(created)d case(s) launched, %(skipped)d already open.")
-                % {"created": created, "skipped": len(measures) - created},
+                wording.launch_message(created, len(measures) - created),
             )
             return redirect("workflows:dashboard")
     return render(request, "workflows/launch.html", {"form": form})

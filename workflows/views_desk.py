@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from . import access, exports, selectors
+from . import access, exports, selectors, wording
 from .audit import audit_verification_run
 from .bounds import InputRejected
 from .db_router import replica_view
@@ -70,6 +70,7 @@ def _filtered_events(request):
 def audit_trail(request):
     form, events = _filtered_events(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = wording.events_primed(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

@@ -411,6 +411,8 @@ class ScoreEntry(models.Model):
     class Meta:
         ordering = ["period", "department", "pk"]
         indexes = [models.Index(fields=["period", "department"])]
+        verbose_name = _("score entry")
+        verbose_name_plural = _("score entries")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points:+d} for {self.department_id} in {self.period}"

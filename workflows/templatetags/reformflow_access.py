@@ -5,6 +5,7 @@ from django.utils.html import format_html
 from django.utils.translation import get_language, ngettext
 
 from .. import access, worklist
+from .wording import menu_section
 
 register = template.Library()
 
@@ -46,6 +47,7 @@ class MenuOnceNode(template.Node):
             getattr(app, "app_name", None),
             access.sees_everything(user),
             access.reads_logs(user),
+            menu_section(request),  # the item marked as the current page's section
         )
         html = _MENU_CACHE.get(key)
         if html is None:

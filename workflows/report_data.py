@@ -16,10 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from . import figures
+from . import figures, wording
 from .figures import AspectBar
 from .markdown_text import markdown_to_html
-from . import wording
 from .models import (
     AuditEvent,
     Case,

@@ -175,6 +175,9 @@ TABLE: list[Row] = [
         query={"organisation": A},
         why="a federation out of reach filters to nothing: empty, never A's rows",
     ),
+    Row(r"workflows/search/", anywhere()),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "2.2"}, why="A's case never found"),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "network"}, why="nor A's people"),
     Row(r"workflows/launch/", anywhere(DENIED, coordinator=OK)),
     Row(
         r"api/v1/cases/",

@@ -5,7 +5,7 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_desk, views_supervision
+from . import views, views_desk, views_search, views_supervision
 from .flows import MeasureFlow
 
 
@@ -66,6 +66,7 @@ class ReformApp(Application):
         name="appraisal_department",
     )
     bulletin_path = path("appraisal/bulletin.pdf", views_supervision.bulletin_pdf, name="bulletin")
+    search_path = path("search/", views_search.search_page, name="search")
     ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
 
 

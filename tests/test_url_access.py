@@ -151,6 +151,7 @@ EXPECTED: list[Row] = [
     # --- Reformflow's pages
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
     Row(r"workflows/((dashboard|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -276,6 +277,7 @@ EXPECTED: list[Row] = [
     ),
     # --- the API
     Row(r"api/v1/(measures|cases|tasks)/", api()),
+    Row(r"api/v1/search/", api()),
     Row(
         r"api/v1/cases/",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),

@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, selectors, services
+from . import access, cascade, deadlines, forms, health, languages, listing, selectors, services
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -127,9 +127,25 @@ def _task_list(request, queryset, *, title, empty, template="workflows/task_list
     )
 
 
+def _filtered_task_list(request, queryset, *, title, empty, claim=False):
+    """A task list with the filters and sort of workflows.listing (inbox, queue)."""
+    params = listing.parse_list_params(request.GET)
+    return render(
+        request,
+        "workflows/task_list.html",
+        {
+            "page": _page(request, listing.apply_list_filters(queryset, params)),
+            "title": title,
+            "empty": empty,
+            "claim": claim,
+            **listing.list_context(params),
+        },
+    )
+
+
 @login_required
 def inbox(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_inbox(request.user),
         title=_("Inbox"),
@@ -139,9 +155,10 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_queue(request.user),
+        claim=True,
         title=_("Queue"),
         empty=_(
             "No unclaimed tasks in your departments' queues. Tasks routed to your department"

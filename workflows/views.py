@@ -16,7 +16,18 @@ from django.views.decorators.http import require_GET, require_POST
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 
-from . import access, cascade, deadlines, forms, health, languages, listing, selectors, services
+from . import (
+    access,
+    cascade,
+    deadlines,
+    forms,
+    health,
+    languages,
+    listing,
+    saved_views,
+    selectors,
+    services,
+)
 from .bounds import InputRejected
 from .db_router import replica_view
 from .middleware import auditors_may_post
@@ -127,8 +138,9 @@ def _task_list(request, queryset, *, title, empty, template="workflows/task_list
     )
 
 
-def _filtered_task_list(request, queryset, *, title, empty, claim=False):
-    """A task list with the filters and sort of workflows.listing (inbox, queue)."""
+def _filtered_task_list(request, queryset, *, title, empty, page_key, claim=False):
+    """A task list with the filters and sort of workflows.listing (inbox, queue), and the
+    user's saved views of it."""
     params = listing.parse_list_params(request.GET)
     return render(
         request,
@@ -138,6 +150,8 @@ def _filtered_task_list(request, queryset, *, title, empty, claim=False):
             "title": title,
             "empty": empty,
             "claim": claim,
+            "page_key": page_key,
+            "saved_views": saved_views.saved_view_list(request.user, page_key),
             **listing.list_context(params),
         },
     )
@@ -148,6 +162,7 @@ def inbox(request):
     return _filtered_task_list(
         request,
         selectors.work_item_list_inbox(request.user),
+        page_key="inbox",
         title=_("Inbox"),
         empty=_("Nothing waits for you. Tasks assigned to you will appear here."),
     )
@@ -158,6 +173,7 @@ def queue(request):
     return _filtered_task_list(
         request,
         selectors.work_item_list_queue(request.user),
+        page_key="queue",
         claim=True,
         title=_("Queue"),
         empty=_(

@@ -27,6 +27,7 @@ from .deadlines import (
 from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
 from .reports import Report, ReportKind, ReportStatus
+from .saved_views import SavedView
 from .scheduler import BeatLease
 from .supervision import (
     Axis,
@@ -111,6 +112,7 @@ __all__ = [
     "Report",
     "ReportKind",
     "ReportStatus",
+    "SavedView",
     "StepKind",
     "StepRole",
     "StepTemplate",

@@ -232,7 +232,7 @@ def child_rows(children) -> str:
                 '<tr data-organisation="{}" data-status="{}"><td><a href="{}">{}</a> '
                 '<span class="rf-tag">{}</span></td><td data-label="{}">{}</td>'
                 '<td data-label="{}">{}</td><td data-label="{}">{}%</td><td data-label="{}">{}</td>'
-                '<td data-label="{}">{}</td>{}</tr>',
+                '<td data-label="{}">{}</td></tr>',
                 organisation.code,
                 state,
                 _url("workflows:case", child.pk),

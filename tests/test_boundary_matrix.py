@@ -60,6 +60,7 @@ from workflows.models import (
     Organisation,
     Profile,
     Report,
+    SavedView,
     ScoreEntry,
     ScoreKind,
     WorkItem,
@@ -156,6 +157,19 @@ TABLE: list[Row] = [
     Row(r"", anywhere(REDIRECT)),
     Row(r"workflows/me/notifications/", anywhere()),
     Row(
+        r"workflows/views/save/",
+        anywhere(DONE),
+        method="post",
+        data={"page": "inbox", "name": "Mine", "querystring": "sort=measure"},
+        why="one's own saved view; the list applies reach when it is replayed",
+    ),
+    Row(
+        r"workflows/views/<int:view_id>/delete/",
+        on_a(each(DENIED, staff=DONE), each(DENIED)),
+        method="post",
+        why="only its owner (A's staff member) deletes it",
+    ),
+    Row(
         r"workflows/me/notifications/",
         anywhere(DONE),
         method="post",
@@ -176,6 +190,9 @@ TABLE: list[Row] = [
         query={"organisation": A},
         why="a federation out of reach filters to nothing: empty, never A's rows",
     ),
+    Row(r"workflows/search/", anywhere()),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "2.2"}, why="A's case never found"),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "network"}, why="nor A's people"),
     Row(r"workflows/launch/", anywhere(DENIED, coordinator=OK)),
     Row(
         r"api/v1/cases/",
@@ -585,6 +602,17 @@ def _engine_task(world: World, node: str) -> tuple[int, int]:
     raise AssertionError(f"A has no task of node {node!r}")
 
 
+def _saved_view_id(owner: str) -> int:
+    """One saved view of A's staff member's inbox: only they may delete it."""
+    view, _created = SavedView.objects.get_or_create(
+        user=get_user_model().objects.get(username=owner),
+        page="inbox",
+        name="Overdue",
+        defaults={"querystring": "overdue=1"},
+    )
+    return view.pk
+
+
 def fill(route: str, pattern, row: Row, world: World) -> dict:
     """A's ids for the route's parameters (placeholders for the admin: nobody gets that far)."""
     names = set(pattern.pattern.regex.groupindex)
@@ -603,6 +631,7 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "evidence_id": world.evidence.pk,
         "report_id": report.pk if report else None,
         "cycle_id": world.cycle.pk,
+        "view_id": _saved_view_id(username("staff", "same")),
         "department_id": world.department,
         "request_id": world.case.extension_requests.values_list("pk", flat=True).first(),
         "order_id": world.case.supervision_orders.values_list("pk", flat=True).first(),

@@ -159,6 +159,7 @@ EXPECTED: list[Row] = [
     # --- Reformflow's pages
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
     Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -263,6 +264,20 @@ EXPECTED: list[Row] = [
     Row(r"workflows/ledger\.<str:fmt>", pages(), why="the ledger lists the cases one may see"),
     # --- notifications
     Row(r"workflows/notifications/", DESK),
+    Row(
+        r"workflows/views/save/",
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DONE, admin=DONE),
+        method="post",
+        data={"page": "inbox", "name": "Mine", "querystring": "sort=measure"},
+        why="one's own saved view of one's own list (the list applies reach when replayed)",
+    ),
+    Row(
+        r"workflows/views/<int:view_id>/delete/",
+        pages(head=DENIED, leader=DENIED, coordinator=DENIED, auditor=DENIED, admin=DENIED)
+        | {"staff": DONE},
+        method="post",
+        why="only its owner deletes a saved view; anyone else gets a 404",
+    ),
     Row(r"workflows/me/notifications/", pages()),
     Row(
         r"workflows/me/notifications/",
@@ -299,6 +314,7 @@ EXPECTED: list[Row] = [
     ),
     # --- the API
     Row(r"api/v1/(measures|cases|tasks|me/work)/", api()),
+    Row(r"api/v1/search/", api()),
     Row(
         r"api/v1/cases/",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -710,6 +726,19 @@ def _engine_task(world: World, node: str) -> tuple[int, int]:
     raise AssertionError(f"the world has no task of node {node!r}")
 
 
+def _saved_view_id(username: str) -> int:
+    """One saved view of the staff member's inbox (only they may delete it)."""
+    from workflows.models import SavedView
+
+    view, _created = SavedView.objects.get_or_create(
+        user=get_user_model().objects.get(username=username),
+        page="inbox",
+        name="Overdue",
+        defaults={"querystring": "overdue=1"},
+    )
+    return view.pk
+
+
 def fill(route: str, pattern: URLPattern, world: World) -> dict:
     """Real ids for the route's parameters."""
     names = set(pattern.pattern.regex.groupindex)
@@ -747,6 +776,7 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
             world.completion_report.pk if "/regenerate/" in text else world.programme_report.pk
         ),
         "cycle_id": world.cycle.pk,
+        "view_id": _saved_view_id(ROLES["staff"]),
         "department_id": world.case.lead_department_id,
         "request_id": world.implementation.case.extension_requests.values("pk").first()["pk"],
         "order_id": world.implementation.case.supervision_orders.values("pk").first()["pk"],

@@ -11,6 +11,7 @@ from .api import (
     ReportViewSet,
     TaskViewSet,
 )
+from .api_search import SearchView
 from .api_supervision_urls import urlpatterns as supervision_urls
 from .api_work import MyWorkView, UrgeView
 
@@ -55,6 +56,7 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),
     path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),
     path("v1/notifications/", NotificationListView.as_view(), name="notification-list"),
+    path("v1/search/", SearchView.as_view(), name="search"),
     path("v1/audit/", AuditEventListView.as_view(), name="audit-list"),
     path(
         "v1/reports/",

@@ -5,7 +5,15 @@ from django.utils.translation import gettext_lazy as _
 from viewflow.urls import Application, Site
 from viewflow.workflow.flow import FlowAppViewset
 
-from . import views, views_dashboard, views_desk, views_supervision, views_work
+from . import (
+    views,
+    views_dashboard,
+    views_desk,
+    views_saved,
+    views_search,
+    views_supervision,
+    views_work,
+)
 from .flows import MeasureFlow
 
 
@@ -74,6 +82,11 @@ class ReformApp(Application):
         name="appraisal_department",
     )
     bulletin_path = path("appraisal/bulletin.pdf", views_supervision.bulletin_pdf, name="bulletin")
+    search_path = path("search/", views_search.search_page, name="search")
+    saved_view_path = path("views/save/", views_saved.saved_view_save, name="saved_view_save")
+    saved_view_delete_path = path(
+        "views/<int:view_id>/delete/", views_saved.saved_view_delete, name="saved_view_delete"
+    )
     ledger_path = path("ledger.<str:fmt>", views_supervision.ledger_export, name="ledger")
 
 

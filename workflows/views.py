@@ -24,6 +24,8 @@ from . import (
     forms,
     health,
     languages,
+    listing,
+    saved_views,
     selectors,
     services,
     wording,
@@ -149,11 +151,31 @@ def _task_list(request, queryset, *, title, empty, template="workflows/task_list
     )
 
 
+def _filtered_task_list(request, queryset, *, title, empty, page_key, claim=False):
+    """A task list with the filters and sort of workflows.listing (inbox, queue), and the
+    user's saved views of it."""
+    params = listing.parse_list_params(request.GET)
+    return render(
+        request,
+        "workflows/task_list.html",
+        {
+            "page": _page(request, listing.apply_list_filters(queryset, params)),
+            "title": title,
+            "empty": empty,
+            "claim": claim,
+            "page_key": page_key,
+            "saved_views": saved_views.saved_view_list(request.user, page_key),
+            **listing.list_context(params),
+        },
+    )
+
+
 @login_required
 def inbox(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_inbox(request.user),
+        page_key="inbox",
         title=_("Inbox"),
         empty=_("Nothing waits for you. Tasks assigned to you will appear here."),
     )
@@ -161,9 +183,11 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_queue(request.user),
+        page_key="queue",
+        claim=True,
         title=_("Queue"),
         empty=_(
             "No unclaimed tasks in your departments' queues. Tasks routed to your department"

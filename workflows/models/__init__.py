@@ -28,6 +28,7 @@ from .notifications import Notification, NotificationKind, NotificationStatus
 from .organisation import Department, LeaderRole, Organisation, OrganisationLevel, Profile
 from .report_schedules import ReportSchedule, ReportScheduleRun
 from .reports import Report, ReportKind, ReportStatus
+from .saved_views import SavedView
 from .scheduler import BeatLease
 from .supervision import (
     Axis,
@@ -117,6 +118,7 @@ __all__ = [
     "Report",
     "ReportKind",
     "ReportStatus",
+    "SavedView",
     "StepKind",
     "StepRole",
     "StepTemplate",

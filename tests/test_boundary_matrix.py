@@ -156,6 +156,14 @@ TABLE: list[Row] = [
     Row(r"i18n/setlang/", anywhere(REDIRECT), method="post", data={"language": "zh-hans"}),
     Row(r"", anywhere(REDIRECT)),
     Row(r"workflows/me/notifications/", anywhere()),
+    Row(r"workflows/me/substitute/", anywhere()),
+    Row(
+        r"workflows/me/substitute/",
+        anywhere(REFUSED, auditor=DENIED),
+        method="post",
+        data={"substitute": "no-such-user", "starts_on": "2027-01-04", "ends_on": "2027-01-08"},
+        why="one's own substitute: an unknown user is refused with a message",
+    ),
     Row(
         r"workflows/views/save/",
         anywhere(DONE),

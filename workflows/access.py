@@ -27,7 +27,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
-from . import roles
+from . import roles, substitutes
 from .models import (
     AuditEvent,
     Case,
@@ -92,21 +92,32 @@ class Reach:
         return self.home.path
 
     @cached_property
+    def persons(self) -> frozenset[int]:
+        """The user and those they stand in for today (workflows/substitutes.py)."""
+        if not self.authenticated:
+            return frozenset()
+        return frozenset({self.user.pk, *substitutes.represented(self.user)})
+
+    @cached_property
     def departments(self) -> tuple[frozenset[int], frozenset[int]]:
-        """(departments the user heads, departments the user is staff of)."""
+        """(departments the user heads, departments the user is staff of), with those of the
+        people they stand in for."""
         if not self.authenticated:
             return frozenset(), frozenset()
         # order_by(): the default ordering (organisation level, code) would join two tables
         # on every request only to sort a set.
-        headed = Department.objects.filter(head=self.user).order_by().values_list("pk", flat=True)
-        staffed = Department.objects.filter(staff=self.user).order_by().values_list("pk", flat=True)
+        people = self.persons
+        headed = Department.objects.filter(head__in=people).order_by().values_list("pk", flat=True)
+        staffed = (
+            Department.objects.filter(staff__in=people).order_by().values_list("pk", flat=True)
+        )
         return frozenset(headed), frozenset(staffed)
 
     @cached_property
     def leader_roles(self) -> frozenset[int]:
         if not self.authenticated:
             return frozenset()
-        holds = LeaderRole.objects.filter(holder=self.user).order_by()
+        holds = LeaderRole.objects.filter(holder__in=self.persons).order_by()
         return frozenset(holds.values_list("pk", flat=True))
 
     @cached_property
@@ -149,11 +160,11 @@ class Reach:
         routed = WorkItem.objects.filter(
             Q(department__in=headed | staffed)
             | Q(leader_role__in=self.leader_roles)
-            | Q(assignee=self.user)
+            | Q(assignee__in=self.persons)
         ).values("case_id")
         # Messages about a case (rung 3 names the First Secretary and the Chairman) open it
         # to their recipients: indexed by (recipient, case).
-        told = Notification.objects.filter(recipient=self.user, case__isnull=False).values(
+        told = Notification.objects.filter(recipient__in=self.persons, case__isnull=False).values(
             "case_id"
         )
         visible = Q(pk__in=routed) | Q(pk__in=told)
@@ -267,7 +278,7 @@ def work_item_list_actionable(user) -> QuerySet[WorkItem]:
         return items.none()
     headed, staffed = reach.departments
     items = items.filter(
-        Q(assignee=user)
+        Q(assignee__in=reach.persons)
         | Q(assignee__isnull=True, for_head=False, department__in=staffed)
         | Q(assignee__isnull=True, for_head=True, department__in=headed)
         | Q(assignee__isnull=True, leader_role__in=reach.leader_roles)
@@ -281,7 +292,7 @@ def is_candidate(user, item: WorkItem) -> bool:
     if not reach.authenticated or reach.auditor:
         return False
     if item.assignee_id is not None:
-        return item.assignee_id == user.pk
+        return item.assignee_id in reach.persons
     headed, staffed = reach.departments
     if item.leader_role_id is not None:
         return item.leader_role_id in reach.leader_roles
@@ -326,6 +337,16 @@ def check_can_act(user, item: WorkItem) -> None:
         raise PermissionDenied(
             "Separation of duties: you submitted this work, so someone else must decide on it."
         )
+    if item.kind in _REVIEWING_KINDS and item.produced_by_id in substitutes.pair_of(user):
+        raise PermissionDenied(
+            _(
+                "Separation of duties: the person you stand in for (or who stands in for you) "
+                "submitted this work, so someone else must decide on it."
+            )
+        )
+    # Acting as someone's substitute: noted for the audit event (workflows/substitutes.py).
+    if len(reach_of(user).persons) > 1:
+        item._reformflow_on_behalf = substitutes.on_behalf_of(user, item)
 
 
 def can_coordinate(user, organisation: Organisation | None = None) -> bool:

@@ -11,6 +11,7 @@ from . import (
     views_desk,
     views_saved,
     views_search,
+    views_substitutes,
     views_supervision,
     views_work,
 )
@@ -28,6 +29,7 @@ class ReformApp(Application):
     index_path = path("", views.home, name="index")
     dashboard_path = path("dashboard/", views.dashboard, name="dashboard")
     work_path = path("my-work/", views_work.my_work, name="my_work")
+    substitute_path = path("me/substitute/", views_substitutes.my_substitute, name="substitute")
     urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
     dashboard_cases_path = path(
         "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"

@@ -30,6 +30,7 @@ from .report_schedules import ReportSchedule, ReportScheduleRun
 from .reports import Report, ReportKind, ReportStatus
 from .saved_views import SavedView
 from .scheduler import BeatLease
+from .substitutes import Substitution
 from .supervision import (
     Axis,
     Cadence,
@@ -56,6 +57,7 @@ from .supervision import (
 from .urging import Urge, UrgeTarget
 
 __all__ = [
+    "Substitution",
     "Urge",
     "UrgeTarget",
     "ReportSchedule",

@@ -64,6 +64,7 @@ from workflows.models import (
     Organisation,
     Profile,
     Report,
+    SavedView,
     ScoreEntry,
     ScoreKind,
     WorkItem,
@@ -163,6 +164,27 @@ TABLE: list[Row] = [
     Row(r"i18n/setlang/", anywhere(REDIRECT), method="post", data={"language": "zh-hans"}),
     Row(r"", anywhere(REDIRECT)),
     Row(r"workflows/me/notifications/", anywhere()),
+    Row(r"workflows/me/substitute/", anywhere()),
+    Row(
+        r"workflows/me/substitute/",
+        anywhere(REFUSED, auditor=DENIED),
+        method="post",
+        data={"substitute": "no-such-user", "starts_on": "2027-01-04", "ends_on": "2027-01-08"},
+        why="one's own substitute: an unknown user is refused with a message",
+    ),
+    Row(
+        r"workflows/views/save/",
+        anywhere(DONE),
+        method="post",
+        data={"page": "inbox", "name": "Mine", "querystring": "sort=measure"},
+        why="one's own saved view; the list applies reach when it is replayed",
+    ),
+    Row(
+        r"workflows/views/<int:view_id>/delete/",
+        on_a(each(DENIED, staff=DONE), each(DENIED)),
+        method="post",
+        why="only its owner (A's staff member) deletes it",
+    ),
     Row(
         r"workflows/me/notifications/",
         anywhere(DONE),
@@ -170,19 +192,23 @@ TABLE: list[Row] = [
         data={"notification_mode": "digest"},
     ),
     # --- lists: each user's own reach (their answers are searched for A's marks)
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", anywhere()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", anywhere()),
+    Row(r"workflows/dashboard/(cases|wall)/", anywhere(), why="figures and cases in own reach"),
     Row(r"workflows/reports/", anywhere()),
     Row(r"workflows/appraisal/", anywhere(), why="the user's own federation's ranking"),
     Row(r"workflows/appraisal/bulletin\.pdf", anywhere()),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="xlsx"),
     Row(r"workflows/ledger\.<str:fmt>", anywhere(), target="docx"),
-    Row(r"api/v1/(measures|cases|tasks|reports)/", anywhere()),
+    Row(r"api/v1/(measures|cases|tasks|reports|me/work)/", anywhere()),
     Row(
         r"api/v1/(measures|cases|tasks)/",
         anywhere(),
         query={"organisation": A},
         why="a federation out of reach filters to nothing: empty, never A's rows",
     ),
+    Row(r"workflows/search/", anywhere()),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "2.2"}, why="A's case never found"),
+    Row(r"(workflows|api/v1)/search/", anywhere(), query={"q": "network"}, why="nor A's people"),
     Row(r"workflows/launch/", anywhere(DENIED, coordinator=OK)),
     Row(
         r"api/v1/cases/",
@@ -219,6 +245,8 @@ TABLE: list[Row] = [
     ),
     # --- A's scope, asked for by name
     Row(r"workflows/dashboard/", on_a(each()), query={"organisation": A}),
+    Row(r"workflows/dashboard/(cases|wall)/", on_a(each()), query={"organisation": A}),
+    Row(r"workflows/dashboard/cases/", on_a(each()), query={"within": A, "overdue": "1"}),
     Row(r"workflows/appraisal/", on_a(each()), query={"organisation": A}),
     Row(
         r"workflows/appraisal/",
@@ -248,6 +276,19 @@ TABLE: list[Row] = [
         on_a(each(DONE, auditor=DENIED)),
         method="post",
         data={"text": f"{SENTINEL} noted."},
+    ),
+    Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        on_a(each(DENIED, coordinator=DONE, leader=DONE), each(DENIED, coordinator=DONE)),
+        method="post",
+        data={"note": "Soon."},
+        why="A's coordinators and those above, and the case's own supervising leader, urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        on_a(each(DENIED, coordinator=OK, leader=OK), each(DENIED, coordinator=OK)),
+        method="post",
+        data={"note": "Soon."},
     ),
     Row(r"workflows/tasks/<int:task_id>/reassign/", on_a(COORDINATORS)),
     Row(
@@ -577,6 +618,17 @@ def _engine_task(world: World, node: str) -> tuple[int, int]:
     raise AssertionError(f"A has no task of node {node!r}")
 
 
+def _saved_view_id(owner: str) -> int:
+    """One saved view of A's staff member's inbox: only they may delete it."""
+    view, _created = SavedView.objects.get_or_create(
+        user=get_user_model().objects.get(username=owner),
+        page="inbox",
+        name="Overdue",
+        defaults={"querystring": "overdue=1"},
+    )
+    return view.pk
+
+
 def fill(route: str, pattern, row: Row, world: World) -> dict:
     """A's ids for the route's parameters (placeholders for the admin: nobody gets that far)."""
     names = set(pattern.pattern.regex.groupindex)
@@ -595,6 +647,7 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "evidence_id": world.evidence.pk,
         "report_id": report.pk if report else None,
         "cycle_id": world.cycle.pk,
+        "view_id": _saved_view_id(username("staff", "same")),
         "department_id": world.department,
         "request_id": world.case.extension_requests.values_list("pk", flat=True).first(),
         "order_id": world.case.supervision_orders.values_list("pk", flat=True).first(),
@@ -603,6 +656,9 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "uidb64": "MQ",
         "token": "not-a-real-token",
     }
+    if "target" in names:  # urging: A's implementation task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.implementation.pk}
     if "pk" in names:
         if text.startswith("api/v1/reports"):
             return {"pk": report.pk}

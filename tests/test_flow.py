@@ -299,14 +299,14 @@ def test_a_coordinator_launches_one_measure_then_all_and_a_second_launch_creates
 
     response = client.post(url, {"measure": "2.2"})
     assert response.status_code == 302 and response.url == reverse("workflows:dashboard")
-    assert _last_message(response) == "1 case(s) launched, 0 already open."
+    assert _last_message(response) == "1 case launched."
     assert list(Case.objects.values_list("measure__code", flat=True)) == ["2.2"]
 
     response = client.post(url, {"all_measures": "on"})
-    assert _last_message(response) == "29 case(s) launched, 1 already open."
+    assert _last_message(response) == "29 cases launched, 1 already open."
 
     response = client.post(url, {"all_measures": "on"})
-    assert _last_message(response) == "0 case(s) launched, 30 already open."
+    assert _last_message(response) == "0 cases launched, 30 already open."
     assert Case.objects.count() == 30
     assert Case.objects.filter(is_open=True).values("measure").distinct().count() == 30
     assert WorkItem.objects.filter(status="open").count() == 30

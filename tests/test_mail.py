@@ -57,7 +57,8 @@ def test_a_reminder_reaches_a_real_smtp_server_with_both_parts(item):
     html = message.get_body(("html",)).get_content()
     task_link = f"https://reformflow.example.org/workflows/tasks/{item.pk}/"
     assert task_link in text and f'href="{task_link}"' in html
-    assert "2027-03-22" in text and "2027-03-22" in html
+    assert "22 Mar 2027" in text and "22 Mar 2027" in html
+    assert "(Beijing time)" in text and "Asia/Shanghai" not in text
     logged = Notification.objects.get(work_item=item)
     assert (logged.status, logged.attempts) == ("sent", 1)
     assert logged.subject == message["Subject"]

@@ -133,7 +133,10 @@ def test_completion_pdf_shows_chinese_text_every_section_and_the_case_record(
     assert "Xu Shansong" in text  # the supervising leader's placeholder name
     assert "Approved 2.2/leader_approval approved." in text
     assert "Half of 2.2/implementation done." in text
-    assert "case_completed" in text
+    assert "Case completed" in text
+    for key in ("case_completed", "task_created", "implementation_phase_1", "Complete d"):
+        assert key not in text, key
+    assert "Beijing time" in text and " CST" not in text
     assert "PROVENANCE.md" in text and "placeholders derived from goals" in text
     # Footer page numbers ("page / pages") and the contents' page numbers (target-counter).
     pages = int(re.search(r"Reformflow · .*? (?<![\d/])1 ?/ ?(\d+)\b", text).group(1))
@@ -278,10 +281,10 @@ def test_deadline_history_and_overdue_days_render_from_the_deadline_verbs(
 
     assert "Deadline extended" in text
     assert "Waiting for the census data" in text
-    assert "2025-03-08 17:00" in text  # the "from" date, shown in Asia/Shanghai time
+    assert "8 Mar 2025, 17:00" in text  # the "from" date, shown in Asia/Shanghai time
     assert "Escalated" in text and "rung 2" in text
     # Due 2025-03-08, as of 2025-03-20: the summary row says 12 days overdue.
-    assert "Draft implementation plan 2025-03-08 12" in text
+    assert "Draft implementation plan 8 Mar 2025 12" in text
 
 
 # --------------------------------------------------------------------------- access

@@ -166,7 +166,8 @@ EXPECTED: list[Row] = [
     Row(r"i18n/setlang/", everyone(REDIRECT), method="post", data={"language": "zh-hans"}),
     # --- Reformflow's pages
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
-    Row(r"workflows/((dashboard|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", pages()),
+    Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -180,6 +181,21 @@ EXPECTED: list[Row] = [
         method="post",
         data={"text": "A comment."},
         why="AuditorsReadOnlyMiddleware answers an auditor's post 403 before the view runs",
+    ),
+    Row(
+        r"workflows/urge/<str:target>/<int:pk>/",
+        pages(
+            staff=DENIED, head=DENIED, leader=DENIED, coordinator=DONE, auditor=DENIED, admin=DONE
+        ),
+        method="post",
+        data={"note": "Soon."},
+        why="coordinators of the case's federation and its supervising leader urge",
+    ),
+    Row(
+        r"api/v1/urge/<str:target>/<int:item_id>",
+        api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
+        method="post",
+        data={"note": "Soon."},
     ),
     Row(
         r"workflows/tasks/<int:task_id>/reassign/",
@@ -256,6 +272,20 @@ EXPECTED: list[Row] = [
     Row(r"workflows/ledger\.<str:fmt>", pages(), why="the ledger lists the cases one may see"),
     # --- notifications
     Row(r"workflows/notifications/", DESK),
+    Row(
+        r"workflows/views/save/",
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DONE, admin=DONE),
+        method="post",
+        data={"page": "inbox", "name": "Mine", "querystring": "sort=measure"},
+        why="one's own saved view of one's own list (the list applies reach when replayed)",
+    ),
+    Row(
+        r"workflows/views/<int:view_id>/delete/",
+        pages(head=DENIED, leader=DENIED, coordinator=DENIED, auditor=DENIED, admin=DENIED)
+        | {"staff": DONE},
+        method="post",
+        why="only its owner deletes a saved view; anyone else gets a 404",
+    ),
     Row(r"workflows/me/notifications/", pages()),
     Row(
         r"workflows/me/notifications/",
@@ -291,7 +321,8 @@ EXPECTED: list[Row] = [
         why="a new version of 2.4's completion report: coordinators only",
     ),
     # --- the API
-    Row(r"api/v1/(measures|cases|tasks)/", api()),
+    Row(r"api/v1/(measures|cases|tasks|me/work)/", api()),
+    Row(r"api/v1/search/", api()),
     Row(
         r"api/v1/cases/",
         api(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
@@ -705,6 +736,19 @@ def _engine_task(world: World, node: str) -> tuple[int, int]:
     raise AssertionError(f"the world has no task of node {node!r}")
 
 
+def _saved_view_id(username: str) -> int:
+    """One saved view of the staff member's inbox (only they may delete it)."""
+    from workflows.models import SavedView
+
+    view, _created = SavedView.objects.get_or_create(
+        user=get_user_model().objects.get(username=username),
+        page="inbox",
+        name="Overdue",
+        defaults={"querystring": "overdue=1"},
+    )
+    return view.pk
+
+
 def fill(route: str, pattern: URLPattern, world: World) -> dict:
     """Real ids for the route's parameters."""
     names = set(pattern.pattern.regex.groupindex)
@@ -742,12 +786,16 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
             world.completion_report.pk if "/regenerate/" in text else world.programme_report.pk
         ),
         "cycle_id": world.cycle.pk,
+        "view_id": _saved_view_id(ROLES["staff"]),
         "department_id": world.case.lead_department_id,
         "request_id": world.implementation.case.extension_requests.values("pk").first()["pk"],
         "order_id": world.implementation.case.supervision_orders.values("pk").first()["pk"],
         "instruction_id": world.implementation.case.instructions.values("pk").first()["pk"],
         "fmt": "xlsx",
     }
+    if "target" in names:  # urging: the approval task
+        key = "pk" if "pk" in names else "item_id"
+        return {"target": "task", key: world.approval.pk}
     if "pk" in names:
         if re.search(r"/(complete|progress|override-guard|resume)$", text):
             # The implementation step: claimed by the staff member, paused by the coordinator.

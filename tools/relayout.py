@@ -185,6 +185,9 @@ def rewrite_strings(text: str) -> str:
         if path and path.name == "__init__.py":
             return dotted  # a package now: new-style already
         new = moved(dotted)
+        old_head, _, old_tail = dotted.rpartition(".")
+        if new == dotted and old_head in MOVES and module_path(old_head) is None:
+            new = f"{moved(old_head)}.{old_tail}"  # "workflows.views.PAGE_SIZE": a gone module
         head, _, tail = new.rpartition(".")
         if new in SPLITS:
             return new

@@ -6,8 +6,10 @@ from drf_spectacular.views import SpectacularAPIView
 from workflows.api.cases import CaseViewSet, MeasureListView
 from workflows.api.logs import AuditEventListView, NotificationListView
 from workflows.api.reports import ReportViewSet
+from workflows.api.search import SearchView
 from workflows.api.supervision_urls import urlpatterns as supervision_urls
 from workflows.api.tasks import TaskViewSet
+from workflows.api.work import MyWorkView, UrgeView
 
 app_name = "api"
 
@@ -19,6 +21,8 @@ def _task_action(method: str):
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("v1/measures/", MeasureListView.as_view(), name="measure-list"),
+    path("v1/me/work/", MyWorkView.as_view(), name="me-work"),
+    path("v1/urge/<str:target>/<int:item_id>", UrgeView.as_view(), name="urge"),
     path("v1/cases/", CaseViewSet.as_view({"get": "list", "post": "create"}), name="case-list"),
     path("v1/cases/<int:pk>/", CaseViewSet.as_view({"get": "retrieve"}), name="case-detail"),
     path(
@@ -48,6 +52,7 @@ urlpatterns = [
     path("v1/tasks/<int:pk>/pause", _task_action("pause"), name="task-pause"),
     path("v1/tasks/<int:pk>/resume", _task_action("resume"), name="task-resume"),
     path("v1/notifications/", NotificationListView.as_view(), name="notification-list"),
+    path("v1/search/", SearchView.as_view(), name="search"),
     path("v1/audit/", AuditEventListView.as_view(), name="audit-list"),
     path(
         "v1/reports/",

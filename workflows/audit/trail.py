@@ -90,6 +90,14 @@ def _event(
         reason=reason or "",
         data=json.loads(json.dumps(data or {}, default=_json_value)),
     )
+    if authenticated and work_item is not None:  # a substitute's act (workflows/substitutes.py)
+        from workflows.common.substitution import on_behalf_of
+
+        behalf = getattr(work_item, "_reformflow_on_behalf", None)
+        if behalf is None:
+            behalf = on_behalf_of(actor, work_item)
+        if behalf:
+            event.data["on_behalf_of"] = behalf
     # By id, for batches whose rows carry ids only (loading or building each case costs).
     if case is None and case_id is not None:
         event.case_id = case_id

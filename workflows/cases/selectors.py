@@ -381,7 +381,7 @@ def audit_event_list(
     case and step joined. `actor` is a username ("system" for events without one); `until` is
     exclusive."""
     events = access.audit_event_list_visible(user).select_related(
-        "case__measure", "work_item__step"
+        "case__measure", "work_item__step", "actor"
     )
     if verb:
         events = events.filter(verb=verb)

@@ -12,6 +12,7 @@ from django.utils import timezone
 from viewflow.workflow.status import STATUS
 
 from workflows.audit.trail import audit_record
+from workflows.cases import rag
 from workflows.cases.evidence import (
     evidence_store,
     evidence_validate,
@@ -162,7 +163,8 @@ def _finish(user, item: WorkItem, *, outcome: str, note: str, next_step, percent
                     case=case.parent_case,
                     data={"child_case": case.pk, "organisation": case.organisation.code},
                 )
-        lights.case_lights_refresh(case=case, now=now)
+        light = lights.case_lights_refresh(case=case, now=now)
+        rag.case_rag_settle(case=case, light=light, outcome=outcome)  # issue 17
     return item
 
 

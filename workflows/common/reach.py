@@ -25,8 +25,9 @@ from typing import cast
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
+from django.utils.translation import gettext as _
 
-from workflows.common import roles
+from workflows.common import roles, substitution
 from workflows.models import (
     DECIDED_KINDS,
     AuditEvent,
@@ -91,21 +92,32 @@ class Reach:
         return self.home.path
 
     @cached_property
+    def persons(self) -> frozenset[int]:
+        """The user and those they stand in for today (workflows/substitutes.py)."""
+        if not self.authenticated:
+            return frozenset()
+        return frozenset({self.user.pk, *substitution.represented(self.user)})
+
+    @cached_property
     def departments(self) -> tuple[frozenset[int], frozenset[int]]:
-        """(departments the user heads, departments the user is staff of)."""
+        """(departments the user heads, departments the user is staff of), with those of the
+        people they stand in for."""
         if not self.authenticated:
             return frozenset(), frozenset()
         # order_by(): the default ordering (organisation level, code) would join two tables
         # on every request only to sort a set.
-        headed = Department.objects.filter(head=self.user).order_by().values_list("pk", flat=True)
-        staffed = Department.objects.filter(staff=self.user).order_by().values_list("pk", flat=True)
+        people = self.persons
+        headed = Department.objects.filter(head__in=people).order_by().values_list("pk", flat=True)
+        staffed = (
+            Department.objects.filter(staff__in=people).order_by().values_list("pk", flat=True)
+        )
         return frozenset(headed), frozenset(staffed)
 
     @cached_property
     def leader_roles(self) -> frozenset[int]:
         if not self.authenticated:
             return frozenset()
-        holds = LeaderRole.objects.filter(holder=self.user).order_by()
+        holds = LeaderRole.objects.filter(holder__in=self.persons).order_by()
         return frozenset(holds.values_list("pk", flat=True))
 
     @cached_property
@@ -148,11 +160,11 @@ class Reach:
         routed = WorkItem.objects.filter(
             Q(department__in=headed | staffed)
             | Q(leader_role__in=self.leader_roles)
-            | Q(assignee=self.user)
+            | Q(assignee__in=self.persons)
         ).values("case_id")
         # Messages about a case (rung 3 names the First Secretary and the Chairman) open it
         # to their recipients: indexed by (recipient, case).
-        told = Notification.objects.filter(recipient=self.user, case__isnull=False).values(
+        told = Notification.objects.filter(recipient__in=self.persons, case__isnull=False).values(
             "case_id"
         )
         visible = Q(pk__in=routed) | Q(pk__in=told)
@@ -266,7 +278,7 @@ def work_item_list_actionable(user) -> QuerySet[WorkItem]:
         return items.none()
     headed, staffed = reach.departments
     items = items.filter(
-        Q(assignee=user)
+        Q(assignee__in=reach.persons)
         | Q(assignee__isnull=True, for_head=False, department__in=staffed)
         | Q(assignee__isnull=True, for_head=True, department__in=headed)
         | Q(assignee__isnull=True, leader_role__in=reach.leader_roles)
@@ -280,7 +292,7 @@ def is_candidate(user, item: WorkItem) -> bool:
     if not reach.authenticated or reach.auditor:
         return False
     if item.assignee_id is not None:
-        return item.assignee_id == user.pk
+        return item.assignee_id in reach.persons
     headed, staffed = reach.departments
     if item.leader_role_id is not None:
         return item.leader_role_id in reach.leader_roles
@@ -311,18 +323,28 @@ def task_candidate_users(item: WorkItem) -> list:
 def check_can_act(user, item: WorkItem) -> None:
     """Raise PermissionDenied, with the reason, unless the user may act on this work item now."""
     if not user.is_authenticated:
-        raise PermissionDenied("Log in first.")
+        raise PermissionDenied(_("Log in first."))
     if is_auditor(user):
-        raise PermissionDenied("Auditors have read-only access.")
+        raise PermissionDenied(_("Auditors have read-only access."))
     if not is_candidate(user, item):
-        raise PermissionDenied("This task is not assigned to you or to a queue you serve.")
+        raise PermissionDenied(_("This task is not assigned to you or to a queue you serve."))
     bound = reach_of(user).bound
     if bound is not None and not item.case.organisation.path.startswith(bound):
-        raise PermissionDenied("This task belongs to a federation outside yours.")
+        raise PermissionDenied(_("This task belongs to a federation outside yours."))
     if item.kind in DECIDED_KINDS and item.produced_by_id == user.pk:
         raise PermissionDenied(
             "Separation of duties: you submitted this work, so someone else must decide on it."
         )
+    if item.kind in DECIDED_KINDS and item.produced_by_id in substitution.pair_of(user):
+        raise PermissionDenied(
+            _(
+                "Separation of duties: the person you stand in for (or who stands in for you) "
+                "submitted this work, so someone else must decide on it."
+            )
+        )
+    # Acting as someone's substitute: noted for the audit event (common/substitution.py).
+    if len(reach_of(user).persons) > 1:
+        item._reformflow_on_behalf = substitution.on_behalf_of(user, item)  # type: ignore[attr-defined]
 
 
 def can_coordinate(user, organisation: Organisation | None = None) -> bool:
@@ -335,7 +357,7 @@ def can_coordinate(user, organisation: Organisation | None = None) -> bool:
 def check_can_coordinate(user, organisation: Organisation | None = None) -> None:
     """Raise PermissionDenied unless the user coordinates (the organisation's subtree, if given)."""
     if not is_coordinator(user):
-        raise PermissionDenied("Only coordinators can do this.")
+        raise PermissionDenied(_("Only coordinators can do this."))
     if organisation is not None and not in_scope(user, organisation):
         raise PermissionDenied(
             f"{organisation.title_en} is outside your organisation; coordinators act only "

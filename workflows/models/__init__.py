@@ -44,7 +44,9 @@ from workflows.models.organisation import (
 )
 from workflows.models.report_schedules import ReportSchedule, ReportScheduleRun
 from workflows.models.reports import Report, ReportKind, ReportStatus
+from workflows.models.saved_views import SavedView
 from workflows.models.scheduler import BeatLease
+from workflows.models.substitutes import Substitution
 from workflows.models.supervision import (
     Axis,
     Cadence,
@@ -68,8 +70,12 @@ from workflows.models.supervision import (
     SummonsMeeting,
     SupervisionOrder,
 )
+from workflows.models.urging import Urge, UrgeTarget
 
 __all__ = [
+    "Substitution",
+    "Urge",
+    "UrgeTarget",
     "ReportSchedule",
     "ReportScheduleRun",
     "BeatLease",
@@ -130,6 +136,7 @@ __all__ = [
     "Report",
     "ReportKind",
     "ReportStatus",
+    "SavedView",
     "StepKind",
     "COMPLETED_KINDS",
     "DECIDED_KINDS",

@@ -3,7 +3,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from workflows.models.organisation import BilingualMixin, Department, LeaderRole
+from workflows.models.organisation import BilingualMixin, Department, LeaderRole, bilingual
 
 
 class Provenance(models.TextChoices):
@@ -44,6 +44,11 @@ class CatalogueSource(models.Model):
         return self.plan_title_en
 
     @property
+    def plan_title(self) -> str:
+        """The plan's title in the active language (the English one where no Chinese exists)."""
+        return bilingual(self.plan_title_en, self.plan_title_zh)
+
+    @property
     def provenance_notes(self) -> dict:
         return self.plan_meta.get("provenance", {})
 
@@ -73,7 +78,7 @@ class Aspect(BilingualMixin, models.Model):
         ordering = ["position", "code"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.title_en}"
+        return f"{self.code} {self.title}"
 
 
 class Measure(BilingualMixin, models.Model):
@@ -102,7 +107,7 @@ class Measure(BilingualMixin, models.Model):
         ordering = ["aspect__position", "position", "code"]
 
     def __str__(self) -> str:
-        return f"{self.code} {self.title_en}"
+        return f"{self.code} {self.title}"
 
     @property
     def is_placeholder(self) -> bool:

@@ -14,6 +14,7 @@ class NotificationKind(models.TextChoices):
     FEEDBACK = "feedback", _("Progress report reminder")
     SUPERVISION = "supervision", _("Supervision order")
     REPORT = "report", _("Scheduled report")
+    URGE = "urge", _("Urging")
 
 
 class NotificationStatus(models.TextChoices):

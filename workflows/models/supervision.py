@@ -230,6 +230,10 @@ class ExtensionRequest(models.Model):
     def __str__(self) -> str:
         return f"extension request {self.pk} on task {self.work_item_id} ({self.status})"
 
+    @property
+    def is_pending(self) -> bool:
+        return self.status in (ExtensionStatus.PENDING_HEAD, ExtensionStatus.PENDING_LEADER)
+
 
 class ExtensionDecision(models.Model):
     """Each approver's decision on a request, kept in full."""
@@ -306,6 +310,10 @@ class SupervisionOrder(models.Model):
     def __str__(self) -> str:
         return f"{self.colour} order {self.pk} on case {self.case_id}"
 
+    @property
+    def is_open(self) -> bool:
+        return self.status == OrderStatus.OPEN
+
 
 class SummonsMeeting(models.Model):
     """The 约谈 a red order asks for: with the department head, and what came of it."""
@@ -349,6 +357,10 @@ class LeaderInstruction(models.Model):
 
     def __str__(self) -> str:
         return f"instruction {self.pk} on case {self.case_id}"
+
+    @property
+    def is_open(self) -> bool:
+        return self.replied_at is None
 
 
 # --------------------------------------------------------------------------- appraisal
@@ -399,6 +411,8 @@ class ScoreEntry(models.Model):
     class Meta:
         ordering = ["period", "department", "pk"]
         indexes = [models.Index(fields=["period", "department"])]
+        verbose_name = _("score entry")
+        verbose_name_plural = _("score entries")
 
     def __str__(self) -> str:
         return f"{self.kind} {self.points:+d} for {self.department_id} in {self.period}"

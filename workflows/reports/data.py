@@ -16,8 +16,9 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from workflows.common import wording
+from workflows.common.markdown_text import markdown_to_html
 from workflows.models import (
-    Aspect,
     AuditEvent,
     Case,
     CatalogueSource,
@@ -30,6 +31,8 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
+from workflows.reports import figures
+from workflows.reports.figures import AspectBar
 
 # How many of a case's latest audit events each kind of report quotes: the programme report
 # has thirty cases to cover (and table layout dominates its rendering time).
@@ -78,14 +81,6 @@ class MeasureSection:
 
 
 @dataclass
-class AspectBar:
-    aspect: Aspect
-    percent: int
-    launched: int
-    measures: int
-
-
-@dataclass
 class ReportData:
     report: Report
     source: CatalogueSource | None
@@ -103,6 +98,20 @@ class ReportData:
     @property
     def open_steps(self) -> int:
         return self.on_time + self.overdue + self.no_deadline + self.paused
+
+    @property
+    def launched_sections(self) -> list[MeasureSection]:
+        return [s for s in self.sections if s.case is not None]
+
+    @property
+    def unlaunched_sections(self) -> list[MeasureSection]:
+        """Measures without a case: one table in the programme report, not a page each."""
+        return [s for s in self.sections if s.case is None]
+
+    @property
+    def provenance_html(self):
+        """PROVENANCE.md as formatted text (a safe Markdown subset: workflows/markdown_text)."""
+        return markdown_to_html(self.provenance_file) if self.provenance_file else ""
 
 
 def _display_name(user) -> str:
@@ -133,7 +142,7 @@ def _parse_when(value) -> datetime | str | None:
 def _format_when(value) -> str:
     when = _parse_when(value)
     if isinstance(when, datetime):
-        return when.strftime("%Y-%m-%d %H:%M")
+        return wording.when(when)
     return str(when or "")
 
 
@@ -181,7 +190,7 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
             section.open_item = item
     events = (
         AuditEvent.objects.filter(case_id__in=case_ids)
-        .select_related("work_item__step")
+        .select_related("work_item__step", "actor")
         .order_by("case_id", "pk")
     )
     all_events: dict[int, list[AuditEvent]] = defaultdict(list)
@@ -193,6 +202,8 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
                 by_case[event.case_id].deadlines.append(entry)
     for case_id, case_events in all_events.items():
         by_case[case_id].audit_excerpt = case_events[-excerpt:]
+    # The organisations the excerpts' cascades name, in one query for the whole report.
+    wording.events_primed([e for section in by_case.values() for e in section.audit_excerpt])
     progress = ProgressUpdate.objects.filter(case_id__in=case_ids).select_related(
         "author", "work_item__step"
     )
@@ -212,27 +223,6 @@ def _fill_sections(sections: list[MeasureSection], *, as_of: datetime, excerpt: 
                 section.days_overdue = (
                     timezone.localdate(as_of) - timezone.localdate(item.due_at)
                 ).days
-
-
-def _aspect_bars(sections: list[MeasureSection]) -> list[AspectBar]:
-    grouped: dict[int, list[MeasureSection]] = defaultdict(list)
-    aspects: dict[int, Aspect] = {}
-    for section in sections:
-        grouped[section.measure.aspect_id].append(section)
-        aspects[section.measure.aspect_id] = section.measure.aspect
-    bars = []
-    for aspect_id, rows in grouped.items():
-        # A measure not launched yet counts as 0 % of its aspect.
-        total = sum(row.case.percent_complete if row.case else 0 for row in rows)
-        bars.append(
-            AspectBar(
-                aspect=aspects[aspect_id],
-                percent=round(total / len(rows)),
-                launched=sum(1 for row in rows if row.case),
-                measures=len(rows),
-            )
-        )
-    return bars
 
 
 def _provenance(source: CatalogueSource | None) -> tuple[list[tuple[str, str]], str]:
@@ -273,10 +263,8 @@ def report_data_collect(
     _fill_sections(sections, as_of=as_of, excerpt=AUDIT_EXCERPT_LENGTH[report.kind])
     if on_progress:
         on_progress(30)
-    open_items = [s.open_item for s in sections if s.open_item is not None]
-    paused = [i for i in open_items if getattr(i, "paused_at", None)]
-    overdue = sum(1 for s in sections if s.overdue)
-    no_deadline = sum(1 for i in open_items if i.due_at is None and i not in paused)
+    # The same counts as the dashboard's (workflows.reports.figures), so web and PDF agree.
+    steps = figures.step_counts([s.open_item for s in sections if s.open_item], as_of)
     source = CatalogueSource.objects.order_by("pk").first()
     notes, provenance_file = _provenance(source)
     return ReportData(
@@ -286,11 +274,11 @@ def report_data_collect(
         generated_by=_display_name(report.requested_by)
         or _("Reformflow, automatically on completion"),
         sections=sections,
-        aspect_bars=_aspect_bars(sections),
-        on_time=len(open_items) - len(paused) - overdue - no_deadline,
-        overdue=overdue,
-        no_deadline=no_deadline,
-        paused=len(paused),
+        aspect_bars=figures.aspect_bars([(s.measure, s.case) for s in sections]),
+        on_time=steps.on_time,
+        overdue=steps.overdue,
+        no_deadline=steps.no_deadline,
+        paused=steps.paused,
         provenance_notes=notes,
         provenance_file=provenance_file,
     )

@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from weasyprint import HTML
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from workflows.cases.timeline import case_timeline, timeline_svg
 from workflows.models import ReportKind
 from workflows.reports.data import ReportData
 
@@ -90,6 +91,12 @@ def report_html(data: ReportData) -> str:
             "report": data.report,
             "aspect_chart": aspect_progress_svg(data),
             "deadline_chart": open_steps_svg(data),
+            # The case page's timeline (workflows/timeline.py), drawn the same way.
+            "case_timeline": timeline_svg(
+                case_timeline(data.sections[0].case, as_of=data.as_of, items=data.sections[0].items)
+            )
+            if data.report.kind == ReportKind.COMPLETION and data.sections[0].case
+            else "",
         },
     )
 

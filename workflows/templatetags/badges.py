@@ -14,6 +14,7 @@ from django.utils import timezone
 from django.utils.safestring import SafeData, SafeString
 from django.utils.translation import get_language, gettext
 
+from workflows.cases.rag import RAG_RULE_HELP
 from workflows.templatetags.reform_dates import due_relative, local_datetime
 
 register = template.Library()
@@ -110,9 +111,10 @@ def rag_badge(rag) -> str:
         return ""
     table = words()
     return format_html(
-        '<span class="rf-rag rf-rag-{}"><span aria-hidden="true">{} </span>'
+        '<span class="rf-rag rf-rag-{}" title="{}"><span aria-hidden="true">{} </span>'
         '<span class="rf-visually-hidden">{} </span>{}</span>',
         rag,
+        str(RAG_RULE_HELP),  # issue 17: the rule, as the badge's help text
         _RAG_SHAPES.get(rag, _RAG_SHAPES["green"]),
         table["RAG status:"],
         table.get(f"rag:{rag}", table["rag:green"]),

@@ -1,9 +1,12 @@
 """Role checks for templates that have no view context of their own (the app menu)."""
 
 from django import template
-from django.utils.translation import get_language
+from django.utils.html import format_html
+from django.utils.translation import get_language, ngettext
 
+from workflows.cases import worklist
 from workflows.common import reach as access
+from workflows.templatetags.wording import menu_section
 
 register = template.Library()
 
@@ -45,11 +48,27 @@ class MenuOnceNode(template.Node):
             getattr(app, "app_name", None),
             access.sees_everything(user),
             access.reads_logs(user),
+            menu_section(request),  # the item marked as the current page's section
         )
         html = _MENU_CACHE.get(key)
         if html is None:
             html = _MENU_CACHE[key] = self.nodelist.render(context)
+        # The one per-person part of the menu: how many items wait in My work (one query).
+        if WORK_COUNT_MARK in html:
+            html = html.replace(WORK_COUNT_MARK, work_count_badge(user), 1)
         return html
+
+
+WORK_COUNT_MARK = "<!--rf-work-count-->"
+
+
+def work_count_badge(user) -> str:
+    """The count beside "My work" in the menu, empty when nothing waits."""
+    count = worklist.work_count(user)
+    if not count:
+        return ""
+    label = ngettext("%(count)d item waits", "%(count)d items wait", count) % {"count": count}
+    return format_html(' <span class="rf-count" title="{}">{}</span>', label, count)
 
 
 @register.tag

@@ -24,6 +24,7 @@ from workflows.templatetags.badges import (
     words,
 )
 from workflows.templatetags.reform_dates import local_datetime
+from workflows.templatetags.round_badges import round_badges
 
 register = template.Library()
 
@@ -68,21 +69,25 @@ def _task_labels():
     )
 
 
-@register.simple_tag
-def task_rows(items) -> str:
-    """The rows of the inbox, queue and archive tables."""
+@register.simple_tag(takes_context=True)
+def task_rows(context, items, claim: bool = False) -> str:
+    """The rows of the inbox, queue and archive tables (`claim`: a claim button on each, a
+    POST to the task page's claim, i.e. services.task_claim)."""
     labels = _task_labels()
+    token = str(context.get("csrf_token", "")) if claim else ""
+    claim_label = gettext("Claim") if claim else ""
     rows = []
     for item in items:
         case = item.case
         status = item.get_status_display()
         if item.outcome:
             status = f"{status} · {item.get_outcome_display()}"
+        status = format_html("{}{}", status, round_badges(item))  # issue 17
         rows.append(
             format_html(
                 '<tr><td><a href="{}">{} {}</a></td><td data-label="{}"><a href="{}">{}</a></td>'
                 '<td data-label="{}">{}</td><td data-label="{}">{}</td><td data-label="{}">{}</td>'
-                '<td data-label="{}">{}</td></tr>',
+                '<td data-label="{}">{}</td>{}</tr>',
                 _url("workflows:case", item.case_id),
                 case.measure.code,
                 case.measure.title,
@@ -97,6 +102,16 @@ def task_rows(items) -> str:
                 due_badge(item),
                 labels[4],
                 status,
+                format_html(
+                    '<td><form method="post" action="{}"><input type="hidden"'
+                    ' name="csrfmiddlewaretoken" value="{}"><button type="submit" name="action"'
+                    ' value="claim">{}</button></form></td>',
+                    _url("workflows:task", item.pk),
+                    token,
+                    claim_label,
+                )
+                if claim
+                else "",
             )
         )
     return safe_join(rows, "\n")

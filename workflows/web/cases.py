@@ -14,10 +14,20 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from workflows.audit import files as audit_files
-from workflows.cases import cascade, selectors, services
+from workflows.cases import (
+    cascade,
+    decision_context,
+    listing,
+    saved_views,
+    selectors,
+    services,
+    worklist,
+)
 from workflows.cases import evidence as cases_evidence
 from workflows.cases import launch as cases_launch
+from workflows.cases.timeline import case_timeline, timeline_svg
 from workflows.common import reach as access
+from workflows.common import wording
 from workflows.common.db_router import replica_view
 from workflows.models import (
     AuditEvent,
@@ -30,9 +40,12 @@ from workflows.models import (
 )
 from workflows.models.organisation import bilingual
 from workflows.web import forms
+from workflows.web.dashboard import dashboard_context
 from workflows.web.flash import error_text
 
 PAGE_SIZE = 50
+# Home shows this many of My work's most urgent items.
+HOME_WORK_SHOWN = 5
 
 
 CASE_HISTORY_SHOWN = 100
@@ -55,6 +68,9 @@ def home(request):
         "is_staff_member": bool(staffed),
         "is_leader": bool(access.user_leader_role_ids(user)),
         "is_admin": user.is_staff,
+        # Home opens on the most urgent of My work.
+        "work": worklist.work_list(user, limit=HOME_WORK_SHOWN),
+        "work_count": worklist.work_count(user),
         "inbox_count": selectors.work_item_list_inbox(user).count(),
         "queue_count": selectors.work_item_list_queue(user).count(),
         "source": CatalogueSource.objects.first(),
@@ -111,21 +127,46 @@ def dashboard(request):
             "selected_level": level or "",
             # The bulletin of the federation shown (the user's own when none is chosen).
             "bulletin_organisation": organisation or home,
+            # Figure tiles and charts (workflows/views_dashboard.py), as the programme PDF's.
+            **dashboard_context(request.user, organisation),
         },
     )
 
 
 def _task_list(request, queryset, *, title, empty, template="workflows/task_list.html"):
+    queryset = decision_context.round_marks(queryset)  # issue 17: returned/resubmitted marks
     return render(
         request, template, {"page": paginate(request, queryset), "title": title, "empty": empty}
     )
 
 
+def _filtered_task_list(request, queryset, *, title, empty, page_key, claim=False):
+    """A task list with the filters and sort of workflows.cases.listing (inbox, queue), and the
+    user's saved views of it."""
+    params = listing.parse_list_params(request.GET)
+    return render(
+        request,
+        "workflows/task_list.html",
+        {
+            "page": paginate(
+                request, decision_context.round_marks(listing.apply_list_filters(queryset, params))
+            ),
+            "title": title,
+            "empty": empty,
+            "claim": claim,
+            "page_key": page_key,
+            "saved_views": saved_views.saved_view_list(request.user, page_key),
+            **listing.list_context(params),
+        },
+    )
+
+
 @login_required
 def inbox(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_inbox(request.user),
+        page_key="inbox",
         title=_("Inbox"),
         empty=_("Nothing waits for you. Tasks assigned to you will appear here."),
     )
@@ -133,9 +174,11 @@ def inbox(request):
 
 @login_required
 def queue(request):
-    return _task_list(
+    return _filtered_task_list(
         request,
         selectors.work_item_list_queue(request.user),
+        page_key="queue",
+        claim=True,
         title=_("Queue"),
         empty=_(
             "No unclaimed tasks in your departments' queues. Tasks routed to your department"
@@ -163,7 +206,9 @@ def case_detail(request, case_id):
     # The latest events only: a national case collects one per child completing, and the audit
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
-    latest = list(events.select_related("work_item__step").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    latest = wording.events_primed(
+        list(events.select_related("work_item__step", "actor").order_by("-pk")[:CASE_HISTORY_SHOWN])
+    )
     latest.reverse()
     return render(
         request,
@@ -186,6 +231,9 @@ def case_detail(request, case_id):
             "is_coordinator": access.is_coordinator(request.user),
             "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
             "cascade_form": _cascade_form(case, request.user),
+            # Steps against their due dates (workflows/timeline.py), as in the completion PDF.
+            "timeline": timeline_svg(case_timeline(case)),
+            "completion_report": case.reports.filter(kind="completion").order_by("-pk").first(),
         },
     )
 
@@ -225,8 +273,7 @@ def case_cascade(request, case_id):
         else:
             messages.success(
                 request,
-                _("%(created)d child case(s) launched, %(existing)d already there.")
-                % {"created": len(result.created), "existing": len(result.existing)},
+                wording.cascade_message(len(result.created), len(result.existing)),
             )
     return redirect(reverse("workflows:case", args=[case.pk]) + "#children")
 
@@ -268,8 +315,7 @@ def launch(request):
                 created += was_created
             messages.success(
                 request,
-                _("%(created)d case(s) launched, %(skipped)d already open.")
-                % {"created": created, "skipped": len(measures) - created},
+                wording.launch_message(created, len(measures) - created),
             )
             return redirect("workflows:dashboard")
     return render(request, "workflows/launch.html", {"form": form})

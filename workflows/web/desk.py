@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 from workflows.audit.trail import audit_verification_run
 from workflows.cases import selectors
 from workflows.common import reach as access
+from workflows.common import wording
 from workflows.common.bounds import InputRejected
 from workflows.common.db_router import replica_view
 from workflows.reports import exports
@@ -72,6 +73,7 @@ def _filtered_events(request):
 def audit_trail(request):
     form, events = _filtered_events(request)
     page = Paginator(events, PAGE_SIZE).get_page(request.GET.get("page"))
+    page.object_list = wording.events_primed(list(page.object_list))
     query = request.GET.copy()
     query.pop("page", None)
     return render(

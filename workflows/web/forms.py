@@ -5,6 +5,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
+from workflows.common import wording
 from workflows.common.bounds import validate_date_in_horizon
 from workflows.models import Aspect, Measure
 
@@ -170,7 +171,7 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args, verbs=(), **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["verb"].choices = [("", _("Any"))] + [(verb, verb) for verb in verbs]
+        self.fields["verb"].choices = [("", _("Any"))] + wording.verb_choices(verbs)
 
     def clean(self):
         data = super().clean()

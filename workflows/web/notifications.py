@@ -44,6 +44,6 @@ def notification_preferences(request):
         profiles.notification_mode_set(
             user=request.user, mode=form.cleaned_data["notification_mode"]
         )
-        messages.success(request, _("Saved."))
+        messages.success(request, _("Your notification preference is saved."))
         return redirect("workflows:preferences")
     return render(request, "workflows/preferences.html", {"form": form})

@@ -8,11 +8,16 @@ from viewflow.workflow.flow import FlowAppViewset
 from workflows.cases.flow import MeasureFlow
 from workflows.web import appraisal as web_appraisal
 from workflows.web import cases as web_cases
+from workflows.web import dashboard as views_dashboard
 from workflows.web import desk as views_desk
 from workflows.web import notifications as web_notifications
 from workflows.web import reports as web_reports
+from workflows.web import saved_views as views_saved
+from workflows.web import search as views_search
+from workflows.web import substitutes as views_substitutes
 from workflows.web import supervision as views_supervision
 from workflows.web import tasks as web_tasks
+from workflows.web import work as views_work
 
 
 class ReformApp(Application):
@@ -25,6 +30,15 @@ class ReformApp(Application):
 
     index_path = path("", web_cases.home, name="index")
     dashboard_path = path("dashboard/", web_cases.dashboard, name="dashboard")
+    work_path = path("my-work/", views_work.my_work, name="my_work")
+    substitute_path = path("me/substitute/", views_substitutes.my_substitute, name="substitute")
+    urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
+    dashboard_cases_path = path(
+        "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"
+    )
+    dashboard_wall_path = path(
+        "dashboard/wall/", views_dashboard.dashboard_wall, name="dashboard_wall"
+    )
     inbox_path = path("inbox/", web_cases.inbox, name="inbox")
     queue_path = path("queue/", web_cases.queue, name="queue")
     archive_path = path("archive/", web_cases.archive, name="archive")
@@ -82,6 +96,11 @@ class ReformApp(Application):
         name="appraisal_department",
     )
     bulletin_path = path("appraisal/bulletin.pdf", web_appraisal.bulletin_pdf, name="bulletin")
+    search_path = path("search/", views_search.search_page, name="search")
+    saved_view_path = path("views/save/", views_saved.saved_view_save, name="saved_view_save")
+    saved_view_delete_path = path(
+        "views/<int:view_id>/delete/", views_saved.saved_view_delete, name="saved_view_delete"
+    )
     ledger_path = path("ledger.<str:fmt>", web_appraisal.ledger_export, name="ledger")
 
 

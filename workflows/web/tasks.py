@@ -9,9 +9,9 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from workflows.cases import selectors, services
+from workflows.cases import decision_context, selectors, services
 from workflows.common import reach as access
-from workflows.common import reassignment
+from workflows.common import reassignment, wording
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     StepKind,
@@ -68,6 +68,8 @@ def task_detail(request, task_id):
         refusal = str(exc)
     action = request.POST.get("action", "")
     form = _form_for(item)
+    decision = decision_context.decision_context(item)  # issue 17: what is decided
+    decision_context.prefill(form, item, decision)
     if request.method == "POST":
         if action == "claim":
             try:
@@ -87,7 +89,7 @@ def task_detail(request, task_id):
                 messages.error(request, str(exc))
                 return redirect("workflows:task", task_id=item.pk)
             else:
-                messages.success(request, _("Saved."))
+                messages.success(request, wording.handoff_message(item))
                 if item.kind == StepKind.IMPLEMENT and action != "complete":
                     return redirect("workflows:task", task_id=item.pk)
                 return redirect("workflows:case", case_id=item.case_id)
@@ -98,6 +100,7 @@ def task_detail(request, task_id):
             "item": item,
             "case": case,
             "form": form,
+            "decision": decision,
             "complete_form": forms.CompleteImplementationForm()
             if item.kind == StepKind.IMPLEMENT
             else None,

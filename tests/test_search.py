@@ -1,0 +1,170 @@
+"""The search box (issue 17, item 6): measures, cases and people within the user's reach,
+grouped by kind and paged, at a fixed query count; bad parameters are a 400."""
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+from rest_framework.test import APIClient
+
+from tests.conftest import DEMO_PASSWORD
+from workflows.cases import launch
+from workflows.common.reach import reach_of
+from workflows.demo.accounts import demo_seed
+from workflows.models import Case, Measure, Organisation
+
+pytestmark = pytest.mark.django_db
+
+SEARCH = reverse("workflows:search")
+API = reverse("api:search")
+
+
+@pytest.fixture
+def world(catalogue):
+    """acftu, provinces beijing and shanghai, a city under each (as tests/test_reach.py)."""
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    return lambda username: get_user_model().objects.get(username=username)
+
+
+def launch_in(world, code: str, organisation: str) -> Case:
+    by = world("coordinator.office" if organisation == "acftu" else f"{organisation}.coordinator")
+    case, _created = launch.case_launch(
+        measure=Measure.objects.get(code=code),
+        by=by,
+        organisation=Organisation.objects.get(code=organisation),
+    )
+    return case
+
+
+def api_as(user) -> APIClient:
+    client = APIClient()
+    client.force_authenticate(user=user)
+    return client
+
+
+def hits(user, q: str, kind: str = "") -> dict[str, list[dict]]:
+    params = {"q": q, **({"kind": kind} if kind else {})}
+    response = api_as(user).get(API, params)
+    assert response.status_code == 200, response.content
+    return {group["kind"]: group["results"] for group in response.json()["groups"]}
+
+
+def test_a_sibling_federations_case_and_people_are_never_found(world):
+    beijing_case = launch_in(world, "2.2", "beijing")
+    shanghai_case = launch_in(world, "2.2", "shanghai")
+    for username in ("shanghai.coordinator", "shanghai.network_work.head"):
+        user = world(username)
+        found = hits(user, "2.2")
+        case_ids = {hit["id"] for hit in found["cases"]}
+        assert beijing_case.pk not in case_ids, username
+        people = hits(user, "beijing")["people"]
+        assert people == [], (username, people)
+        # By name of a beijing person's department: only shanghai's own people.
+        for hit in hits(user, "network_work", kind="people")["people"]:
+            assert hit["organisation"].startswith("shanghai"), hit
+    coordinator = world("shanghai.coordinator")
+    assert {hit["id"] for hit in hits(coordinator, "2.2")["cases"]} == {shanghai_case.pk}
+    # The page, too, shows shanghai's case and never beijing's.
+    client = api_as(coordinator)
+    client.force_login(coordinator)
+    page = client.get(SEARCH, {"q": "2.2"}).content.decode()
+    assert reverse("workflows:case", args=[shanghai_case.pk]) in page
+    assert reverse("workflows:case", args=[beijing_case.pk]) not in page
+    assert "beijing." not in page
+
+
+def test_the_national_coordinator_finds_every_federations_case_and_people(world):
+    beijing_case = launch_in(world, "2.2", "beijing")
+    shanghai_case = launch_in(world, "2.2", "shanghai")
+    national = world("coordinator.office")
+    found = {hit["id"] for hit in hits(national, "2.2", kind="cases")["cases"]}
+    assert {beijing_case.pk, shanghai_case.pk} <= found
+    people = {hit["code"] for hit in hits(national, "network_work head", kind="people")["people"]}
+    assert "beijing.network_work.head" in people and "shanghai.network_work.head" in people
+
+
+def test_measures_are_found_by_code_and_by_title_in_either_language(world):
+    measure = Measure.objects.get(code="2.2")
+    user = world("shanghai.coordinator")
+    assert measure.pk in {hit["id"] for hit in hits(user, "2.2", kind="measures")["measures"]}
+    first_word = max(measure.title_en.split(), key=len)
+    by_title = hits(user, first_word, kind="measures")["measures"]
+    assert measure.pk in {hit["id"] for hit in by_title}
+    if measure.title_zh:
+        by_zh = hits(user, measure.title_zh[:4], kind="measures")["measures"]
+        assert measure.pk in {hit["id"] for hit in by_zh}
+
+
+def test_a_staff_member_sees_only_cases_within_their_reach(world):
+    launch_in(world, "2.2", "shanghai")
+    other = launch_in(world, "1.1", "shanghai")
+    staff = world("shanghai.network_work.staff")
+    found = {hit["id"] for hit in hits(staff, "shanghai", kind="cases")["cases"]}
+    visible = set(reach_of(staff).cases().values_list("pk", flat=True))
+    assert found <= visible
+    if other.pk not in visible:
+        assert other.pk not in found
+
+
+@pytest.mark.parametrize(
+    "params, field",
+    [
+        ({"q": "x" * 101}, "q"),
+        ({"q": "2.2", "kind": "secrets"}, "kind"),
+        ({"q": "2.2", "kind": "cases", "page": "0"}, "page"),
+        ({"q": "2.2", "kind": "cases", "page": "abc"}, "page"),
+    ],
+)
+def test_bad_parameters_are_a_400_naming_the_field(world, client, params, field):
+    user = world("shanghai.coordinator")
+    response = api_as(user).get(API, params)
+    assert response.status_code == 400
+    assert field in response.json()["detail"]
+    client.force_login(user)
+    page = client.get(SEARCH, params)
+    assert page.status_code == 400
+    assert field in page.content.decode()
+
+
+def test_control_characters_are_stripped(world):
+    user = world("shanghai.coordinator")
+    response = api_as(user).get(API, {"q": "2.\x072\x1b\x7f"})
+    assert response.status_code == 200
+    assert response.json()["q"] == "2.2"
+    assert any(hit["code"] == "2.2" for hit in hits(user, "2\x9b.2")["measures"])
+    # A NUL byte is refused outright, before any view (the project's input middleware).
+    assert api_as(user).get(API, {"q": "2\x00.2"}).status_code == 400
+
+
+def test_the_header_carries_the_search_box(world, client):
+    client.force_login(world("shanghai.network_work.staff"))
+    page = client.get(reverse("workflows:inbox")).content.decode()
+    assert f'action="{SEARCH}"' in page and 'name="q"' in page
+
+
+def test_the_search_is_in_the_openapi_schema(world):
+    schema = api_as(world("shanghai.coordinator")).get("/api/schema/?format=json").json()
+    operation = schema["paths"]["/api/v1/search/"]["get"]
+    assert {parameter["name"] for parameter in operation["parameters"]} >= {"q", "kind", "page"}
+
+
+def test_the_query_count_stays_fixed_at_two_data_sizes(
+    world, client, django_assert_max_num_queries
+):
+    coordinator = world("coordinator.office")
+    client.force_login(coordinator)
+    launch_in(world, "2.2", "beijing")
+    client.get(SEARCH, {"q": "2"})  # warm the session and the menu cache
+    with django_assert_max_num_queries(30) as small:
+        assert client.get(SEARCH, {"q": "2"}).status_code == 200
+    for code in ("2.2", "2.5", "1.1"):
+        for organisation in ("acftu", "shanghai"):
+            launch_in(world, code, organisation)
+    assert Case.objects.count() >= 7
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(SEARCH, {"q": "2"}).status_code == 200
+    with django_assert_max_num_queries(len(small.captured_queries)):
+        assert client.get(SEARCH, {"q": "2", "kind": "cases"}).status_code == 200
+    api = api_as(coordinator)
+    api.get(API, {"q": "2"})
+    with django_assert_max_num_queries(12):
+        assert api.get(API, {"q": "2"}).status_code == 200

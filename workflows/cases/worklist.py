@@ -1,0 +1,217 @@
+"""My work: everything waiting for one person, from every source, in one list.
+
+Six sources feed it: open tasks (assigned or in a queue the person serves), extension requests
+to decide, supervision orders to answer, leader instructions to reply to, feedback cycles due
+and partner inputs owed. Each source is one query, bounded by the page being shown, so the list
+costs the same number of queries whatever the data; the count behind the menu is one query.
+"""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from workflows.cases import selectors
+from workflows.common import reach as access
+from workflows.common.calendar import WorkingCalendar, local_date
+from workflows.models import (
+    Department,
+    ExtensionRequest,
+    ExtensionStatus,
+    FeedbackCycle,
+    LeaderInstruction,
+    PartnerInput,
+    SupervisionOrder,
+    WorkItem,
+)
+from workflows.models.supervision import CycleStatus, OrderStatus
+
+# What each kind of item asks of the person, as the list and the API name it.
+KINDS = {
+    "task": _("Task"),
+    "extension": _("Extension request to decide"),
+    "order": _("Supervision order to answer"),
+    "instruction": _("Leader instruction to reply to"),
+    "cycle": _("Progress report due"),
+    "partner_input": _("Partner input owed"),
+}
+
+
+@dataclass(frozen=True)
+class WorkEntry:
+    """One thing the person should do, with where to do it and how urgent it is."""
+
+    kind: str
+    pk: int
+    what: str
+    case_id: int
+    measure_code: str
+    measure_title: str
+    organisation: str
+    due_at: dt.datetime | None
+    url: str
+    # Working days from today to the due day: negative when overdue, None without a due date.
+    days_left: int | None = None
+
+    @property
+    def kind_label(self) -> str:
+        return str(KINDS[self.kind])
+
+    @property
+    def days_overdue(self) -> int:
+        return -self.days_left if self.days_left is not None and self.days_left < 0 else 0
+
+    @property
+    def overdue(self) -> bool:
+        return self.days_left is not None and self.days_left < 0
+
+
+def _sources(user) -> dict[str, QuerySet]:
+    """Each source's open items for the user, within their reach (unordered, unevaluated)."""
+    reach = access.reach_of(user)
+    if not reach.authenticated or reach.auditor:
+        return {}
+    headed, staffed = reach.departments
+    lead = headed | staffed
+    sources: dict[str, QuerySet] = {"task": access.work_item_list_actionable(user)}
+    deciding = Q(pk__in=[])
+    if headed:
+        deciding |= Q(status=ExtensionStatus.PENDING_HEAD, case__lead_department__in=headed)
+    if reach.leader_roles:
+        deciding |= Q(
+            status=ExtensionStatus.PENDING_LEADER, case__supervising_leader__in=reach.leader_roles
+        )
+    sources["extension"] = reach.bounded(
+        ExtensionRequest.objects.filter(deciding), "case__organisation"
+    )
+    sources["order"] = SupervisionOrder.objects.filter(
+        status=OrderStatus.OPEN, case__lead_department__in=lead
+    )
+    sources["instruction"] = LeaderInstruction.objects.filter(
+        replied_at__isnull=True, case__lead_department__in=lead
+    )
+    sources["cycle"] = FeedbackCycle.objects.filter(
+        status=CycleStatus.OPEN, case__lead_department__in=lead
+    )
+    # A partner department is named in the catalogue by its key and resolved in the case's
+    # own organisation; it owes input until one of its people has given it.
+    owed = Q(pk__in=[])
+    for pk, key, organisation_id in _departments(lead):
+        given = PartnerInput.objects.filter(cycle=OuterRef("pk"), department=pk)
+        owed |= Q(
+            Q(case__organisation=organisation_id, case__measure__partner_departments__key=key)
+            & ~Q(Exists(given))
+        )
+    sources["partner_input"] = FeedbackCycle.objects.filter(
+        Q(status=CycleStatus.OPEN) & owed
+    ).distinct()
+    return sources
+
+
+def _departments(ids) -> list[tuple[int, str, int]]:
+    if not ids:
+        return []
+    rows = Department.objects.filter(pk__in=ids).order_by("pk")
+    return list(rows.values_list("pk", "key", "organisation_id"))
+
+
+_DUE = {
+    "task": "due_at",
+    "extension": "work_item__due_at",
+    "order": "response_due_at",
+    "instruction": "due_at",
+    "cycle": "due_at",
+    "partner_input": "due_at",
+}
+
+
+def work_count(user) -> int:
+    """How many items wait for the user: one query, kept for the rest of the request."""
+    reach = access.reach_of(user)
+    cached = getattr(reach, "_work_count", None)
+    if cached is not None:
+        return cached
+    sources = _sources(user)
+    count = 0
+    if sources:
+        parts = [qs.order_by().values_list(Value(1)) for qs in sources.values()]
+        # Partner inputs may match a cycle once per matching department: counted by pk.
+        parts[-1] = sources["partner_input"].order_by().values_list("pk")
+        count = parts[0].union(*parts[1:], all=True).count()
+    reach._work_count = count
+    return count
+
+
+def work_list(user, *, limit: int = 50, calendar: WorkingCalendar | None = None) -> list[WorkEntry]:
+    """The user's open items, most urgent (earliest due) first, at most `limit` of them.
+
+    Each source reads at most `limit` rows, so the cost follows the page, not the data.
+    """
+    sources = _sources(user)
+    if not sources:
+        return []
+    entries: list[WorkEntry] = []
+    tasks = selectors.work_item_rows(sources["task"]).select_related("case__organisation")
+    tasks = tasks.order_by("due_at", "created_at")
+    entries += [_task_entry(item) for item in tasks[:limit]]
+    for kind in ("extension", "order", "instruction", "cycle", "partner_input"):
+        related = ["case__measure", "case__organisation"]
+        if kind == "extension":
+            related.append("work_item")
+        rows = sources[kind].select_related(*related).order_by(_DUE[kind], "pk")[:limit]
+        entries += [_entry(kind, row) for row in rows]
+    far = dt.datetime.max.replace(tzinfo=dt.UTC)
+    entries.sort(key=lambda e: (e.due_at or far, e.kind, e.pk))
+    entries = entries[:limit]
+    calendar = calendar or WorkingCalendar.load()
+    today = timezone.localdate()
+    return [_with_days_left(e, calendar, today) for e in entries]
+
+
+def _with_days_left(entry: WorkEntry, calendar: WorkingCalendar, today: dt.date) -> WorkEntry:
+    if entry.due_at is None:
+        return entry
+    due = local_date(entry.due_at)
+    if due >= today:
+        days = calendar.working_days_between(today, due)
+    else:
+        days = -calendar.working_days_between(due, today)
+    return WorkEntry(**{**entry.__dict__, "days_left": days})
+
+
+def _task_entry(item: WorkItem) -> WorkEntry:
+    case = item.case
+    return WorkEntry(
+        kind="task",
+        pk=item.pk,
+        what=item.step.title,
+        case_id=case.pk,
+        measure_code=case.measure.code,
+        measure_title=case.measure.title,
+        organisation=case.organisation.title,
+        due_at=item.due_at,
+        url=reverse("workflows:task", args=[item.pk]),
+    )
+
+
+def _entry(kind: str, row) -> WorkEntry:
+    case = row.case
+    if kind == "cycle" or kind == "partner_input":
+        url = reverse("workflows:cycle", args=[row.pk])
+    else:
+        url = reverse("workflows:supervision", args=[case.pk])
+    due_at = row.work_item.due_at if kind == "extension" else getattr(row, _DUE[kind])
+    return WorkEntry(
+        kind=kind,
+        pk=row.pk,
+        what=str(KINDS[kind]),
+        case_id=case.pk,
+        measure_code=case.measure.code,
+        measure_title=case.measure.title,
+        organisation=case.organisation.title,
+        due_at=due_at,
+        url=url,
+    )

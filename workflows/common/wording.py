@@ -1,0 +1,355 @@
+"""Human words for the product's internal keys: audit verbs, step kinds, event details, people.
+
+One mapping, in both languages (the labels are translation entries), used by pages, PDFs,
+mails and exports, so no page shows `task_created`, `implement` or a Python dict.
+"""
+
+import datetime
+from collections.abc import Iterable
+
+from django.utils import formats, timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext, ngettext, pgettext_lazy
+from django.utils.translation import gettext_lazy as _
+
+from workflows.models import StepKind
+
+# Verb → what happened, as a short phrase. Unknown verbs fall back to their key with spaces.
+VERBS = {
+    "task_created": _("Step opened"),
+    "task_assigned": _("Step assigned"),
+    "task_claimed": _("Step claimed"),
+    "task_reassigned": _("Step reassigned"),
+    "task_paused": _("Clock paused"),
+    "task_resumed": _("Clock resumed"),
+    "submitted": _("Submitted"),
+    "approved": _("Approved"),
+    "returned": _("Returned for rework"),
+    "completed": _("Completed"),
+    "case_launched": _("Case launched"),
+    "case_completed": _("Case completed"),
+    "case_cascaded": _("Cascaded"),
+    "child_completed": _("Child case completed"),
+    "completion_guard_overridden": _("Completion allowed with child cases open"),
+    "progress_reported": _("Progress reported"),
+    "evidence_added": _("Evidence added"),
+    "evidence_downloaded": _("Evidence downloaded"),
+    "comment_added": _("Comment added"),
+    "deadline_extended": _("Deadline extended"),
+    "due_recomputed": _("Due date recomputed"),
+    "deadline_cap_moved": _("Deadline cap moved"),
+    "escalated": _("Escalated"),
+    "extension_requested": _("Extension requested"),
+    "extension_decided": _("Extension request decided"),
+    "extension_withdrawn": _("Extension request withdrawn"),
+    "extension_lapsed": _("Extension request lapsed"),
+    "supervision_order_issued": _("Supervision order issued"),
+    "supervision_order_answered": _("Supervision order answered"),
+    "supervision_order_stepped_up": _("Supervision order stepped up"),
+    "summons_recorded": _("Summons meeting recorded"),
+    "instruction_issued": _("Leader instruction issued"),
+    "instruction_replied": _("Leader instruction answered"),
+    "feedback_cycle_opened": _("Feedback round opened"),
+    "feedback_submitted": _("Feedback submitted"),
+    "feedback_missed": _("Feedback missed"),
+    "partner_input_given": _("Partner department's input given"),
+    "report_requested": _("Report requested"),
+    "report_generated": _("Report generated"),
+    "report_render_failed": _("Report failed to render"),
+    "report_downloaded": _("Report downloaded"),
+    "file_missing": _("File missing"),
+    "files_verified": _("Files verified"),
+    "audit_verified": _("Audit chain verified"),
+    "appraisal_rebuilt": _("Appraisal recalculated"),
+    "catalogue_imported": _("Catalogue imported"),
+    "catalogue_exported": _("Catalogue exported"),
+    "calendar_imported": _("Working-day calendar imported"),
+    "notification_mode_changed": _("Notification preference changed"),
+    "language_changed": _("Language changed"),
+    "logged_in": _("Signed in"),
+    "logged_out": _("Signed out"),
+    "login_failed": _("Sign-in failed"),
+    "sweep_fault": _("Deadline sweep fault"),
+    "admin_added": _("Added in the administration"),
+    "admin_changed": _("Changed in the administration"),
+    "admin_deleted": _("Deleted in the administration"),
+}
+
+# Keys of an event's data → label. Keys not listed are shown with their underscores as spaces.
+DETAIL_LABELS = {
+    "step": _("Step"),
+    "kind": _("Kind"),
+    "assignee": _("Assigned to"),
+    "to": pgettext_lazy("audit detail", "To"),
+    "from": pgettext_lazy("audit detail", "From"),
+    "due_at": _("Due"),
+    "deadline_cap": _("Deadline cap"),
+    "capped_from": _("Due before the cap"),
+    "measure": _("Measure"),
+    "organisation": _("Organisation"),
+    "parent_case": _("Parent case"),
+    "created": _("New cases"),
+    "existing": _("Existing cases"),
+    "level": _("Level"),
+    "note": _("Note"),
+    "percent": _("Percent complete"),
+    "text": _("Text"),
+    "rung": _("Rung"),
+    "username": _("User name"),
+    "ip": _("IP address"),
+    "user_agent": _("Browser"),
+    "fields": _("Fields"),
+    "message": _("Message"),
+    "file": _("File"),
+    "days": _("Days"),
+    "moved": _("Due dates moved"),
+    "colour": _("Colour"),
+    "reason": _("Reason"),
+    "report": _("Report"),
+    "version": _("Version"),
+    "path": _("Page"),
+}
+
+
+def listing(words: Iterable[str]) -> str:
+    """Words joined as the language lists them ('Beijing, Guangdong' / '北京、广东')."""
+    return gettext(", ").join(words)
+
+
+def verb_label(verb: str) -> str:
+    """The verb as a phrase in the active language ('task_created' → 'Step opened')."""
+    label = VERBS.get(verb)
+    return str(label) if label is not None else verb.replace("_", " ").capitalize()
+
+
+def verb_choices(verbs: Iterable[str]) -> list[tuple[str, str]]:
+    """(verb, phrase) pairs for a filter's select, sorted by the phrase."""
+    return sorted(((v, verb_label(v)) for v in verbs), key=lambda pair: pair[1])
+
+
+def kind_label(kind: str) -> str:
+    """A step kind as a word ('implement' → 'Implement'), '' for none."""
+    if not kind:
+        return ""
+    try:
+        return str(StepKind(kind).label)
+    except ValueError:
+        return kind.replace("_", " ")
+
+
+def person(user) -> str:
+    """A person as every page names them: full name, falling back to the user name."""
+    if user is None:
+        return ""
+    full = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
+    return full or user.get_username()
+
+
+def when(value) -> str:
+    """A date or time in the active language's style, in the active time zone."""
+    if isinstance(value, str):
+        parsed = parse_datetime(value)
+        if parsed is None:
+            try:
+                parsed = datetime.date.fromisoformat(value)
+            except ValueError:
+                return value
+        value = parsed
+    if isinstance(value, datetime.datetime):
+        if timezone.is_naive(value):
+            value = timezone.make_aware(value)
+        return formats.date_format(timezone.localtime(value), "DATETIME_FORMAT")
+    if isinstance(value, datetime.date):
+        return formats.date_format(value, "DATE_FORMAT")
+    return str(value)
+
+
+def _titles(codes: Iterable[str]) -> dict[str, object]:
+    from workflows.models import Organisation
+
+    return {o.code: o for o in Organisation.objects.filter(code__in=set(codes))}
+
+
+def organisation_names(codes: Iterable[str], known: dict | None = None) -> list[str]:
+    """Organisation titles in the active language for their codes, in the order given."""
+    codes = list(codes)
+    found = known if known is not None else _titles(codes)
+    return [found[code].title if code in found else code for code in codes]
+
+
+def _as_list(value) -> list:
+    return value if isinstance(value, list) else [value] if value else []
+
+
+def events_primed(events: list) -> list:
+    """The events, with the organisations their details name loaded in one query (so a page
+    of history costs the same however many cascades it holds)."""
+    codes = [
+        code
+        for event in events
+        if isinstance(event.data, dict)
+        for key in ("created", "existing", "organisation")
+        for code in _as_list(event.data.get(key))
+        if isinstance(code, str)
+    ]
+    known = _titles(codes) if codes else {}
+    for event in events:
+        event.organisations_named = known
+    return events
+
+
+def event_sentence(event) -> str:
+    """What an audit event says, as one phrase: 'Cascaded to Guangdong, Beijing'."""
+    data = event.data if isinstance(event.data, dict) else {}
+    verb = event.verb
+    if verb == "case_cascaded" and data.get("created"):
+        return gettext("Cascaded to %(places)s") % {
+            "places": listing(
+                organisation_names(data["created"], getattr(event, "organisations_named", None))
+            )
+        }
+    if verb in ("task_assigned", "task_reassigned") and data.get("to"):
+        return gettext("%(what)s to %(who)s") % {"what": verb_label(verb), "who": data["to"]}
+    if verb in ("deadline_extended", "due_recomputed") and data.get("to"):
+        return gettext("%(what)s to %(due)s") % {"what": verb_label(verb), "due": when(data["to"])}
+    if verb == "task_created" and data.get("due_at"):
+        return gettext("Step opened, due %(due)s") % {"due": when(data["due_at"])}
+    return verb_label(verb)
+
+
+def _value(key: str, value, known: dict | None = None) -> str:
+    if isinstance(value, bool):
+        return gettext("yes") if value else gettext("no")
+    if value is None or value == "":
+        return "—"
+    if key == "kind":
+        return kind_label(str(value))
+    if key in ("created", "existing") and isinstance(value, list):
+        return listing(organisation_names(value, known)) or "—"
+    if key == "organisation" and isinstance(value, str):
+        return organisation_names([value], known)[0]
+    if key == "level" and isinstance(value, str):
+        from workflows.models import OrganisationLevel
+
+        level = OrganisationLevel.objects.filter(key=value).first()
+        return level.title if level is not None else value
+    if isinstance(value, str) and key.endswith(("_at", "_cap", "from", "to")):
+        return when(value) if value[:4].isdigit() else value
+    if key == "deadline_cap" or key == "capped_from":
+        return when(value)
+    if isinstance(value, dict):
+        return "; ".join(f"{_label(k)}: {_value(k, v)}" for k, v in value.items()) or "—"
+    if isinstance(value, (list, tuple)):
+        return listing(_value(key, v) for v in value) or "—"
+    return str(value)
+
+
+def _label(key: str) -> str:
+    label = DETAIL_LABELS.get(key)
+    return str(label) if label is not None else key.replace("_", " ").capitalize()
+
+
+def detail_lines(
+    data, skip: Iterable[str] = (), known: dict | None = None
+) -> list[tuple[str, str]]:
+    """An event's data as readable (label, value) lines, never a Python dict."""
+    if not isinstance(data, dict):
+        return [] if not data else [("", str(data))]
+    return [
+        (_label(key), _value(key, value, known))
+        for key, value in data.items()
+        if key not in skip and value not in (None, "", [], {})
+    ]
+
+
+def event_details(event) -> list[tuple[str, str]]:
+    """The event's data as lines, less what its row already shows (the step, the measure)."""
+    skip = {"step", "kind"} if event.work_item_id else set()
+    if event.case_id:
+        skip.add("measure")
+    return detail_lines(event.data, skip, getattr(event, "organisations_named", None))
+
+
+ZONES = {"Asia/Shanghai": _("Beijing time"), "UTC": _("UTC")}
+
+
+def zone_name(zone=None) -> str:
+    """The time zone named in words: 'Beijing time' / '北京时间' for Asia/Shanghai."""
+    key = str(zone or timezone.get_current_timezone())
+    label = ZONES.get(key)
+    return str(label) if label is not None else key.replace("_", " ")
+
+
+def holder(item) -> str:
+    """Who a work item now waits on, in words: a department's head, a leader, a person or a
+    department's staff (the role first: 'the head of the Network Work Department')."""
+    if item.department_id and item.for_head:
+        return gettext("the head of the %(department)s") % {"department": item.department.title}
+    if item.leader_role_id:
+        return item.leader_role.title
+    if item.assignee_id:
+        return person(item.assignee)
+    if item.department_id:
+        return gettext("the staff of the %(department)s") % {"department": item.department.title}
+    return ""
+
+
+DONE_WORDS = {
+    "submitted": _("Submitted"),
+    "approved": _("Approved"),
+    "returned": _("Returned for rework"),
+    "completed": _("Completed"),
+}
+
+
+def handoff_message(item) -> str:
+    """The confirmation after acting on a task, saying what happened and where the case went:
+    'Submitted to the head of the Network Work Department.'"""
+    from workflows.models import WorkItem, WorkItemStatus
+
+    item.refresh_from_db(fields=["status", "outcome"])
+    if item.status == WorkItemStatus.OPEN:
+        return gettext("Progress reported.")
+    done = str(DONE_WORDS.get(item.outcome, _("Done")))
+    following = (
+        WorkItem.objects.filter(case_id=item.case_id, status=WorkItemStatus.OPEN)
+        .select_related("assignee", "department", "leader_role")
+        .order_by("-pk")
+        .first()
+    )
+    who = holder(following) if following is not None else ""
+    if who:
+        return gettext("%(done)s to %(who)s.") % {"done": done, "who": who}
+    if following is None:
+        return gettext("%(done)s. The case is completed.") % {"done": done}
+    return gettext("%(done)s.") % {"done": done}
+
+
+def launch_message(created: int, skipped: int) -> str:
+    """'1 case launched.' or '2 cases launched, 1 already open.', with proper plurals."""
+    launched = ngettext("%(n)d case launched", "%(n)d cases launched", created) % {"n": created}
+    if not skipped:
+        return gettext("%(launched)s.") % {"launched": launched}
+    rest = ngettext("%(n)d already open", "%(n)d already open", skipped) % {"n": skipped}
+    return gettext("%(launched)s, %(rest)s.") % {"launched": launched, "rest": rest}
+
+
+def cascade_message(created: int, existing: int) -> str:
+    """'1 child case launched.' or '0 child cases launched, 2 already there.'"""
+    launched = ngettext("%(n)d child case launched", "%(n)d child cases launched", created) % {
+        "n": created
+    }
+    if not existing:
+        return gettext("%(launched)s.") % {"launched": launched}
+    rest = ngettext("%(n)d already there", "%(n)d already there", existing) % {"n": existing}
+    return gettext("%(launched)s, %(rest)s.") % {"launched": launched, "rest": rest}
+
+
+def order_colour_label(colour: str) -> str:
+    """'orange' → 'Orange' / '橙色'."""
+    from workflows.models.supervision import OrderColour
+
+    try:
+        return str(OrderColour(colour).label)
+    except ValueError:
+        return colour

@@ -1,0 +1,230 @@
+"""The dashboard at a glance: its figures and charts, the filtered case list the charts open,
+and the leader's wall view. Every figure comes from reports/figures.py, as the PDF's do; every
+case comes through the user's reach (common/reach.py)."""
+
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.db.models import Exists, OuterRef
+from django.http import Http404
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from workflows.cases import selectors
+from workflows.common import reach as access
+from workflows.common.db_router import replica_view
+from workflows.models import Aspect, Department, Organisation, WorkItem, WorkItemStatus
+from workflows.reports import figures
+
+LIST_PAGE_SIZE = 50
+# Seconds between the wall view's refreshes.
+WALL_REFRESH = 60
+
+SORTS = {
+    "measure": ("measure__aspect__position", "measure__position", "organisation__code", "pk"),
+    "organisation": ("organisation__code", "measure__aspect__position", "measure__position", "pk"),
+    "percent": ("percent_complete", "measure__aspect__position", "measure__position", "pk"),
+    "launched": ("created", "pk"),
+    "department": ("lead_department__key", "measure__position", "pk"),
+}
+LIGHT_WORDS = {
+    "green": gettext_lazy("Green"),
+    "yellow": gettext_lazy("Yellow"),
+    "red": gettext_lazy("Red"),
+}
+
+
+def _list_url(**params) -> str:
+    query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
+    return reverse("workflows:dashboard_cases") + ("?" + query if query else "")
+
+
+def _chart_data(figs: figures.Figures, code: str) -> dict:
+    """What dashboard.js draws; every bar carries the URL of its filtered list."""
+    return {
+        "aspects": {
+            "labels": [f"{b.aspect.code}. {b.aspect.title}" for b in figs.aspect_bars],
+            "values": [b.percent for b in figs.aspect_bars],
+            "urls": [_list_url(organisation=code, aspect=b.aspect.code) for b in figs.aspect_bars],
+            "name": _("Percent complete"),
+        },
+        "lights": {
+            "labels": [d.title for d in figs.departments],
+            "series": [
+                {
+                    "key": light,
+                    "name": str(LIGHT_WORDS[light]),
+                    "values": [getattr(d, light) for d in figs.departments],
+                    "urls": [
+                        _list_url(organisation=code, department=d.department_id, light=light)
+                        for d in figs.departments
+                    ],
+                }
+                for light in figures.LIGHTS
+            ],
+        },
+        "overdue": {
+            "labels": [timezone.localtime(p.at).strftime("%m-%d") for p in figs.overdue_weeks],
+            "values": [p.count for p in figs.overdue_weeks],
+            "url": _list_url(organisation=code, overdue=1),
+            "name": _("Overdue steps"),
+        },
+        "rollup": {
+            "labels": [r.title for r in figs.rollup],
+            "series": [
+                {
+                    "name": _("In progress"),
+                    "values": [r.in_progress for r in figs.rollup],
+                    "urls": [_list_url(organisation=r.code, status="open") for r in figs.rollup],
+                },
+                {
+                    "name": _("Completed"),
+                    "values": [r.completed for r in figs.rollup],
+                    "urls": [
+                        _list_url(organisation=r.code, status="completed") for r in figs.rollup
+                    ],
+                },
+                {
+                    "name": _("Overdue"),
+                    "values": [r.overdue for r in figs.rollup],
+                    "urls": [_list_url(organisation=r.code, overdue=1) for r in figs.rollup],
+                },
+            ],
+        },
+    }
+
+
+def dashboard_context(user, organisation: Organisation | None) -> dict:
+    """The figures block of the dashboard (and the wall): nothing before the catalogue loads."""
+    shown = organisation or access.organisation_default(user)
+    if shown is None:
+        return {}
+    figs = figures.programme_figures(user, shown)
+    code = shown.code
+    return {
+        "figures": figs,
+        "figures_organisation": shown,
+        "chart_data": _chart_data(figs, code),
+        "tile_urls": {
+            "launched": _list_url(organisation=code),
+            "in_progress": _list_url(organisation=code, status="open"),
+            "overdue": _list_url(organisation=code, overdue=1),
+            "completed": _list_url(organisation=code, status="completed"),
+        },
+    }
+
+
+def _organisation_param(user, params, name) -> Organisation | None:
+    code = params.get(name) or ""
+    return selectors.organisation_get_visible(user, code) if code else None
+
+
+def case_list_filtered(user, params) -> tuple:
+    """The visible cases the dashboard's filters select, sorted; unknown values: 404."""
+    cases = access.case_list_visible(user)
+    chosen = {}
+    organisation = _organisation_param(user, params, "organisation")
+    if organisation is not None:
+        cases = cases.filter(organisation=organisation)
+        chosen["organisation"] = organisation
+    within = _organisation_param(user, params, "within")
+    if within is not None:
+        cases = cases.filter(organisation__path__startswith=within.path)
+        chosen["within"] = within
+    if params.get("aspect"):
+        aspect = Aspect.objects.filter(code=params["aspect"]).first()
+        if aspect is None:
+            raise Http404
+        cases = cases.filter(measure__aspect=aspect)
+        chosen["aspect"] = aspect
+    status = params.get("status") or ""
+    if status == "open":
+        cases = cases.filter(is_open=True)
+    elif status == "completed":
+        cases = cases.filter(is_open=False)
+    elif status:
+        raise Http404
+    light = params.get("light") or ""
+    if light:
+        if light not in figures.LIGHTS:
+            raise Http404
+        # A case not lit yet counts as green, as the chart counts it.
+        if light == "green":
+            cases = cases.exclude(light__deadline__in=["yellow", "red"])
+        else:
+            cases = cases.filter(light__deadline=light)
+        chosen["light"] = LIGHT_WORDS[light]
+    if params.get("department"):
+        try:
+            department = Department.objects.get(pk=int(params["department"]))
+        except (ValueError, Department.DoesNotExist) as exc:
+            raise Http404 from exc
+        cases = cases.filter(lead_department=department)
+        chosen["department"] = department
+    open_items = WorkItem.objects.filter(case=OuterRef("pk"), status=WorkItemStatus.OPEN)
+    if params.get("overdue"):
+        cases = cases.filter(
+            Exists(open_items.filter(due_at__lt=timezone.now(), paused_at__isnull=True))
+        )
+        chosen["overdue"] = True
+    if params.get("assignee"):
+        cases = cases.filter(Exists(open_items.filter(assignee__username=params["assignee"])))
+        chosen["assignee"] = params["assignee"]
+    sort = params.get("sort") or "measure"
+    descending = sort.startswith("-")
+    if sort.lstrip("-") not in SORTS:
+        raise Http404
+    order = SORTS[sort.lstrip("-")]
+    if descending:
+        order = ("-" + order[0], *order[1:])
+    cases = cases.select_related(
+        "measure__aspect", "organisation", "lead_department", "current_step", "light"
+    ).order_by(*order)
+    return cases, chosen, sort
+
+
+@login_required
+@replica_view
+def dashboard_cases(request):
+    cases, chosen, sort = case_list_filtered(request.user, request.GET)
+    page = Paginator(cases, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    kept = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
+    columns = [
+        ("measure", _("Measure")),
+        ("organisation", _("Organisation")),
+        ("department", _("Lead department")),
+        ("percent", _("Progress")),
+        ("launched", _("Launched")),
+    ]
+    headers = [
+        (
+            label,
+            "?" + urlencode({**kept, "sort": ("-" + key) if sort == key else key}),
+            "ascending" if sort == key else "descending" if sort == "-" + key else "none",
+        )
+        for key, label in columns
+    ]
+    return render(
+        request,
+        "workflows/dashboard_cases.html",
+        {
+            "page": page,
+            "chosen": chosen,
+            "headers": headers,
+            "page_query": urlencode({**kept, "sort": sort}),
+        },
+    )
+
+
+@login_required
+@replica_view
+def dashboard_wall(request):
+    organisation = _organisation_param(request.user, request.GET, "organisation")
+    context = dashboard_context(request.user, organisation)
+    context["refresh"] = WALL_REFRESH
+    context["now"] = timezone.now()
+    return render(request, "workflows/dashboard_wall.html", context)

@@ -159,7 +159,11 @@ def _filtered_task_list(request, queryset, *, title, empty, page_key, claim=Fals
         request,
         "workflows/task_list.html",
         {
-            "page": _page(request, listing.apply_list_filters(queryset, params)),
+            "page": _page(
+                request,
+                # Returned/resubmitted marks on the filtered rows (issue 17).
+                decision_context.round_marks(listing.apply_list_filters(queryset, params)),
+            ),
             "title": title,
             "empty": empty,
             "claim": claim,

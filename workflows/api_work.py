@@ -49,7 +49,7 @@ class MyWorkView(GenericAPIView):
                 description="At most this many items, most urgent first",
             )
         ],
-        responses={200: WorkListSerializer},
+        responses={200: WorkListSerializer, **_errors(400)},
         examples=[
             OpenApiExample(
                 "A head's work",

@@ -28,6 +28,7 @@ from .models import (
     Notification,
     NotificationKind,
     NotificationStatus,
+    OrderColour,
     StepKind,
     WorkItem,
 )
@@ -85,8 +86,15 @@ def notification_context(notification: Notification, *, now) -> dict:
     context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
     if notification.work_item_id:
         context.update(_item_context(notification.work_item, now))
+    elif notification.case_id:
+        # A notice about a case as a whole (an instruction) still names its measure and step.
+        case = notification.case
+        context.update(case=case, measure=case.measure, step=case.current_step)
     if notification.kind == NotificationKind.DIGEST:
         context.update(_digest_context(notification, now))
+    colour = (notification.payload or {}).get("colour")
+    if colour in OrderColour.values:
+        context["colour_label"] = OrderColour(colour).label  # "橙", not "orange", in Chinese
     return context
 
 
@@ -152,6 +160,7 @@ def _claim_batch(now, *, skip_channels: set[str]) -> list[Notification]:
             "work_item__step",
             "work_item__case__organisation",
             "case__measure",
+            "case__current_step",
             "address__department",
         )
     )

@@ -27,7 +27,7 @@ from django.utils import timezone, translation
 from viewflow.workflow.models import Task
 from viewflow.workflow.status import STATUS
 
-from . import access, lights, rag, supervision
+from . import access, handoffs, lights, rag, supervision
 from .audit import audit_record
 from .bounds import clean_text
 from .db_router import replica_reads
@@ -179,6 +179,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         )
     # A new step moves the case's projected overall deadline: its cascaded children follow.
     deadline_caps_follow(cases=[case.pk], reason=f"parent case's step {step.key} opened")
+    handoffs.task_opened(item=item)
     return item
 
 
@@ -361,13 +362,16 @@ def task_approve(*, item: WorkItem, user, comment: str = "") -> WorkItem:
     """Approve an approval, review or sign-off step; the case moves to its next step."""
     if item.kind not in _RETURNABLE_KINDS:
         raise ValidationError(f"a {item.kind} step is completed, not approved")
-    return _finish(
-        user,
-        item,
-        outcome=Outcome.APPROVED,
-        note=clean_text(comment).strip(),
-        next_step=_next_step(item.case, item.step),
-    )
+    with transaction.atomic():
+        item = _finish(
+            user,
+            item,
+            outcome=Outcome.APPROVED,
+            note=clean_text(comment).strip(),
+            next_step=_next_step(item.case, item.step),
+        )
+        handoffs.work_decided(item=item)
+    return item
 
 
 def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
@@ -520,6 +524,7 @@ def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
             reason=reason.strip(),
             data={"from": previous, "to": _username(to_user)},
         )
+        handoffs.task_reassigned(item=item)
     return item
 
 

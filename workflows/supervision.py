@@ -18,7 +18,7 @@ from django.db.models import CharField, Exists, OuterRef, Prefetch, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from . import access, deadlines, lights
+from . import access, deadlines, handoffs, lights
 from .audit import audit_record, audit_record_many
 from .bounds import check_date, clean_text
 from .calendar import WorkingCalendar, due_at_for, local_date
@@ -211,6 +211,7 @@ def extension_request(
                 "status": request.status,
             },
         )
+        handoffs.extension_awaiting(request=request)
     return request
 
 
@@ -285,6 +286,8 @@ def extension_decide(
             reason=note,
             data={"request": request.pk, "stage": stage, "approved": approve, "date": date},
         )
+        handoffs.extension_decided(request=request, stage=stage, approved=approve, note=note)
+        handoffs.extension_awaiting(request=request)  # the leader's turn after the head's
         if request.status == ExtensionStatus.APPROVED:
             lights.case_lights_refresh(case=case, now=now)
     return request

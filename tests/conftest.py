@@ -97,3 +97,12 @@ def _cache_emptied():
     from django.core.cache import cache
 
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _handoff_notices_only_where_counted(request, settings):
+    """Hand-off notices (notifications.handoffs) add a mail at every task; the tests written
+    before them count reminders, rungs and digests exactly, so they run without. Tests marked
+    `handoffs` have them."""
+    if request.node.get_closest_marker("handoffs") is None:
+        settings.NOTIFICATION_HANDOFFS = False

@@ -226,6 +226,8 @@ ALLOWED_AUDITOR_FORMS = {
     reverse("workflows:report_request"),
     # Their own mail preference (immediate or digest), audited: not case data.
     reverse("workflows:preferences"),
+    # Their own saved views of the inbox and queue (a personal setting, audited).
+    reverse("workflows:saved_view_save"),
 }
 
 

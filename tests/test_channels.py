@@ -139,7 +139,7 @@ def test_a_reminder_goes_out_on_every_channel_the_person_chose(receiver, item, s
     assert ding.body["markdown"]["title"] == logged["dingtalk"].subject
     assert ding.body["markdown"]["text"] == content  # the same card on both platforms
     assert logged["wecom"].subject == (
-        "2.2 Draft implementation plan: due in 1 working day (2027-03-22)"
+        "2.2 Draft implementation plan: due in 1 working day (22 Mar 2027)"
     )
     # For the closing note: what the receivers logged (keys masked).
     email = inbox.messages[0]

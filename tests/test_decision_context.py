@@ -110,4 +110,6 @@ def test_the_task_page_costs_fixed_queries(
 
 
 # Measured: 22 at one round and at four (PostgreSQL and SQLite alike).
-QUERY_BUDGET = 22
+# The page with its context (22), the menu's My work count, the urge line and today's
+# substitutions (separation of duties across a pair): fixed, whatever the rounds.
+QUERY_BUDGET = 26

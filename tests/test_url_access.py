@@ -168,6 +168,8 @@ EXPECTED: list[Row] = [
     Row(r"", everyone(REDIRECT), why="the site root forwards to /workflows/"),
     Row(r"workflows/((dashboard|my-work|inbox|queue|archive)/)?", pages()),
     Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
+    Row(r"workflows/dashboard/(cases|wall)/", pages(), why="figures and cases in own reach"),
+    Row(r"workflows/me/substitute/", pages(), why="one's own substitute"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),

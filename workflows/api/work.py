@@ -52,7 +52,7 @@ class MyWorkView(GenericAPIView):
                 description="At most this many items, most urgent first",
             )
         ],
-        responses={200: WorkListSerializer},
+        responses={200: WorkListSerializer, **error_responses(400)},
         examples=[
             OpenApiExample(
                 "A head's work",

@@ -18,6 +18,7 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
+from workflows.notifications import handoffs
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,7 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         )
     # A new step moves the case's projected overall deadline: its cascaded children follow.
     deadline_caps_follow(cases=[case.pk], reason=f"parent case's step {step.key} opened")
+    handoffs.task_opened(item=item)
     return item
 
 

@@ -40,6 +40,7 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
+from workflows.notifications import handoffs
 from workflows.reports.services import report_queue_completion
 from workflows.supervision import extensions, lights
 
@@ -177,13 +178,16 @@ def task_approve(*, item: WorkItem, user, comment: str = "") -> WorkItem:
     """Approve an approval, review or sign-off step; the case moves to its next step."""
     if item.kind not in DECIDED_KINDS:
         raise ValidationError(f"a {item.kind} step is completed, not approved")
-    return _finish(
-        user,
-        item,
-        outcome=Outcome.APPROVED,
-        note=clean_text(comment).strip(),
-        next_step=_next_step(item.case, item.step),
-    )
+    with transaction.atomic():
+        item = _finish(
+            user,
+            item,
+            outcome=Outcome.APPROVED,
+            note=clean_text(comment).strip(),
+            next_step=_next_step(item.case, item.step),
+        )
+        handoffs.work_decided(item=item)
+    return item
 
 
 def task_return(*, item: WorkItem, user, reason: str) -> WorkItem:
@@ -337,6 +341,7 @@ def task_reassign(*, item: WorkItem, by, to_user, reason: str) -> WorkItem:
             reason=reason.strip(),
             data={"from": previous, "to": username_of(to_user)},
         )
+        handoffs.task_reassigned(item=item)
     return item
 
 

@@ -3,6 +3,7 @@ returns, extensions and pauses marked. One selector (`case_timeline`) feeds both
 page and the completion PDF, drawn as the same server-side SVG (`timeline_svg`): no script,
 so WeasyPrint prints exactly what the page shows. Two queries, whatever the case's length."""
 
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -120,8 +121,14 @@ _COLOURS = {
 }
 
 
-def _short(text: str, limit: int = 30) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+def _short(text: str, limit: int = 26) -> str:
+    """The label cut to fit its column: a wide (CJK) character takes two places."""
+    used = 0
+    for i, char in enumerate(text):
+        used += 2 if unicodedata.east_asian_width(char) in "WF" else 1
+        if used > limit:
+            return text[: max(i - 1, 1)] + "…"
+    return text
 
 
 def _day(moment: datetime) -> str:

@@ -15,6 +15,8 @@ class NotificationKind(models.TextChoices):
     SUPERVISION = "supervision", _("Supervision order")
     REPORT = "report", _("Scheduled report")
     URGE = "urge", _("Urging")
+    # Work handed to someone: assigned, queued, returned, waiting for a decision, decided.
+    HANDOFF = "handoff", _("Hand-off")
 
 
 class NotificationStatus(models.TextChoices):

@@ -10,7 +10,7 @@ from django.utils import timezone, translation
 
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
-from workflows.models import Notification, NotificationKind, StepKind, WorkItem
+from workflows.models import Notification, NotificationKind, OrderColour, StepKind, WorkItem
 
 
 def absolute_url(path: str) -> str:
@@ -50,8 +50,15 @@ def notification_context(notification: Notification, *, now) -> dict:
     context = {"user": user, "notification": notification, "site_url": settings.SITE_URL}
     if notification.work_item_id:
         context.update(_item_context(notification.work_item, now))
+    elif notification.case_id:
+        # A notice about a case as a whole (an instruction) still names its measure and step.
+        case = notification.case
+        context.update(case=case, measure=case.measure, step=case.current_step)
     if notification.kind == NotificationKind.DIGEST:
         context.update(_digest_context(notification, now))
+    colour = (notification.payload or {}).get("colour")
+    if colour in OrderColour.values:
+        context["colour_label"] = OrderColour(colour).label  # "橙", not "orange", in Chinese
     return context
 
 

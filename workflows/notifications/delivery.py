@@ -75,6 +75,8 @@ def _claim_batch(now, *, skip_channels: set[str]) -> list[Notification]:
             "work_item__step",
             "work_item__case__organisation",
             "case__measure",
+            "case__current_step",
+            "case__current_step",
             "address__department",
         )
     )

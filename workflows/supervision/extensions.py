@@ -22,6 +22,7 @@ from workflows.models import (
     WorkItem,
     WorkItemStatus,
 )
+from workflows.notifications import handoffs
 from workflows.supervision import lights
 from workflows.supervision.base import (
     SupervisionError,
@@ -99,6 +100,7 @@ def extension_request(
                 "status": request.status,
             },
         )
+        handoffs.extension_awaiting(request=request)
     return request
 
 
@@ -185,6 +187,8 @@ def extension_decide(
             reason=note,
             data={"request": request.pk, "stage": stage, "approved": approve, "date": date},
         )
+        handoffs.extension_decided(request=request, stage=stage, approved=approve, note=note)
+        handoffs.extension_awaiting(request=request)  # the leader's turn after the head's
         if request.status == ExtensionStatus.APPROVED:
             lights.case_lights_refresh(case=case, now=now)
     return request

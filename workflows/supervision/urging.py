@@ -79,11 +79,15 @@ def item_get(*, target: str, pk: int):
 
 def may_urge(user, case: Case) -> bool:
     """Coordinators of the case's federation (or above) and the case's supervising leader."""
-    if access.is_auditor(user) or not access.can_view_case(user, case):
+    if access.is_auditor(user):
         return False
-    return access.can_coordinate(
-        user, case.organisation
-    ) or case.supervising_leader_id in access.user_leader_role_ids(user)
+    # The cheap checks first: most people who open an item may not urge it at all.
+    if not (
+        access.can_coordinate(user, case.organisation)
+        or case.supervising_leader_id in access.user_leader_role_ids(user)
+    ):
+        return False
+    return access.can_view_case(user, case)
 
 
 def last_urge(target: str, pk: int) -> Urge | None:

@@ -93,7 +93,7 @@ def test_a_plan_is_returned_resubmitted_and_approved_twice_and_the_case_page_tel
     head.goto("/workflows/inbox/")
     screenshot(head, "inbox")
     open_task(head, "inbox", "Department head approves the plan")
-    expect(head.get_by_text("Work submitted by network_work.staff.")).to_be_visible()
+    expect(head.get_by_text("Work submitted by Staff Network Work Department.")).to_be_visible()
     # A return without a reason is refused, and the error sits next to the reason field.
     decide(head, "Return for rework", "")
     comment_field = head.locator(".rf-field", has=head.get_by_label("Comment or reason"))
@@ -108,7 +108,7 @@ def test_a_plan_is_returned_resubmitted_and_approved_twice_and_the_case_page_tel
 
     # Reworked plans go straight back to the person who drafted them: their inbox, not the queue.
     open_task(staff, "inbox", "Draft implementation plan")
-    expect(staff.locator(".rf-meta")).to_contain_text("Assignee: network_work.staff")
+    expect(staff.locator("p.rf-meta").first).to_contain_text("Assignee: Staff Network Work Department")
     submit_plan(staff, "Second draft: national database fed by provincial feeds.", attachment=False)
 
     open_task(head, "inbox", "Department head approves the plan")
@@ -133,7 +133,7 @@ def test_a_plan_is_returned_resubmitted_and_approved_twice_and_the_case_page_tel
     assert decisions == ["submitted", "returned", "submitted", "approved", "approved"]
     assert verbs[0] == "case_launched" or verbs[1] == "case_launched"
     returned = page.locator(".rf-timeline li[data-verb=returned]")
-    expect(returned).to_contain_text("network_work.head")
+    expect(returned).to_contain_text("Head Network Work Department")
     expect(returned).to_contain_text(f"Department head approves the plan — {reason}")
     steps = page.locator("table.rf-table").first.locator("tbody tr")
     expect(steps).to_have_count(6)  # draft, head (returned), draft, head, leader, implementation

@@ -108,7 +108,9 @@ def test_a_plan_is_returned_resubmitted_and_approved_twice_and_the_case_page_tel
 
     # Reworked plans go straight back to the person who drafted them: their inbox, not the queue.
     open_task(staff, "inbox", "Draft implementation plan")
-    expect(staff.locator("p.rf-meta").first).to_contain_text("Assignee: Staff Network Work Department")
+    expect(staff.locator("p.rf-meta").first).to_contain_text(
+        "Assignee: Staff Network Work Department"
+    )
     submit_plan(staff, "Second draft: national database fed by provincial feeds.", attachment=False)
 
     open_task(head, "inbox", "Department head approves the plan")

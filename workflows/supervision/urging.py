@@ -21,7 +21,6 @@ from workflows.models import (
     LeaderInstruction,
     Notification,
     NotificationKind,
-    NotificationStatus,
     OrderStatus,
     SupervisionOrder,
     Urge,
@@ -30,6 +29,7 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
+from workflows.notifications.log import notification_rows
 
 NOTE_MAX = 500
 
@@ -142,23 +142,20 @@ def _same_working_day(calendar: WorkingCalendar, earlier: dt.datetime, now: dt.d
 
 
 def _notify(urge: Urge, holders, *, item, now) -> int:
-    by = urge.by.get_full_name() or urge.by.username
-    rows = []
-    for user in {u.pk: u for u in holders if u is not None and u.is_active}.values():
-        digest_only = getattr(getattr(user, "profile", None), "notification_mode", "") == "digest"
-        rows.append(
-            Notification(
-                dedupe_key=f"urge:{urge.pk}:{user.pk}",
-                recipient=user,
-                kind=NotificationKind.URGE,
-                case=urge.case,
-                work_item=item,
-                due_at=item.due_at if item is not None else None,
-                status=NotificationStatus.FOLDED if digest_only else NotificationStatus.PENDING,
-                payload={"target": urge.target, "id": urge.target_id, "by": by, "note": urge.note},
-                next_attempt_at=now,
-            )
-        )
+    rows = notification_rows(
+        holders,
+        kind=NotificationKind.URGE,
+        key=f"urge:{urge.pk}",
+        case=urge.case,
+        item=item,
+        now=now,
+        payload={
+            "target": urge.target,
+            "id": urge.target_id,
+            "by": urge.by.get_full_name() or urge.by.username,
+            "note": urge.note,
+        },
+    )
     Notification.objects.bulk_create(rows_for_channels(rows), ignore_conflicts=True)
     return len(rows)
 

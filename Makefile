@@ -152,8 +152,16 @@ demo: SEED_ARGS += --launch-first
 demo: venv system-deps assets migrate catalogue seed messages collectstatic ## embedded demo on PORT (8000): SQLite, filesystem broker, outbox
 	VENV=$(VENV) PORT=$(PORT) scripts/run-demo.sh
 
+# Sync workers, a 60 s hard timeout and 30 s to finish in-flight requests on reload/stop: the
+# heavy work (cascades to a level, renders, scoring) runs in Celery, so a request that needs
+# more than 60 s is a bug to fix, not a timeout to raise (docs/operations.md, *gunicorn*).
+WEB_WORKERS ?= 4
+WEB_TIMEOUT ?= 60
+WEB_GRACEFUL_TIMEOUT ?= 30
 web: ## gunicorn on 0.0.0.0:8000 (production settings unless DJANGO_SETTINGS_MODULE says otherwise)
-	$(BIN)/gunicorn project.wsgi -b 0.0.0.0:8000 --access-logfile -
+	$(BIN)/gunicorn project.wsgi -b 0.0.0.0:8000 --access-logfile - \
+		--worker-class sync --workers $(WEB_WORKERS) \
+		--timeout $(WEB_TIMEOUT) --graceful-timeout $(WEB_GRACEFUL_TIMEOUT)
 
 # WORKER_QUEUES: the queues this worker takes, comma-separated, from sweep, notify, reports and
 # celery (anything unrouted); empty takes them all, as the embedded demo does. Production runs a

@@ -13,6 +13,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from workflows.audit.trail import audit_record
+from workflows.common import reach as access
 from workflows.common.bounds import check_date
 from workflows.common.substitution import _today
 from workflows.models import Substitution
@@ -21,9 +23,6 @@ from workflows.models import Substitution
 def substitution_set(*, person, substitute, starts_on, ends_on, by) -> Substitution:
     """Name `substitute` for `person` over the dates; by the person, or a coordinator of the
     person's federation. Audited."""
-    from workflows.audit.trail import audit_record
-    from workflows.common import reach as access
-
     if access.is_auditor(by):
         raise PermissionDenied("Auditors have read-only access.")
     if by.pk != person.pk:
@@ -62,9 +61,6 @@ def substitution_set(*, person, substitute, starts_on, ends_on, by) -> Substitut
 
 
 def substitution_end(*, row: Substitution, by) -> None:
-    from workflows.audit.trail import audit_record
-    from workflows.common import reach as access
-
     home = access.user_organisation(row.person)
     if by.pk != row.person_id and not (home and access.can_coordinate(by, home)):
         raise PermissionDenied("Only the person, or a coordinator of their federation.")

@@ -110,7 +110,7 @@ def item_urge(*, user, target: str, item, note: str = "", now=None) -> Urge:
     calendar = WorkingCalendar.load()
     with transaction.atomic():
         # One urge per item per working day, even when two people press at once.
-        _lock = type(item).objects.select_for_update().filter(pk=item.pk).first()
+        list(type(item).objects.select_for_update().filter(pk=item.pk).values_list("pk"))
         previous = last_urge(target, item.pk)
         if previous is not None and _same_working_day(calendar, previous.at, now):
             raise UrgeRefused(

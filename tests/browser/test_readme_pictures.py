@@ -50,6 +50,16 @@ def _pages(head_item, case):
     }
 
 
+# Pages the README does not show, looked at after a run (docs/screenshots/*.tmp.png only).
+def _other_pages(head_item):
+    return {
+        "search": ("coordinator.office", "/workflows/search/?q=2.2", "main h1"),
+        "queue": ("network_work.staff", "/workflows/queue/", "main h1"),
+        "substitute": ("network_work.head", "/workflows/me/substitute/", "main form"),
+        "urge": ("coordinator.office", f"/workflows/tasks/{head_item.pk}/", ".rf-urge"),
+    }
+
+
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
 def test_the_readme_pictures(fresh_page, signed_in, programme, language):
     case = programme["2.2"]
@@ -77,3 +87,13 @@ def test_the_readme_pictures(fresh_page, signed_in, programme, language):
             if name != "wall" and width == "390":
                 assert page.evaluate(SIDEWAYS_JS) <= 1, f"{name} scrolls sideways at 390 px"
             screenshot(page, f"readme-{name}-{width}-{language}")
+    for name, (username, url, shown) in _other_pages(head_item).items():
+        if username not in sessions:
+            sessions[username] = signed_in(username)
+        for width, viewport in (("1366", DESKTOP), ("390", PHONE)):
+            page = fresh_page(sessions[username], viewport=viewport, language=language)
+            page.goto(url)
+            expect(page.locator(shown).first).to_be_visible()
+            if width == "390":
+                assert page.evaluate(SIDEWAYS_JS) <= 1, f"{name} scrolls sideways at 390 px"
+            screenshot(page, f"page-{name}-{width}-{language}", shown_in_readme=False)

@@ -130,7 +130,7 @@ def test_a_reminder_goes_out_on_every_channel_the_person_chose(receiver, item, s
     assert content.startswith("### 2.2 Draft implementation plan: due in 1 working day")
     assert "> **Measure:** 2.2 " in content
     assert "> **Step:** Draft implementation plan" in content
-    assert "> **Due:** 2027-03-22 18:00" in content
+    assert "> **Due:** 22 Mar 2027, 18:00" in content
     assert content.endswith(f"[Open the task]({TASK_LINK.format(item.pk)})")
 
     [ding] = receiver.accepted(DINGTALK)
@@ -157,7 +157,9 @@ def test_the_card_is_in_the_recipients_language(receiver, item, staff):
     content = wecom.body["markdown"]["content"]
     print("\n--- the card in Chinese ---\n" + content)
     assert "2.2 起草实施方案" in content and "1 个工作日后到期" in content
-    assert "> **步骤：** 起草实施方案" in content and "> **办理时限：** 2027-03-22 18:00" in content
+    assert (
+        "> **步骤：** 起草实施方案" in content and "> **办理时限：** 2027年3月22日 18:00" in content
+    )
     assert "打开任务" in content
     assert mail.outbox == []  # WeCom only, as chosen
 

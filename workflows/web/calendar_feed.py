@@ -45,7 +45,8 @@ def my_calendar(request):
             if action != "revoke":
                 messages.error(request, _("Choose to make or to revoke the address."))
             elif feeds.calendar_feed_revoke(user=user):
-                messages.success(request, _("The calendar address is revoked: it shows nothing now."))
+                revoked = _("The calendar address is revoked: it shows nothing now.")
+                messages.success(request, revoked)
             return redirect("workflows:calendar")
     address = feeds.feed_url(token) if token else ""
     return render(

@@ -297,4 +297,4 @@ def test_the_feed_costs_the_same_queries_at_two_sizes(world):
         large = _feed_queries(path)
         assert len(events(calendar_of(read(path)))) >= 3
     assert large == small, (small, large)
-    assert small <= 20 and first <= small + 6, (first, small)
+    assert small <= 25 and first <= small + 6, (first, small)

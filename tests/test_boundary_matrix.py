@@ -165,6 +165,19 @@ TABLE: list[Row] = [
     Row(r"", anywhere(REDIRECT)),
     Row(r"workflows/me/notifications/", anywhere()),
     Row(r"workflows/me/substitute/", anywhere()),
+    Row(r"workflows/me/calendar/", anywhere(), why="one's own calendar address, never another's"),
+    Row(
+        r"workflows/me/calendar/",
+        anywhere(DONE, auditor=DENIED),
+        method="post",
+        data={"action": "revoke"},
+        why="revokes one's own address (none here); auditors hold no work and post nothing",
+    ),
+    Row(
+        r"calendar/<str:token>\.ics",
+        anywhere(DENIED),
+        why="public, keyed by its token alone: an unknown token is a 404 to everyone",
+    ),
     Row(
         r"workflows/me/substitute/",
         anywhere(REFUSED, auditor=DENIED),

@@ -170,6 +170,15 @@ EXPECTED: list[Row] = [
     Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
     Row(r"workflows/dashboard/(cases|wall)/", pages(), why="figures and cases in own reach"),
     Row(r"workflows/me/substitute/", pages(), why="one's own substitute"),
+    Row(r"workflows/me/calendar/", pages(), why="one's own calendar address"),
+    Row(
+        r"workflows/me/calendar/",
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DENIED, admin=DONE),
+        method="post",
+        data={"action": "revoke"},
+        why="revokes one's own address; auditors' posts stop at AuditorsReadOnlyMiddleware",
+    ),
+    Row(r"calendar/<str:token>\.ics", everyone(DENIED), why="an unknown token: 404, no login"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),

@@ -1,6 +1,7 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
 from workflows.models.audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
+from workflows.models.calendar_feed import CalendarFeed
 from workflows.models.cases import (
     Case,
     Comment,
@@ -73,6 +74,7 @@ from workflows.models.supervision import (
 from workflows.models.urging import Urge, UrgeTarget
 
 __all__ = [
+    "CalendarFeed",
     "Substitution",
     "Urge",
     "UrgeTarget",

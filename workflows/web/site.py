@@ -7,6 +7,7 @@ from viewflow.workflow.flow import FlowAppViewset
 
 from workflows.cases.flow import MeasureFlow
 from workflows.web import appraisal as web_appraisal
+from workflows.web import calendar_feed as views_calendar
 from workflows.web import cases as web_cases
 from workflows.web import dashboard as views_dashboard
 from workflows.web import desk as views_desk
@@ -32,6 +33,7 @@ class ReformApp(Application):
     dashboard_path = path("dashboard/", web_cases.dashboard, name="dashboard")
     work_path = path("my-work/", views_work.my_work, name="my_work")
     substitute_path = path("me/substitute/", views_substitutes.my_substitute, name="substitute")
+    calendar_path = path("me/calendar/", views_calendar.my_calendar, name="calendar")
     urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
     dashboard_cases_path = path(
         "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"

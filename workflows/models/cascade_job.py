@@ -49,4 +49,6 @@ class CascadeJob(models.Model):
 
     @property
     def percent(self) -> int:
-        return 100 if not self.total else min(100, round(100 * (self.done + self.failed) / self.total))
+        return (
+            100 if not self.total else min(100, round(100 * (self.done + self.failed) / self.total))
+        )

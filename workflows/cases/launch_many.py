@@ -180,9 +180,10 @@ def cases_launch_many(
                 for case, route, task in zip(cases, routings, tasks, strict=True)
             ]
         )
-        audit_record_many(_audit_events(cases, items, by, step, deadline_cap, capped_from))
         lights.cases_lights_refresh(cases=cases, now=now, calendar=calendar)
         handoffs.first_tasks_opened(items=items)
+        # Last: appending takes the audit chain's lock, held until the transaction commits.
+        audit_record_many(_audit_events(cases, items, by, step, deadline_cap, capped_from))
     return cases
 
 

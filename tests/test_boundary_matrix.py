@@ -57,8 +57,8 @@ from workflows.common.calendar import local_date
 from workflows.deadlines import due_dates as deadlines
 from workflows.demo.accounts import demo_seed
 from workflows.models import (
-    Case,
     CascadeJob,
+    Case,
     Evidence,
     FeedbackCycle,
     Measure,

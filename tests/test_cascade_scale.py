@@ -3,19 +3,23 @@ through viewflow's start, the queries do not grow with the number of children, a
 many federations runs as a background job whose progress the case's readers follow."""
 
 import pytest
+import time_machine
+from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from viewflow.workflow.models import Task
 
 from tests.casework import walk_by_services
-from tests.test_cascade import T0, api_as, frozen, national_case, world  # noqa: F401
+from tests.conftest import DEMO_PASSWORD
+from tests.test_cascade import T0, api_as, national_case
 from workflows.cases import cascade, cascade_jobs, launch, launch_many
 from workflows.cases.cascade import cascade_deadline_cap
+from workflows.demo.accounts import demo_seed
 from workflows.models import (
     AuditEvent,
-    Case,
     CascadeJob,
+    Case,
     CaseLight,
     Notification,
     Organisation,
@@ -27,6 +31,19 @@ from workflows.organisations.services import organisation_create
 pytestmark = pytest.mark.django_db
 
 PROVINCES = ["beijing", "guangdong", "shanghai"]
+
+
+@pytest.fixture
+def world(catalogue):
+    """Three provincial federations with a city each, with accounts (as tests/test_cascade.py)."""
+    demo_seed(password=DEMO_PASSWORD, provinces=3, prefectures=1)
+    return lambda username: get_user_model().objects.get(username=username)
+
+
+@pytest.fixture
+def frozen():
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
 
 
 def _rows(case: Case) -> dict:

@@ -3,6 +3,8 @@ answers at once; a Celery task (tasks.cascades) creates the children batch by ba
 batch in a transaction of its own, counting progress on the job.
 """
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
@@ -12,6 +14,8 @@ from workflows.audit.trail import audit_record
 from workflows.cases import cascade, selectors
 from workflows.common import reach as access
 from workflows.models import CascadeJob, CascadeJobState, Case, Organisation, OrganisationLevel
+
+logger = logging.getLogger(__name__)
 
 # More targets than this (a whole level at national scale) and the cascade runs as a job.
 CASCADE_INLINE_MAX = 50
@@ -54,7 +58,11 @@ def cascade_job_start(*, case: Case, by, targets: list[Organisation], level=None
 def _enqueue(job_id: int) -> None:
     from tasks.cascades import run_cascade_job
 
-    run_cascade_job.delay(job_id)
+    try:
+        run_cascade_job.delay(job_id)
+    except Exception as exc:  # noqa: BLE001 - broker down: the job says so instead of waiting
+        logger.warning("broker unavailable: cascade job %s not queued (%s)", job_id, exc)
+        cascade_job_fail(job_id=job_id, error="The task queue was unavailable; cascade again.")
 
 
 def cascade_job_run(*, job_id: int) -> CascadeJob | None:

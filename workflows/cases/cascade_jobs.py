@@ -30,7 +30,7 @@ def cascade_request(
         raise ValidationError("This case is completed; a completed case is not cascaded.")
     targets = cascade.cascade_targets(case=case, organisations=organisations, level=level)
     if len(targets) <= CASCADE_INLINE_MAX:
-        return cascade.case_cascade(case=case, by=by, organisations=targets)
+        return cascade.case_cascade(case=case, by=by, organisations=organisations, level=level)
     return cascade_job_start(case=case, by=by, targets=targets, level=level)
 
 

@@ -41,12 +41,14 @@ def _first_step(measure: Measure):
     return step
 
 
-def _roles_of(measure: Measure, organisations: list[Organisation]):
-    """Each organisation's departments by key and its supervising leader role (one query each)."""
+def _roles_of(measure: Measure, organisations: list[Organisation], step):
+    """Each organisation's departments that lead the case or its first step, by key, and its
+    supervising leader role (one query each)."""
     departments: dict[int, dict[str, Department]] = {o.pk: {} for o in organisations}
-    for department in Department.objects.filter(organisation__in=organisations).select_related(
-        "head"
-    ):
+    keys = {measure.lead_department.key, step.role.department_key} - {""}
+    for department in Department.objects.filter(
+        organisation__in=organisations, key__in=keys
+    ).select_related("head"):
         departments[department.organisation_id][department.key] = department
     leaders = {
         role.organisation_id: role
@@ -135,7 +137,7 @@ def cases_launch_many(
         return []
     now = timezone.now()
     step = _first_step(measure)
-    departments, leaders = _roles_of(measure, organisations)
+    departments, leaders = _roles_of(measure, organisations, step)
     lead_key = measure.lead_department.key
     calendar = WorkingCalendar.load()
     due = due_fields_for_new_task(step=step, opened_at=now, calendar=calendar, cap=deadline_cap)

@@ -18,7 +18,7 @@ from django.db import DatabaseError
 )
 def run_cascade_job(self, job_id: int) -> None:
     """Create the cascade job's children in batches, counting its progress."""
-    from workflows.cases.cascade_jobs import cascade_job_fail, cascade_job_run
+    from workflows.cases.cascade_run import cascade_job_fail, cascade_job_run
 
     try:
         cascade_job_run(job_id=job_id)

@@ -13,7 +13,7 @@ from viewflow.workflow.models import Task
 from tests.casework import walk_by_services
 from tests.conftest import DEMO_PASSWORD
 from tests.test_cascade import T0, api_as, national_case
-from workflows.cases import cascade, cascade_jobs, launch, launch_many
+from workflows.cases import cascade, cascade_jobs, cascade_run, launch, launch_many
 from workflows.cases.cascade import cascade_deadline_cap
 from workflows.demo.accounts import demo_seed
 from workflows.models import (
@@ -183,12 +183,12 @@ def test_a_level_cascade_runs_as_a_job_with_progress_and_a_retry_adds_no_child(
 
     # A retry (the worker died after the children were made): nothing is made twice.
     CascadeJob.objects.filter(pk=job.pk).update(state="running", done=0, finished_at=None)
-    again = cascade_jobs.cascade_job_run(job_id=job.pk)
+    again = cascade_run.cascade_job_run(job_id=job.pk)
     assert (again.state, again.done) == ("done", 3)
     assert children.count() == 3
     assert AuditEvent.objects.filter(case=national, verb="case_cascaded").count() == 2
     # A finished job is not run again.
-    assert cascade_jobs.cascade_job_run(job_id=job.pk) is None
+    assert cascade_run.cascade_job_run(job_id=job.pk) is None
 
 
 def test_pages_and_api_answer_at_once_and_show_progress_to_the_case_readers(

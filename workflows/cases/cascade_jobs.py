@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
+from kombu.exceptions import OperationalError as KombuOperationalError
 
 from workflows.audit.trail import audit_record
 from workflows.cases import cascade, selectors
@@ -59,7 +60,7 @@ def _enqueue(job_id: int) -> None:
 
     try:
         run_cascade_job.delay(job_id)
-    except Exception as exc:  # noqa: BLE001 - broker down: the job says so instead of waiting
+    except KombuOperationalError as exc:  # broker down: the job says so instead of waiting
         logger.warning("broker unavailable: cascade job %s not queued (%s)", job_id, exc)
         cascade_job_fail(job_id=job_id, error="The task queue was unavailable; cascade again.")
 

@@ -2,6 +2,7 @@
 
 from workflows.models.audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
 from workflows.models.calendar_feed import CalendarFeed
+from workflows.models.cascade_job import CascadeJob, CascadeJobState
 from workflows.models.cases import (
     Case,
     Comment,
@@ -75,6 +76,8 @@ from workflows.models.urging import Urge, UrgeTarget
 
 __all__ = [
     "CalendarFeed",
+    "CascadeJob",
+    "CascadeJobState",
     "Substitution",
     "Urge",
     "UrgeTarget",

@@ -13,15 +13,14 @@ from django.utils import timezone
 
 from workflows.models import (
     ExtensionRequest,
-    Notification,
     NotificationKind,
-    NotificationStatus,
     Outcome,
     StepKind,
     WorkItem,
     WorkItemStatus,
 )
 from workflows.notifications.delivery import notifications_record
+from workflows.notifications.log import notification_rows
 
 ASSIGNED = "assigned"
 QUEUED = "queued"
@@ -43,24 +42,19 @@ _DECISION_KINDS = (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF)
 
 
 def _record(users, *, event: str, key: str, case, item=None, payload=None) -> int:
-    """One row per active recipient; returns how many were offered (0 when switched off)."""
+    """One row per active recipient (and their substitute, see notifications.log); returns
+    how many were offered (0 when switched off)."""
     if not settings.NOTIFICATION_HANDOFFS:
         return 0
-    now = timezone.now()
-    rows = [
-        Notification(
-            dedupe_key=f"handoff:{event}:{key}:{user.pk}",
-            recipient=user,
-            kind=NotificationKind.HANDOFF,
-            case=case,
-            work_item=item,
-            due_at=item.due_at if item is not None else None,
-            status=NotificationStatus.PENDING,
-            payload={"event": event, **(payload or {})},
-            next_attempt_at=now,
-        )
-        for user in {u.pk: u for u in users if u is not None and u.is_active}.values()
-    ]
+    rows = notification_rows(
+        users,
+        kind=NotificationKind.HANDOFF,
+        key=f"handoff:{event}:{key}",
+        case=case,
+        now=timezone.now(),
+        item=item,
+        payload={"event": event, **(payload or {})},
+    )
     notifications_record(rows)
     return len(rows)
 

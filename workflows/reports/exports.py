@@ -136,9 +136,9 @@ def programme_xlsx(user) -> bytes:
 
 # --------------------------------------------------------------------------- audit trail
 
-# The API's fields, and after the actor the action in the reader's words ("Approved by Wang
+# The API's fields, and before the hashes the action in the reader's words ("Approved by Wang
 # Wei on behalf of Li Na"), so a spreadsheet reads without the verb keys.
-AUDIT_CSV_HEADER = [*AUDIT_EVENT_FIELDS[:4], "action", *AUDIT_EVENT_FIELDS[4:]]
+AUDIT_CSV_HEADER = [*AUDIT_EVENT_FIELDS[:-2], "action", *AUDIT_EVENT_FIELDS[-2:]]
 AUDIT_CSV_CHUNK = 500
 
 
@@ -166,13 +166,13 @@ def audit_csv_lines(events: Iterable[AuditEvent], *, language: str) -> Iterator[
                     timezone.localtime(event.created_at).isoformat(),
                     event.verb,
                     cell_value(event.actor_name),
-                    cell_value(action),
                     event.case_id or "",
                     event.case.measure.code if event.case_id else "",
                     event.work_item_id or "",
                     event.work_item.step.key if event.work_item_id else "",
                     cell_value(event.reason),
                     json.dumps(event.data, ensure_ascii=False, sort_keys=True),
+                    cell_value(action),
                     event.prev_hash,
                     event.hash,
                 ]

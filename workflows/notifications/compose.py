@@ -69,7 +69,8 @@ def notification_subject(notification: Notification, context: dict) -> str:
     subject = " ".join(render_to_string(template, context).split())
     name = (notification.payload or {}).get("on_behalf_of")
     if name:  # a substitute's copy (notifications.log): their mailbox tells it apart
-        subject += " " + gettext("(on behalf of %(name)s)") % {"name": name}
+        # The space is the language's: none before Chinese full-width brackets.
+        subject += gettext(" (on behalf of %(name)s)") % {"name": name}
     return subject
 
 

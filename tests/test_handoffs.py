@@ -193,3 +193,69 @@ def test_extension_orders_and_instructions_notify_their_people(
         ).count()
         == 1
     )
+
+
+def test_a_hand_off_to_an_away_head_reaches_their_substitute_in_the_substitutes_language(
+    client, demo_users, launch, media, smtp
+):
+    from workflows.common.calendar import local_date
+    from workflows.models import Substitution
+    from workflows.organisations.substitutes import substitution_end, substitution_set
+
+    staff = demo_users("network_work.staff")
+    head = demo_users("network_work.head")
+    stand_in = demo_users("grassroots_work.head")
+    type(head).objects.filter(pk=head.pk).update(first_name="Li", last_name="Na")
+    type(head).objects.filter(pk=stand_in.pk).update(first_name="Wang", last_name="Wei")
+    Profile.objects.filter(user=stand_in).update(language="zh-hans")
+    today = local_date(timezone.now())
+    row = substitution_set(
+        person=head, substitute=stand_in, starts_on=today, ends_on=today, by=head
+    )
+    case = launch("2.2")
+    draft = open_item_of(case)
+    if draft.assignee_id is None:
+        claim(client, staff, draft)
+    _deliver(smtp)
+    submit(client, staff, draft, "The plan.")
+    approval = open_item_of(case)
+    assert routed_user(approval).pk == head.pk
+    mails = {m["To"]: m for m in _deliver(smtp)}
+    assert set(mails) == {head.email, stand_in.email}
+    own = mails[head.email]
+    assert own["Subject"].strip().startswith("[Reformflow] Waiting for your decision: 2.2 ")
+    assert "behalf" not in own.get_body(("plain",)).get_content()
+    copy = mails[stand_in.email]
+    subject, text = copy["Subject"].strip(), copy.get_body(("plain",)).get_content()
+    assert subject.startswith("[Reformflow] 等待您的决定") and subject.endswith("（代 Li Na）")
+    assert "代 Li Na：您是其代理人" in text and "Dear" not in text
+    assert "代 Li Na" in copy.get_body(("html",)).get_content()
+    assert f"/workflows/tasks/{approval.pk}/" in text
+    _show(copy)
+    (logged,) = Notification.objects.filter(recipient=stand_in, kind=NotificationKind.HANDOFF)
+    assert logged.payload["on_behalf_of"] == "Li Na" and logged.work_item_id == approval.pk
+    # Recorded again (a retry): still one notice each (the log's dedupe).
+    assert handoffs.task_opened(item=approval) == 2
+    assert _deliver(smtp) == []
+
+    # After the period, only the person.
+    substitution_end(row=Substitution.objects.get(pk=row.pk), by=head)
+    decide(client, head, approval, "return", "Add the budget.")
+    _deliver(smtp)
+    submit(client, staff, open_item_of(case), "The plan, with the budget.")
+    mails = _deliver(smtp)
+    assert [m["To"] for m in mails] == [head.email]
+
+
+def test_notice_rows_cost_one_query_for_the_stand_ins_however_many_people(
+    demo_users, django_assert_num_queries
+):
+    from django.contrib.auth import get_user_model
+
+    from workflows.notifications.log import notification_rows
+
+    few = list(get_user_model().objects.filter(is_active=True).select_related("profile")[:2])
+    many = list(get_user_model().objects.filter(is_active=True).select_related("profile")[:20])
+    for users in (few, many):
+        with django_assert_num_queries(1):
+            notification_rows(users, kind="reminder", key="k", case=None, now=timezone.now())

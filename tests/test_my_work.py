@@ -12,7 +12,7 @@ from tests.casework import advance, open_item_of
 from tests.deadline_helpers import beijing
 from workflows.cases import worklist
 from workflows.cases.launch import case_launch
-from workflows.models import Measure
+from workflows.models import Case, Measure
 from workflows.supervision import cycles as supervision_cycles
 from workflows.supervision import extensions, instructions, orders
 from workflows.sweep import sweep_run
@@ -80,7 +80,12 @@ def test_each_role_sees_what_waits_for_it(client, case, demo_users, coordinator,
         assert sorted(r["kind"] for r in answer["results"]) == kinds(head)
         assert {r["case"] for r in answer["results"]} == {case.pk}
         client.force_login(auditor)
-        assert client.get(API).json() == {"count": 0, "results": []}
+        assert client.get(API).json() == {
+            "count": 0,
+            "next": None,
+            "previous": None,
+            "results": [],
+        }
 
 
 def test_a_partner_input_given_leaves_the_list(client, case, demo_users):
@@ -102,6 +107,9 @@ def test_the_api_refuses_a_bad_limit(client, demo_users):
     for bad in ("0", "101", "x", "-1"):
         response = client.get(API, {"limit": bad})
         assert response.status_code == 400 and "limit" in response.json()["errors"]
+    for bad in ("x", "-1", "1.5", str(2**63)):
+        response = client.get(API, {"offset": bad})
+        assert response.status_code == 400 and "offset" in response.json()["errors"]
 
 
 def test_chinese_users_read_my_work_in_chinese(client, case, demo_users):
@@ -132,3 +140,92 @@ def test_my_work_costs_the_same_queries_at_two_sizes(client, demo_users, coordin
     assert len(worklist.work_list(staff)) >= 1
     assert large == small, (small, large)
     assert small <= 20
+
+
+def fresh(user):
+    """The user read again (reach and the work count are kept on the user object)."""
+    return type(user).objects.get(pk=user.pk)
+
+
+def _launch_all(coordinator, codes):
+    for code in codes:
+        case_launch(measure=Measure.objects.get(code=code), by=coordinator)
+
+
+def _page_queries(client, url, params) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, params)
+    assert response.status_code == 200
+    return len(queries), response
+
+
+def test_my_work_pages_most_urgent_first_across_kinds_at_a_fixed_query_count(
+    client, demo_users, coordinator, monkeypatch
+):
+    """Every page (page, API) is in urgency order across kinds, together they are the whole
+    list once, and page 2 costs what page 1 costs at two data sizes."""
+    from workflows.web import work as work_page
+
+    staff = demo_users("network_work.staff")
+    codes = list(
+        Measure.objects.filter(lead_department__key="network_work")
+        .order_by("code")
+        .values_list("code", flat=True)
+    )
+    assert len(codes) >= 4, codes
+    monkeypatch.setattr(work_page, "WORK_SHOWN", 1)  # one item a page: even few have pages
+    counts = {}
+    with at(LAUNCHED):
+        client.force_login(staff)
+        _launch_all(coordinator, codes[:2])
+        sizes = {"small": worklist.work_count(fresh(staff))}
+        counts["small"] = [_page_queries(client, MY_WORK, {"page": n})[0] for n in (1, 2)] + [
+            _page_queries(client, API, {"limit": 1, "offset": n})[0] for n in (0, 1)
+        ]
+        _launch_all(coordinator, codes[2:])
+        # Two kinds to merge: orders to answer beside the tasks.
+        for case in Case.objects.filter(measure__code__in=codes[2:4]):
+            orders.order_issue(case=case, by=coordinator, reason="Report the pilots.")
+        sizes["large"] = worklist.work_count(fresh(staff))
+        # Pages deep in the list that hold a task (as every small page does) cost the same.
+        ranks = [
+            n
+            for n, e in enumerate(worklist.work_list(fresh(staff), limit=100), start=1)
+            if e.kind == "task"
+        ][-2:]
+        counts["large"] = [_page_queries(client, MY_WORK, {"page": n})[0] for n in ranks] + [
+            _page_queries(client, API, {"limit": 1, "offset": n - 1})[0] for n in ranks
+        ]
+        # A page of an order needs no task's joins: never more than a task's page.
+        first_order = next(
+            n
+            for n, e in enumerate(worklist.work_list(fresh(staff), limit=100), start=1)
+            if e.kind == "order"
+        )
+        assert _page_queries(client, MY_WORK, {"page": first_order})[0] <= counts["small"][0]
+        text = client.get(MY_WORK, {"page": 2}).content.decode()
+        assert f"Page 2 of {sizes['large']}" in text
+        assert 'rel="prev" href="?page=1"' in text and 'rel="next" href="?page=3"' in text
+        zh = client.get(MY_WORK, {"page": 2}, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+        assert f"第 2 页，共 {sizes['large']} 页" in zh and "当前显示第 2 至 2 项" in zh
+        assert sizes["large"] > sizes["small"] >= 2, sizes
+        assert counts["large"] == counts["small"], counts
+
+        whole = worklist.work_list(fresh(staff), limit=100)
+        assert len(whole) == sizes["large"]
+        assert {e.kind for e in whole} == {"task", "order"}
+        far = dt.datetime.max.replace(tzinfo=dt.UTC)
+        order = [(e.due_at or far, e.kind, e.pk) for e in whole]
+        assert order == sorted(order)
+        # The API's pages, followed by their next links, are the whole list in order, once.
+        seen, url, params = [], API, {"limit": 2}
+        while url:
+            answer = client.get(url, params).json()
+            assert answer["count"] == sizes["large"]
+            seen += [(r["kind"], r["id"]) for r in answer["results"]]
+            url, params = answer["next"], None
+            if url:
+                assert url.startswith("http://testserver/api/v1/me/work/?")
+        assert seen == [(e.kind, e.pk) for e in whole]
+        last = client.get(API, {"limit": 2, "offset": 2}).json()
+        assert last["previous"].endswith("limit=2&offset=0")

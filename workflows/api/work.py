@@ -35,6 +35,10 @@ class WorkEntrySerializer(serializers.Serializer):
 
 class WorkListSerializer(serializers.Serializer):
     count = serializers.IntegerField(help_text="Items waiting in all")
+    next = serializers.CharField(allow_null=True, help_text="The next page's address, or null")
+    previous = serializers.CharField(
+        allow_null=True, help_text="The previous page's address, or null"
+    )
     results = WorkEntrySerializer(many=True)
 
 
@@ -50,7 +54,12 @@ class MyWorkView(GenericAPIView):
                 "limit",
                 {"type": "integer", "minimum": 1, "maximum": WORK_LIMIT},
                 description="At most this many items, most urgent first",
-            )
+            ),
+            OpenApiParameter(
+                "offset",
+                {"type": "integer", "minimum": 0},
+                description="Skip this many of the most urgent items (the page's start)",
+            ),
         ],
         responses={200: WorkListSerializer, **error_responses(400)},
         examples=[
@@ -58,6 +67,8 @@ class MyWorkView(GenericAPIView):
                 "A head's work",
                 value={
                     "count": 1,
+                    "next": None,
+                    "previous": None,
                     "results": [
                         {
                             "kind": "extension",
@@ -80,12 +91,31 @@ class MyWorkView(GenericAPIView):
     )
     def get(self, request):
         """Everything waiting for you (tasks and 督办 items), most urgent first."""
-        raw = request.query_params.get("limit", str(WORK_LIMIT))
-        if not raw.isdigit() or not 1 <= int(raw) <= WORK_LIMIT:
-            raise exceptions.ValidationError({"limit": [f"A number from 1 to {WORK_LIMIT}."]})
-        entries = worklist.work_list(request.user, limit=int(raw))
-        data = {"count": worklist.work_count(request.user), "results": entries}
+        limit = _whole(request, "limit", WORK_LIMIT, 1, WORK_LIMIT)
+        offset = _whole(request, "offset", 0, 0, 2**31)
+        count = worklist.work_count(request.user)
+        entries = worklist.work_list(request.user, limit=limit, offset=offset)
+        data = {
+            "count": count,
+            "next": _page_url(request, limit, offset + limit) if offset + limit < count else None,
+            "previous": _page_url(request, limit, max(offset - limit, 0)) if offset else None,
+            "results": entries,
+        }
         return Response(WorkListSerializer(data).data)
+
+
+def _whole(request, name: str, default: int, low: int, high: int) -> int:
+    """A whole-number query parameter within [low, high], else a 400 naming it."""
+    raw = request.query_params.get(name, str(default))
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise exceptions.ValidationError({name: [f"A number from {low} to {high}."]})
+    return int(raw)
+
+
+def _page_url(request, limit: int, offset: int) -> str:
+    query = request.query_params.copy()
+    query["limit"], query["offset"] = str(limit), str(offset)
+    return request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
 
 
 class UrgeInputSerializer(serializers.Serializer):

@@ -2,14 +2,16 @@
 
 Six sources feed it: open tasks (assigned or in a queue the person serves), extension requests
 to decide, supervision orders to answer, leader instructions to reply to, feedback cycles due
-and partner inputs owed. Each source is one query, bounded by the page being shown, so the list
-costs the same number of queries whatever the data; the count behind the menu is one query.
+and partner inputs owed. One query merges them and cuts the page (most urgent first across
+every kind), then one per kind loads the page's rows, so any page costs the same number of
+queries whatever the data; the count behind the menu and the pager is one query.
 """
 
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Value
+from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -145,30 +147,63 @@ def work_count(user) -> int:
     return count
 
 
-def work_list(user, *, limit: int = 50, calendar: WorkingCalendar | None = None) -> list[WorkEntry]:
-    """The user's open items, most urgent (earliest due) first, at most `limit` of them.
+# Items without a due date sort after every dated one (and the key is never NULL, so both
+# databases order the merged list the same way).
+_FAR = dt.datetime(9999, 12, 31, tzinfo=dt.UTC)
 
-    Each source reads at most `limit` rows, so the cost follows the page, not the data.
-    """
+
+def _page_keys(sources: dict[str, QuerySet], *, offset: int, limit: int) -> list[tuple]:
+    """(kind, pk) of the page's items across every source, most urgent first: one query
+    (a UNION ALL ordered by due date, kind and id, cut to the page)."""
+    parts = []
+    for kind, qs in sources.items():
+        due = Coalesce(F(_DUE[kind]), Value(_FAR), output_field=DateTimeField())
+        rows = qs.order_by().annotate(wk_kind=Value(kind), wk_due=due)
+        parts.append(rows.values_list("wk_due", "wk_kind", "pk"))
+    union = parts[0].union(*parts[1:], all=True).order_by("wk_due", "wk_kind", "pk")
+    return [(kind, pk) for _due, kind, pk in union[offset : offset + limit]]
+
+
+def work_list(
+    user, *, limit: int = 50, offset: int = 0, calendar: WorkingCalendar | None = None
+) -> list[WorkEntry]:
+    """The user's open items, most urgent (earliest due) first: `limit` of them from
+    `offset` on, across every kind.
+
+    One query picks the page's items, then one per kind on the page loads them, so the cost
+    is fixed whatever the data and however deep the page."""
     sources = _sources(user)
     if not sources:
         return []
-    entries: list[WorkEntry] = []
-    tasks = selectors.work_item_rows(sources["task"]).select_related("case__organisation")
-    tasks = tasks.order_by("due_at", "created_at")
-    entries += [_task_entry(item) for item in tasks[:limit]]
-    for kind in ("extension", "order", "instruction", "cycle", "partner_input"):
+    keys = _page_keys(sources, offset=offset, limit=limit)
+    wanted: dict[str, list[int]] = {}
+    for kind, pk in keys:
+        wanted.setdefault(kind, []).append(pk)
+    loaded: dict[tuple[str, int], WorkEntry] = {}
+    if wanted.get("task"):
+        tasks = selectors.work_item_rows(WorkItem.objects.filter(pk__in=wanted["task"]))
+        for item in tasks.select_related("case__organisation"):
+            loaded["task", item.pk] = _task_entry(item)
+    for kind, model in _MODELS.items():
+        if not wanted.get(kind):
+            continue
         related = ["case__measure", "case__organisation"]
         if kind == "extension":
             related.append("work_item")
-        rows = sources[kind].select_related(*related).order_by(_DUE[kind], "pk")[:limit]
-        entries += [_entry(kind, row) for row in rows]
-    far = dt.datetime.max.replace(tzinfo=dt.UTC)
-    entries.sort(key=lambda e: (e.due_at or far, e.kind, e.pk))
-    entries = entries[:limit]
+        for row in model.objects.filter(pk__in=wanted[kind]).select_related(*related):
+            loaded[kind, row.pk] = _entry(kind, row)
     calendar = calendar or WorkingCalendar.load()
     today = timezone.localdate()
-    return [_with_days_left(e, calendar, today) for e in entries]
+    return [_with_days_left(loaded[key], calendar, today) for key in keys if key in loaded]
+
+
+_MODELS = {
+    "extension": ExtensionRequest,
+    "order": SupervisionOrder,
+    "instruction": LeaderInstruction,
+    "cycle": FeedbackCycle,
+    "partner_input": FeedbackCycle,
+}
 
 
 def _with_days_left(entry: WorkEntry, calendar: WorkingCalendar, today: dt.date) -> WorkEntry:

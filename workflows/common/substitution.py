@@ -72,3 +72,21 @@ def _posts_of(user_ids, item) -> list[str]:
     if item.for_head:
         return list(department.filter(head__in=user_ids).values_list("head__username", flat=True))
     return list(department.filter(staff__in=user_ids).values_list("staff__username", flat=True))
+
+
+def stand_ins_of(person_ids, today: dt.date | None = None) -> dict[int, list]:
+    """Who stands in for each of `person_ids` today: {person id: [Substitution, ...]}, with
+    the substitute (and their profile) and the person loaded (one query, however many)."""
+    ids = {pk for pk in person_ids if pk is not None}
+    found: dict[int, list] = {}
+    if not ids:
+        return found
+    rows = (
+        _active(today)
+        .filter(person__in=ids, substitute__is_active=True)
+        .select_related("substitute__profile", "person")
+        .order_by("person_id", "starts_on", "pk")
+    )
+    for row in rows:
+        found.setdefault(row.person_id, []).append(row)
+    return found

@@ -114,6 +114,7 @@ DETAIL_LABELS = {
     "feed": _("Calendar address"),
     "items": _("Items"),
     "revoked": _("Addresses revoked"),
+    "on_behalf_of": _("On behalf of"),
 }
 
 
@@ -199,9 +200,58 @@ def events_primed(events: list) -> list:
         if isinstance(code, str)
     ]
     known = _titles(codes) if codes else {}
+    # The people substitutes acted for, by user name (one query, only when there are any).
+    behalf = {
+        event.data["on_behalf_of"]
+        for event in events
+        if isinstance(event.data, dict) and isinstance(event.data.get("on_behalf_of"), str)
+    }
+    people = _people(behalf) if behalf else {}
     for event in events:
         event.organisations_named = known
+        event.people_named = people
     return events
+
+
+def _people(usernames: Iterable[str]) -> dict[str, object]:
+    from django.contrib.auth import get_user_model
+
+    users = get_user_model().objects.filter(username__in=set(usernames))
+    return {user.get_username(): user for user in users}
+
+
+def on_behalf_name(event) -> str:
+    """The display name of the person a substitute acted for ('' when none)."""
+    data = event.data if isinstance(event.data, dict) else {}
+    username = data.get("on_behalf_of")
+    if not username or not isinstance(username, str):
+        return ""
+    known = getattr(event, "people_named", None)
+    if known is None:
+        known = _people([username])
+    found = known.get(username)
+    return person(found) if found is not None else username
+
+
+def actor_name(event) -> str:
+    """Who did it, in words: the actor's name, else the recorded user name, else 'system'."""
+    if event.actor_id and event.actor is not None:
+        return person(event.actor)
+    return event.actor_name or gettext("system")
+
+
+def event_sentence_by(event) -> str:
+    """The event as a sentence naming who did it when a substitute did it: 'Approved by Wang
+    Wei on behalf of Li Na' / '王伟 代 李娜 已同意'; otherwise `event_sentence`."""
+    what = event_sentence(event)
+    behalf = on_behalf_name(event)
+    if not behalf:
+        return what
+    return gettext("%(what)s by %(actor)s on behalf of %(person)s") % {
+        "what": what,
+        "actor": actor_name(event),
+        "person": behalf,
+    }
 
 
 def event_sentence(event) -> str:
@@ -271,6 +321,7 @@ def detail_lines(
 def event_details(event) -> list[tuple[str, str]]:
     """The event's data as lines, less what its row already shows (the step, the measure)."""
     skip = {"step", "kind"} if event.work_item_id else set()
+    skip.add("on_behalf_of")  # the action's sentence names them (event_sentence_by)
     if event.case_id:
         skip.add("measure")
     return detail_lines(event.data, skip, getattr(event, "organisations_named", None))

@@ -35,7 +35,7 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
-from workflows.notifications.log import notification_rows
+from workflows.notifications.log import notification_rows, stand_ins_load
 
 logger = logging.getLogger(__name__)
 
@@ -78,7 +78,7 @@ def alert_key(kind: str, item_id: int, rung: int, due_at) -> str:
     return f"{kind}:{item_id}:{rung}:{due_at.isoformat()}"
 
 
-def _notification_rows(item, users, *, kind, rung, now, digest_only: set[int]):
+def _notification_rows(item, users, *, kind, rung, now, digest_only: set[int], stand_ins):
     """A reminder's or rung's rows: keyed by task, rung and due date, so a moved due date
     alerts again and the same one never twice."""
     return notification_rows(
@@ -90,6 +90,7 @@ def _notification_rows(item, users, *, kind, rung, now, digest_only: set[int]):
         rung=rung,
         now=now,
         digest_only=digest_only,
+        stand_ins=stand_ins,
     )
 
 
@@ -155,10 +156,12 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
         # hear of it (each still gets one message: the dedupe key names the user).
         upward = recipients.parent_coordinators(item) if rung.turns_case_red else []
         escalation_users.append((users + upward, upward))
-    recipients.load_digest_modes(
-        [u for users in reminder_users.values() for u in users]
-        + [u for users, _upward in escalation_users for u in users]
-    )
+    told = [u for users in reminder_users.values() for u in users] + [
+        u for users, _upward in escalation_users for u in users
+    ]
+    recipients.load_digest_modes(told)
+    # Substitutes of the people told (one query for the batch; notifications.log adds them).
+    stand_ins = stand_ins_load(told) if told else {}
 
     if reminders:
         rows = [
@@ -171,6 +174,7 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
                 rung=stage_of[item.pk],
                 now=now,
                 digest_only=recipients.digest_only,
+                stand_ins=stand_ins,
             )
         ]
         # Count only this batch's keys (a unique index), not the whole log.
@@ -183,7 +187,11 @@ def _sweep_batch(items: list[WorkItem], *, calendar, book: PolicyBook, now) -> _
 
     if firing:
         outcome.escalations = _escalations_record(
-            firing, escalation_users, now=now, digest_only=recipients.digest_only
+            firing,
+            escalation_users,
+            now=now,
+            digest_only=recipients.digest_only,
+            stand_ins=stand_ins,
         )
     _next_alerts_store(items)
     return outcome
@@ -205,7 +213,9 @@ def _next_alerts_store(items: list[WorkItem]) -> None:
         )
 
 
-def _escalations_record(firing, escalation_users, *, now, digest_only: set[int]) -> int:
+def _escalations_record(
+    firing, escalation_users, *, now, digest_only: set[int], stand_ins: dict
+) -> int:
     """The rungs of one batch: escalations, their messages, RAG, audit events, orders."""
     from workflows.supervision.orders import orders_from_escalations
 
@@ -229,6 +239,7 @@ def _escalations_record(firing, escalation_users, *, now, digest_only: set[int])
             rung=rung.rung,
             now=now,
             digest_only=digest_only,
+            stand_ins=stand_ins,
         )
         rag = rag_of.get(case.pk, case.rag)
         if rung.turns_case_red:

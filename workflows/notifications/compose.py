@@ -9,6 +9,7 @@ from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.translation import gettext
 
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
@@ -89,7 +90,12 @@ def _report_context(payload: dict) -> dict:
 def notification_subject(notification: Notification, context: dict) -> str:
     """The message's one-line subject (the e-mail's, and each chat card's title)."""
     template = f"emails/{notification.kind}.subject.txt"
-    return " ".join(render_to_string(template, context).split())
+    subject = " ".join(render_to_string(template, context).split())
+    name = (notification.payload or {}).get("on_behalf_of")
+    if name:  # a substitute's copy (notifications.log): their mailbox tells it apart
+        # The space is the language's: none before Chinese full-width brackets.
+        subject += gettext(" (on behalf of %(name)s)") % {"name": name}
+    return subject
 
 
 def notification_compose(notification: Notification, *, now=None) -> EmailMultiAlternatives:

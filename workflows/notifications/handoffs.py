@@ -13,18 +13,19 @@ from collections import defaultdict
 from django.conf import settings
 from django.utils import timezone
 
+from workflows.common.substitution import stand_ins_of
 from workflows.models import (
     Department,
     ExtensionRequest,
-    Notification,
     NotificationKind,
-    NotificationStatus,
     Outcome,
+    Profile,
     StepKind,
     WorkItem,
     WorkItemStatus,
 )
 from workflows.notifications.delivery import notifications_record
+from workflows.notifications.log import notification_rows
 
 ASSIGNED = "assigned"
 QUEUED = "queued"
@@ -46,7 +47,8 @@ _DECISION_KINDS = (StepKind.APPROVE, StepKind.REVIEW, StepKind.SIGN_OFF)
 
 
 def _record(users, *, event: str, key: str, case, item=None, payload=None) -> int:
-    """One row per active recipient; returns how many were offered (0 when switched off)."""
+    """One row per active recipient (and their substitute, see notifications.log); returns
+    how many were offered (0 when switched off)."""
     if not settings.NOTIFICATION_HANDOFFS:
         return 0
     rows = _rows(users, event=event, key=key, case=case, item=item, payload=payload)
@@ -54,22 +56,20 @@ def _record(users, *, event: str, key: str, case, item=None, payload=None) -> in
     return len(rows)
 
 
-def _rows(users, *, event: str, key: str, case, item=None, payload=None, now=None):
-    now = now or timezone.now()
-    return [
-        Notification(
-            dedupe_key=f"handoff:{event}:{key}:{user.pk}",
-            recipient=user,
-            kind=NotificationKind.HANDOFF,
-            case=case,
-            work_item=item,
-            due_at=item.due_at if item is not None else None,
-            status=NotificationStatus.PENDING,
-            payload={"event": event, **(payload or {})},
-            next_attempt_at=now,
-        )
-        for user in {u.pk: u for u in users if u is not None and u.is_active}.values()
-    ]
+def _rows(
+    users, *, event, key, case, item=None, payload=None, now=None, stand_ins=None, digest_only=None
+):
+    return notification_rows(
+        users,
+        kind=NotificationKind.HANDOFF,
+        key=f"handoff:{event}:{key}",
+        case=case,
+        now=now or timezone.now(),
+        item=item,
+        payload={"event": event, **(payload or {})},
+        stand_ins=stand_ins,
+        digest_only=digest_only,
+    )
 
 
 def _last_return(item: WorkItem) -> WorkItem | None:
@@ -129,7 +129,7 @@ def first_tasks_opened(*, items: list[WorkItem]) -> int:
         department_id__in=queues, user__is_active=True
     ).select_related("user"):
         members[link.department_id].append(link.user)
-    now, rows = timezone.now(), []
+    told = []
     for item in items:
         if item.assignee_id is not None:
             holders, event = [item.assignee], ASSIGNED
@@ -141,7 +141,27 @@ def first_tasks_opened(*, items: list[WorkItem]) -> int:
             holders, event = members[item.department_id], QUEUED
         if item.kind in _DECISION_KINDS:
             event = AWAITING_DECISION
-        rows += _rows(holders, event=event, key=str(item.pk), case=item.case, item=item, now=now)
+        told.append((item, [h for h in holders if h is not None], event))
+    # Substitutes and digest readers of the whole batch: one query each.
+    people = {h.pk for _, holders, _ in told for h in holders}
+    stand_ins = stand_ins_of(people)
+    digest_only = set(
+        Profile.objects.filter(user_id__in=people, notification_mode="digest").values_list(
+            "user_id", flat=True
+        )
+    )
+    now, rows = timezone.now(), []
+    for item, holders, event in told:
+        rows += _rows(
+            holders,
+            event=event,
+            key=str(item.pk),
+            case=item.case,
+            item=item,
+            now=now,
+            stand_ins=stand_ins,
+            digest_only=digest_only,
+        )
     notifications_record(rows)
     return len(rows)
 

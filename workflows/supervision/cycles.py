@@ -32,7 +32,7 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
-from workflows.notifications.log import notification_rows
+from workflows.notifications.log import notification_rows, stand_ins_load
 from workflows.supervision.base import (
     SupervisionError,
     case_open_item,
@@ -328,9 +328,12 @@ def _feedback_stage_notify(cycles, *, stage: int, now) -> int:
     recorded = 0
     for batch in chunks_of(pending.iterator(chunk_size=1000), 1000):
         rows = []
+        told = {cycle.pk: access.task_candidate_users(cycle.work_item) for cycle in batch}
+        stand_ins = stand_ins_load([u for users in told.values() for u in users])
         for cycle in batch:
             rows += notification_rows(
-                access.task_candidate_users(cycle.work_item),
+                told[cycle.pk],
+                stand_ins=stand_ins,
                 kind=NotificationKind.FEEDBACK,
                 key=f"feedback:{cycle.pk}:{stage}",
                 case=cycle.case,

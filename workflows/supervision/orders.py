@@ -27,7 +27,7 @@ from workflows.models import (
     WorkItemStatus,
 )
 from workflows.notifications.channels import rows_for_channels
-from workflows.notifications.log import notification_rows
+from workflows.notifications.log import notification_rows, stand_ins_load
 from workflows.supervision.base import (
     SupervisionError,
     case_open_item,
@@ -241,10 +241,16 @@ def _orders_announce(orders: list[SupervisionOrder], *, now) -> None:
         ]
     )
     rows = []
+    told = {
+        order.pk: [departments[order.department_id].head]
+        + list(departments[order.department_id].staff.all())
+        for order in orders
+    }
+    stand_ins = stand_ins_load([u for users in told.values() for u in users])
     for order in orders:
-        department = departments[order.department_id]
         rows += notification_rows(
-            [department.head, *department.staff.all()],
+            told[order.pk],
+            stand_ins=stand_ins,
             kind=NotificationKind.SUPERVISION,
             key=f"supervision:{order.pk}",
             case=order.case,

@@ -15,8 +15,15 @@ def verb_words(verb: str) -> str:
 
 @register.filter
 def event_words(event) -> str:
-    """An audit event as one phrase ('Cascaded to Guangdong, Beijing')."""
-    return wording.event_sentence(event)
+    """An audit event as one phrase ('Cascaded to Guangdong, Beijing'), naming the substitute
+    and the person when one acted for the other ('Approved by Wang Wei on behalf of Li Na')."""
+    return wording.event_sentence_by(event)
+
+
+@register.filter
+def on_behalf(event) -> str:
+    """The name of the person a substitute acted for in this event, '' when none."""
+    return wording.on_behalf_name(event)
 
 
 @register.filter

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -103,7 +103,8 @@ def audit_csv(request):
     # Chain order, so a reader can re-check prev_hash -> hash down the file.
     rows = events.order_by("pk").iterator(chunk_size=2000)
     response = StreamingHttpResponse(
-        exports.audit_csv_lines(rows), content_type="text/csv; charset=utf-8"
+        exports.audit_csv_lines(rows, language=translation.get_language()),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = f'attachment; filename="audit-{stamp}.csv"'

@@ -3,6 +3,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ObjectDoesNotExist
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,17 +15,26 @@ from workflows.cases import worklist
 from workflows.common import reach as access
 from workflows.supervision import urging
 
-# The page shows the most urgent items; each source reads at most this many rows.
+# Items per page of My work; each page costs the same queries (workflows/cases/worklist.py).
 WORK_SHOWN = 50
 
 
 @login_required
 def my_work(request):
-    entries = worklist.work_list(request.user, limit=WORK_SHOWN)
+    count = worklist.work_count(request.user)
+    # Paginator over the count alone: the list itself is read a page at a time.
+    page = Paginator(range(count), WORK_SHOWN, allow_empty_first_page=True).get_page(
+        request.GET.get("page")
+    )
+    offset = (page.number - 1) * WORK_SHOWN
+    entries = worklist.work_list(request.user, limit=WORK_SHOWN, offset=offset)
     context = {
         "entries": entries,
-        "count": worklist.work_count(request.user),
+        "count": count,
         "shown": WORK_SHOWN,
+        "page": page,
+        "first_rank": offset + 1,
+        "last_rank": offset + len(entries),
     }
     return render(request, "workflows/my_work.html", context)
 

@@ -10,7 +10,12 @@ from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
 from workflows.audit.sealer import SEAL_GRACE, audit_seal_pending
-from workflows.audit.trail import audit_record, audit_record_many, audit_verification_run, audit_verify
+from workflows.audit.trail import (
+    audit_record,
+    audit_record_many,
+    audit_verification_run,
+    audit_verify,
+)
 from workflows.models import AuditEvent
 
 on_postgresql = pytest.mark.skipif(
@@ -30,7 +35,9 @@ def test_events_are_appended_unsealed_and_sealed_in_order(db):
         (n, "test_bulk") for n in (2, 3, 4)
     ]
     assert [e.data.get("n") for e in events[1:]] == [0, 1, 2]
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:]))
+    assert all(
+        later.prev_hash == earlier.hash for earlier, later in zip(events, events[1:], strict=False)
+    )
     check = audit_verify()
     assert (check.ok, check.count, check.pending, check.head_event_id) == (
         True,
@@ -128,12 +135,21 @@ def test_the_trigger_lets_a_row_be_sealed_once_and_nothing_else(db):
     unsealed = audit_record(verb="test_unsealed")
     attempts = (
         # A second seal of a sealed row, even with the same hash.
-        ("UPDATE workflows_auditevent SET seq = 99, hash = %s WHERE id = %s", ["f" * 64, sealed.pk]),
-        ("UPDATE workflows_auditevent SET seq = NULL, hash = NULL, prev_hash = NULL "
-         "WHERE id = %s", [sealed.pk]),
+        (
+            "UPDATE workflows_auditevent SET seq = 99, hash = %s WHERE id = %s",
+            ["f" * 64, sealed.pk],
+        ),
+        (
+            "UPDATE workflows_auditevent SET seq = NULL, hash = NULL, prev_hash = NULL "
+            "WHERE id = %s",
+            [sealed.pk],
+        ),
         # A seal that changes the content on the way.
-        ("UPDATE workflows_auditevent SET seq = 2, prev_hash = %s, hash = %s, reason = 'x' "
-         "WHERE id = %s", [sealed.hash, "e" * 64, unsealed.pk]),
+        (
+            "UPDATE workflows_auditevent SET seq = 2, prev_hash = %s, hash = %s, reason = 'x' "
+            "WHERE id = %s",
+            [sealed.hash, "e" * 64, unsealed.pk],
+        ),
         # Content of an unsealed row.
         ("UPDATE workflows_auditevent SET reason = 'x' WHERE id = %s", [unsealed.pk]),
         ("DELETE FROM workflows_auditevent WHERE id = %s", [unsealed.pk]),

@@ -1,9 +1,7 @@
 """The audit trail itself: append-only in the app and (PostgreSQL) in the database, verify_audit
 finding rows changed behind the app's back, and logins on the trail."""
 
-import datetime as dt
 import io
-import threading
 
 import pytest
 from django.core.management import call_command, execute_from_command_line

@@ -161,7 +161,8 @@ def audit_csv_lines(events: Iterable[AuditEvent]) -> Iterator[str]:
                 event.work_item.step.key if event.work_item_id else "",
                 cell_value(event.reason),
                 json.dumps(event.data, ensure_ascii=False, sort_keys=True),
-                event.prev_hash,
-                event.hash,
+                event.seq or "",  # empty: not sealed into the chain yet
+                event.prev_hash or "",
+                event.hash or "",
             ]
         )

@@ -17,6 +17,7 @@ app.conf.include = [
     "tasks.reports",
     "tasks.schedules",
     "tasks.cascades",
+    "tasks.audit",
 ]
 
 # One queue per kind of work, so a burst of one kind never waits in line before another: a

@@ -10,6 +10,7 @@ from django.urls import reverse
 
 from tests.casework import walk_to_end
 from tests.conftest import DEMO_PASSWORD
+from workflows.audit.sealer import audit_seal_pending
 from workflows.audit.trail import audit_record, audit_verify
 from workflows.models import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
 
@@ -27,6 +28,7 @@ def trail(client, launch):
     """A real trail: measure 2.2 launched and walked to the end through the task pages."""
     case = launch("2.2")
     walk_to_end(client, case)
+    audit_seal_pending()  # what the after-commit hook does outside a test's transaction
     return case
 
 
@@ -114,10 +116,14 @@ def test_verify_audit_prints_ok_with_the_count_and_stores_the_result(trail):
     last = AuditEvent.objects.last()
     assert last.verb == "audit_verified" and last.data["ok"] is True
     assert result.head_event_id == last.pk - 1
-    # The run's own event joined the chain properly: the next run counts it.
+    # The run's own event waits for its seal (after commit, here by hand), then joins the chain.
     out = io.StringIO()
     call_command("verify_audit", stdout=out)
-    assert out.getvalue() == f"OK: {count + 1} events\n"
+    assert out.getvalue() == f"OK: {count} events, 1 newer waiting for their seal\n"
+    audit_seal_pending()
+    out = io.StringIO()
+    call_command("verify_audit", stdout=out)
+    assert out.getvalue() == f"OK: {count + 2} events\n"
 
 
 @on_sqlite
@@ -208,6 +214,13 @@ def test_a_failed_login_records_the_username_tried_and_never_the_password(client
 def test_audit_record_chains_each_event_to_the_one_before(db):
     first = audit_record(verb="test_first")
     second = audit_record(verb="test_second")
+    assert (first.seq, first.hash, second.seq, second.hash) == (None, None, None, None)
+    assert (audit_verify().count, audit_verify().pending) == (0, 2)
 
+    assert audit_seal_pending() == 2
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.seq, second.seq) == (1, 2)
     assert second.prev_hash == first.hash
-    assert audit_verify().count == 2
+    assert (audit_verify().count, audit_verify().pending) == (2, 0)
+    assert audit_seal_pending() == 0

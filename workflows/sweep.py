@@ -33,6 +33,7 @@ def sweep_run(
     """
     from viewflow.workflow.timers import fire_due_timers
 
+    from workflows.audit.sealer import audit_seal_pending
     from workflows.common.health import sweep_record
     from workflows.notifications.delivery import notifications_deliver_due
     from workflows.reports.services import report_list_recover
@@ -63,6 +64,8 @@ def sweep_run(
                 result.delivered, result.failed = delivery.sent, delivery.failed
             result.seconds["delivery"] = time.perf_counter() - started
         faults.part("faults", lambda: sweep_faults_store(faults, now=now))
+        # Catch-up: events whose after-commit seal was lost (broker down, worker gone).
+        faults.part("audit seal", audit_seal_pending, default=0)
         faults.part("health", lambda: sweep_record(timezone.now(), failed_parts=faults.parts))
     logger.log(logging.WARNING if faults.faults else logging.INFO, "%s", result)
     return result

@@ -64,7 +64,12 @@ class AuditLinkSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     verb = serializers.CharField()
     created_at = serializers.DateTimeField()
-    hash = serializers.CharField(help_text="The event's place in the hash chain")
+    seq = serializers.IntegerField(
+        allow_null=True, help_text="The event's place in the hash chain; null until sealed"
+    )
+    hash = serializers.CharField(
+        allow_null=True, help_text="The event's hash in the chain; null until sealed"
+    )
 
 
 class ScoreEntrySerializer(serializers.ModelSerializer):

@@ -13,6 +13,7 @@ from rest_framework.generics import GenericAPIView
 
 from workflows.api.errors import BadRequest, error_responses
 from workflows.api.inputs import parse_moment, reject_empty_filters
+from workflows.api.keyset import KeysetPagination
 from workflows.api.permissions import AuditorsAndCoordinators, AuditorsReadOnly
 from workflows.api.serializers import AuditEventSerializer, NotificationSerializer
 from workflows.cases import selectors
@@ -59,9 +60,10 @@ class NotificationListView(GenericAPIView):
 
 @extend_schema(tags=["audit"])
 class AuditEventListView(GenericAPIView):
-    """The audit trail, newest first (auditors and coordinators)."""
+    """The audit trail, newest first (auditors and coordinators), paged by id."""
 
     serializer_class = AuditEventSerializer
+    pagination_class = KeysetPagination
     permission_classes = [
         permissions.IsAuthenticated,
         AuditorsReadOnly,

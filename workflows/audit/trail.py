@@ -1,20 +1,21 @@
-"""Writing and verifying the hash-chained audit trail."""
+"""Writing and verifying the hash-chained audit trail (sealing is workflows.audit.sealer)."""
 
-import hashlib
+import datetime as dt
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from django.core.exceptions import PermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from workflows.audit.sealer import (
+    GENESIS_HASH,
+    SEAL_GRACE,
+    audit_seal_after_commit,
+    event_hash,
+)
 from workflows.common import reach as access
 from workflows.models import AuditEvent, AuditVerification
-
-GENESIS_HASH = "0" * 64
-# Any constant works; it only has to be the same in every process that appends.
-_PG_AUDIT_LOCK_KEY = 0x52464C57
-
 
 # What an audit event shows outside the database: the API's fields and the CSV's columns.
 AUDIT_EVENT_FIELDS = [
@@ -28,43 +29,15 @@ AUDIT_EVENT_FIELDS = [
     "step",
     "reason",
     "data",
+    "seq",
     "prev_hash",
     "hash",
 ]
 
 
-def _canonical(event: AuditEvent) -> bytes:
-    payload = {
-        "created_at": event.created_at.isoformat(),
-        "actor": event.actor_id,
-        "actor_name": event.actor_name,
-        "verb": event.verb,
-        "case": event.case_id,
-        "work_item": event.work_item_id,
-        "reason": event.reason,
-        "data": event.data,
-        "prev_hash": event.prev_hash,
-    }
-    return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()
-
-
 def _json_value(value):
     # Dates and times as ISO 8601, so that readers can parse them back.
     return value.isoformat() if hasattr(value, "isoformat") else str(value)
-
-
-def event_hash(event: AuditEvent) -> str:
-    """SHA-256 of the event's canonical form (which includes the previous event's hash)."""
-    return hashlib.sha256(_canonical(event)).hexdigest()
-
-
-def _chain_head() -> str:
-    if connection.vendor == "postgresql":
-        # Appends are serialised so that two writers never chain to the same predecessor.
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
-    last = AuditEvent.objects.order_by("-pk").values_list("hash", flat=True).first()
-    return last or GENESIS_HASH
 
 
 def _event(
@@ -109,41 +82,36 @@ def _event(
 def audit_record(
     *, verb: str, actor=None, case=None, work_item=None, reason: str = "", data=None
 ) -> AuditEvent:
-    """Append one event to the chain; must run inside the transaction that made the change."""
+    """Append one event, unsealed and without a lock; must run inside the transaction that
+    made the change. It is sealed into the chain after that transaction commits."""
+    event = _event(
+        verb=verb,
+        actor=actor,
+        case=case,
+        work_item=work_item,
+        reason=reason,
+        data=data,
+        created_at=timezone.now(),
+    )
     with transaction.atomic():
-        prev_hash = _chain_head()
-        event = _event(
-            verb=verb,
-            actor=actor,
-            case=case,
-            work_item=work_item,
-            reason=reason,
-            data=data,
-            created_at=timezone.now(),
-        )
-        event.prev_hash = prev_hash
-        event.hash = event_hash(event)
         event.save(force_insert=True)
-        return event
+        audit_seal_after_commit()
+    return event
 
 
 def audit_record_many(events: list[dict]) -> list[AuditEvent]:
     """Append several events (each the keyword arguments of audit_record, or `case_id` and
-    `work_item_id` instead of the objects) in their order, with one lock and one insert; must
-    run inside the transaction that made the changes."""
+    `work_item_id` instead of the objects) in their order with one insert, unsealed; must run
+    inside the transaction that made the changes."""
     if not events:
         return []
+    now = timezone.now()
+    # One time for all, so the sealer's (created_at, id) order is their insert order.
+    rows = [_event(**fields, created_at=now) for fields in events]
     with transaction.atomic():
-        prev_hash = _chain_head()
-        now = timezone.now()
-        rows = []
-        for fields in events:
-            event = _event(**fields, created_at=now)
-            event.prev_hash = prev_hash
-            event.hash = prev_hash = event_hash(event)
-            rows.append(event)
-        # Ids are assigned in insert order, which is the order audit_verify walks the chain.
-        return AuditEvent.objects.bulk_create(rows, batch_size=1000)
+        created = AuditEvent.objects.bulk_create(rows, batch_size=1000)
+        audit_seal_after_commit()
+    return created
 
 
 @dataclass(frozen=True)
@@ -155,14 +123,16 @@ class ChainCheck:
     # The last event found intact (the chain's head when ok).
     head_event_id: int | None = None
     head_hash: str = ""
+    # Events appended but not sealed yet (the sealer runs after each commit and in the sweep).
+    pending: int = 0
 
 
-def audit_verify(*, batch_size: int = 5000) -> ChainCheck:
-    """Walk the chain in order; returns the first event whose link or hash does not match."""
+def _walk_chain(batch_size: int) -> ChainCheck:
     expected_prev = GENESIS_HASH
     count = 0
     head: AuditEvent | None = None
-    for event in AuditEvent.objects.order_by("pk").iterator(chunk_size=batch_size):
+    sealed = AuditEvent.objects.filter(seq__isnull=False).order_by("seq")
+    for event in sealed.iterator(chunk_size=batch_size):
         count += 1
         problem = ""
         if event.prev_hash != expected_prev:
@@ -176,12 +146,39 @@ def audit_verify(*, batch_size: int = 5000) -> ChainCheck:
                 event.pk,
                 problem,
                 head_event_id=head.pk if head else None,
-                head_hash=head.hash if head else "",
+                head_hash=head.hash or "" if head else "",
             )
         expected_prev = event.hash
         head = event
     return ChainCheck(
-        True, count, head_event_id=head.pk if head else None, head_hash=head.hash if head else ""
+        True,
+        count,
+        head_event_id=head.pk if head else None,
+        head_hash=head.hash or "" if head else "",
+    )
+
+
+def audit_verify(*, batch_size: int = 5000, now: dt.datetime | None = None) -> ChainCheck:
+    """Walk the sealed chain in seq order and return the first event whose link or hash does
+    not match; a sound chain is still broken if an event older than SEAL_GRACE is unsealed."""
+    check = _walk_chain(batch_size)
+    unsealed = AuditEvent.objects.filter(seq__isnull=True)
+    pending = unsealed.count()
+    if not check.ok or not pending:
+        return replace(check, pending=pending)
+    cutoff = (now or timezone.now()) - SEAL_GRACE
+    stale = unsealed.filter(created_at__lt=cutoff).order_by("created_at", "pk")
+    oldest = stale.values_list("pk", flat=True).first()
+    if oldest is None:
+        return replace(check, pending=pending)
+    minutes = int(SEAL_GRACE.total_seconds() // 60)
+    return replace(
+        check,
+        ok=False,
+        broken_event_id=oldest,
+        problem=f"{stale.count()} events older than {minutes} minutes are not sealed into the "
+        "chain (the sealer is not running, or an event was unsealed)",
+        pending=pending,
     )
 
 
@@ -203,6 +200,7 @@ def _check_last_head_kept(check: ChainCheck) -> ChainCheck:
         "(the trail was cut or rewritten)",
         head_event_id=check.head_event_id,
         head_hash=check.head_hash,
+        pending=check.pending,
     )
 
 
@@ -222,6 +220,7 @@ def audit_verification_run(*, by=None) -> AuditVerification:
             problem=check.problem,
             head_event_id=check.head_event_id,
             head_hash=check.head_hash,
+            pending=check.pending,
             run_by=by,
         )
         audit_record(
@@ -232,6 +231,7 @@ def audit_verification_run(*, by=None) -> AuditVerification:
                 "count": check.count,
                 "broken_event": check.broken_event_id,
                 "problem": check.problem,
+                "pending": check.pending,
                 "verification": result.pk,
             },
         )

@@ -21,10 +21,12 @@ class AuditEventQuerySet(models.QuerySet):
 
 
 class AuditEvent(models.Model):
-    """One recorded action. Rows are only ever inserted; `hash` chains each to the one before.
+    """One recorded action. Rows are inserted unsealed; the sealer (workflows.audit.sealer)
+    then gives each its place `seq` in the chain and its `hash`, which covers the one before.
 
-    The app refuses updates and deletes here; on PostgreSQL a trigger (migration 0004) refuses
-    them for any SQL client too, and `verify_audit` finds a row changed behind both.
+    The app refuses updates and deletes here; on PostgreSQL a trigger (migrations 0004, 0024)
+    refuses them for any SQL client too, sealing an unsealed row once excepted, and
+    `verify_audit` finds a row changed behind both.
     """
 
     created_at = models.DateTimeField()
@@ -41,14 +43,24 @@ class AuditEvent(models.Model):
     )
     reason = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    # Empty until sealed: appends take no lock, the sealer chains committed events in order.
+    seq = models.BigIntegerField(null=True, blank=True, unique=True)
+    prev_hash = models.CharField(max_length=64, null=True, blank=True)
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
 
     objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["pk"]
-        indexes = [models.Index(fields=["case", "id"])]
+        indexes = [
+            models.Index(fields=["case", "id"]),
+            # The sealer's queue: small, since events leave it within moments of their commit.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(seq__isnull=True),
+                name="auditevent_unsealed",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.verb} #{self.pk}"
@@ -77,6 +89,8 @@ class AuditVerification(models.Model):
     # same hash, which catches a trail cut at its end or rewritten with recomputed hashes.
     head_event_id = models.PositiveBigIntegerField(null=True, blank=True)
     head_hash = models.CharField(max_length=64, blank=True)
+    # Events not yet sealed into the chain at the run (none older than the grace period if ok).
+    pending = models.PositiveIntegerField(default=0)
     run_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

@@ -172,8 +172,9 @@ def audit_csv_lines(events: Iterable[AuditEvent], *, language: str) -> Iterator[
                     event.work_item.step.key if event.work_item_id else "",
                     cell_value(event.reason),
                     json.dumps(event.data, ensure_ascii=False, sort_keys=True),
+                    event.seq or "",  # empty: not sealed into the chain yet
                     cell_value(action),
-                    event.prev_hash,
-                    event.hash,
+                    event.prev_hash or "",
+                    event.hash or "",
                 ]
             )

@@ -16,8 +16,9 @@ def describe_break(result: AuditVerification) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Walk the audit trail's hash chain; print OK with the count, or the first broken event "
-        "and exit non-zero. Each run is stored for the audit desk and audited."
+        "Walk the audit trail's hash chain in seq order and check that no event waits too long "
+        "for its seal; print OK with the count, or the first broken event and exit non-zero. "
+        "Each run is stored for the audit desk and audited."
     )
 
     def handle(self, *args, **options):
@@ -25,4 +26,5 @@ class Command(BaseCommand):
         if not result.ok:
             # CommandError: manage.py prints it on stderr and exits with status 1.
             raise CommandError(describe_break(result))
-        self.stdout.write(f"OK: {result.count} events")
+        waiting = f", {result.pending} newer waiting for their seal" if result.pending else ""
+        self.stdout.write(f"OK: {result.count} events{waiting}")

@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import connection, transaction
 from django.utils import timezone
 
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.models import AuditEvent, AuditVerification
 
@@ -111,6 +112,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain; must run inside the transaction that made the change."""
     with transaction.atomic():
+        change_stamp.bump_on_commit()  # cached pages go stale once this commits
         prev_hash = _chain_head()
         event = _event(
             verb=verb,
@@ -134,6 +136,7 @@ def audit_record_many(events: list[dict]) -> list[AuditEvent]:
     if not events:
         return []
     with transaction.atomic():
+        change_stamp.bump_on_commit()  # cached pages go stale once this commits
         prev_hash = _chain_head()
         now = timezone.now()
         rows = []

@@ -184,6 +184,26 @@ def reach_of(user) -> Reach:
     return reach
 
 
+def reach_key(user) -> tuple:
+    """What decides the user's reach, as part of a cache key: users with equal keys see the
+    same cases. Overseers share theirs (role and bound: "per federation"); anyone else's names
+    them and whom they stand in for today, with their departments, posts and leadership.
+    Reach also follows the tasks and messages routed to those persons, which change only
+    with writes that bump the change stamp (common/change_stamp.py)."""
+    reach = reach_of(user)
+    if not reach.authenticated:
+        return ("anonymous",)
+    if reach.oversees:
+        return ("auditor" if reach.auditor else "coordinator", reach.bound or "")
+    headed, staffed = reach.departments
+    return (
+        "person",
+        reach.bound or "",
+        reach.leader,
+        *(tuple(sorted(ids)) for ids in (reach.persons, headed, staffed, reach.leader_roles)),
+    )
+
+
 # --------------------------------------------------------------------------- roles
 
 

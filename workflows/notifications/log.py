@@ -5,6 +5,7 @@ notice has the same dedupe key shape, the same treatment of inactive users and t
 folding into the daily digest.
 """
 
+from workflows.common import change_stamp
 from workflows.models import Notification, NotificationStatus
 
 
@@ -23,6 +24,10 @@ def notification_rows(
     """One unsaved row per active user, keyed `<key>:<user id>` (recorded once however many
     sweeps run); people who read the daily digest get theirs folded into it. `digest_only`:
     the ids a batch already knows read the digest; without it, each user's profile says."""
+    if case is not None:
+        # A message about a case opens it to its recipient (common/reach.py): cached pages
+        # of that reach go stale once the rows are committed.
+        change_stamp.bump_on_commit()
     rows = []
     for user in {u.pk: u for u in users if u is not None and u.is_active}.values():
         if digest_only is not None:

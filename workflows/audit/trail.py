@@ -112,7 +112,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the chain; must run inside the transaction that made the change."""
     with transaction.atomic():
-        change_stamp.bump_on_commit()  # cached pages go stale once this commits
+        change_stamp.bump_on_commit(verb)  # cached pages go stale once this commits
         prev_hash = _chain_head()
         event = _event(
             verb=verb,
@@ -136,7 +136,7 @@ def audit_record_many(events: list[dict]) -> list[AuditEvent]:
     if not events:
         return []
     with transaction.atomic():
-        change_stamp.bump_on_commit()  # cached pages go stale once this commits
+        change_stamp.bump_on_commit(*(e["verb"] for e in events))  # pages cached go stale
         prev_hash = _chain_head()
         now = timezone.now()
         rows = []

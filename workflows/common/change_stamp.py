@@ -21,6 +21,20 @@ from django.db import DEFAULT_DB_ALIAS, transaction
 logger = logging.getLogger(__name__)
 
 KEY = "reformflow:change_stamp"
+# Audited events that change nothing a cached page shows: sign-ins and reads. Every other
+# verb bumps; a new read-only verb only costs cache hits until it is listed here.
+READ_ONLY_VERBS = frozenset(
+    {
+        "logged_in",
+        "logged_out",
+        "login_failed",
+        "report_downloaded",
+        "evidence_downloaded",
+        "catalogue_exported",
+        "audit_verified",
+        "files_verified",
+    }
+)
 
 
 def current() -> str:
@@ -44,9 +58,16 @@ def _bump_logged() -> None:
         logger.exception("change stamp: bump failed; cached pages expire by their timeout")
 
 
-def bump_on_commit(using: str = DEFAULT_DB_ALIAS) -> None:
+def bump_on_commit(*verbs: str, using: str = DEFAULT_DB_ALIAS) -> None:
     """Bump once the current transaction commits (at once outside one); one bump however
-    many writes the transaction makes (a cascade appends thousands of events)."""
+    many writes the transaction makes (a cascade appends thousands of events). `verbs`: the
+    audited events written; none but READ_ONLY_VERBS, no bump."""
+    if verbs and READ_ONLY_VERBS.issuperset(verbs):
+        return
+    _hook_once(using)
+
+
+def _hook_once(using: str) -> None:
     conn = transaction.get_connection(using)
     if not conn.in_atomic_block:
         _bump_logged()

@@ -4,6 +4,7 @@ then optionally the cProfile of the same requests by cumulative time.
 
     DATABASE_URL=... REDIS_URL=... DJANGO_SETTINGS_MODULE=project.settings.local DEBUG=false \\
         .venv/bin/python bench/page_profile.py coordinator.office /workflows/dashboard/ [--profile]
+        [--sort tottime]
 
 A warm request is one after the first (connections open, templates and caches loaded).
 """
@@ -43,6 +44,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--profile", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--sort", default="cumulative", help="pstats order: cumulative, tottime")
     args = parser.parse_args()
 
     import django
@@ -78,7 +80,7 @@ def main() -> None:
         for _ in range(args.runs):
             client.get(args.path)
         profiler.disable()
-        pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(args.top)
+        pstats.Stats(profiler).sort_stats(args.sort).print_stats(args.top)
 
 
 if __name__ == "__main__":

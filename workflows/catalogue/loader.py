@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 from django.db import models, transaction
 from django.db.models import F
 
-from workflows.common import change_stamp
 from workflows.catalogue.reading import LineLoader
 from workflows.catalogue.specs import (
     _MeasureSpec,
@@ -25,6 +24,7 @@ from workflows.catalogue.specs import (
     parse_organisation,
     parse_plan,
 )
+from workflows.common import change_stamp
 from workflows.models import (
     Aspect,
     CatalogueSource,

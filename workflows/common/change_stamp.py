@@ -78,13 +78,13 @@ def _hook_once(using: str) -> None:
     hooks = conn.run_on_commit
     mark = getattr(conn, "_reformflow_stamp_hook", None)
     if mark is not None:
-        marked, index, hook = mark
-        if marked is hooks and index < len(hooks) and hooks[index][1] is hook:
+        marked, at, pending = mark
+        if marked is hooks and at < len(hooks) and hooks[at][1] is pending:
             return
 
-    def hook() -> None:
+    def hook() -> None:  # a new function each time: its identity marks this registration
         _bump_logged()
 
-    index = len(hooks)
+    at = len(hooks)
     transaction.on_commit(hook, using=using)
-    conn._reformflow_stamp_hook = (conn.run_on_commit, index, hook)
+    conn._reformflow_stamp_hook = (conn.run_on_commit, at, hook)

@@ -147,7 +147,7 @@ def work_count(user) -> int:
     count = cache.get(key)
     if count is None:
         count = _work_count(user)
-        cache.set(key, count, WORK_COUNT_CACHE_SECONDS)
+        cache.set(key, count, change_stamp.keep_seconds(WORK_COUNT_CACHE_SECONDS))
     reach._work_count = count
     return count
 

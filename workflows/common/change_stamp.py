@@ -15,8 +15,11 @@ value a reader had already seen. A stamp lost from the cache is replaced by a fr
 import logging
 import secrets
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import DEFAULT_DB_ALIAS, transaction
+
+from workflows.common.db_router import REPLICA, ReplicaRouter
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +47,15 @@ def current() -> str:
         cache.add(KEY, secrets.token_hex(8), timeout=None)
         stamp = cache.get(KEY)
     return stamp
+
+
+def keep_seconds(seconds: float) -> float:
+    """How long what is read now may be cached: `seconds`, or while reads go to a replica,
+    no longer than the replay lag it is allowed (the stamp moves with the primary's commits,
+    so a lagging read may sit under a new stamp)."""
+    if ReplicaRouter().db_for_read(None) == REPLICA:
+        return min(seconds, settings.REPLICA_MAX_LAG_SECONDS)
+    return seconds
 
 
 def bump() -> None:

@@ -6,7 +6,6 @@ import hashlib
 from collections.abc import Callable
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.paginator import Paginator
@@ -23,7 +22,7 @@ from django.utils.translation import gettext_lazy
 from workflows.cases import selectors
 from workflows.common import change_stamp
 from workflows.common import reach as access
-from workflows.common.db_router import REPLICA, ReplicaRouter, replica_view
+from workflows.common.db_router import replica_view
 from workflows.models import Aspect, Department, Organisation, WorkItem, WorkItemStatus
 from workflows.reports import figures
 
@@ -159,11 +158,7 @@ def programme_cached(
     context = build()
     html = SafeString(render_to_string("workflows/_dashboard_main.html", context, request))
     result = (html, bool(context.get("figures")))
-    # Read from a lagging replica, the page is kept no longer than the lag that is allowed.
-    timeout = PROGRAMME_CACHE_SECONDS
-    if ReplicaRouter().db_for_read(None) == REPLICA:
-        timeout = min(timeout, settings.REPLICA_MAX_LAG_SECONDS)
-    cache.set(key, result, timeout)
+    cache.set(key, result, change_stamp.keep_seconds(PROGRAMME_CACHE_SECONDS))
     return result
 
 

@@ -120,3 +120,22 @@ def test_a_warm_hit_reads_a_small_fixed_number_of_queries(client, coordinator, l
     for code in Measure.objects.exclude(code="1.1").values_list("code", flat=True)[:12]:
         launch(code)
     assert warm_queries() == few <= 8
+
+
+def test_my_work_count_is_kept_per_person_until_a_write(client, coordinator, auditor, launch):
+    from tests.casework import routed_user
+    from workflows.cases import worklist
+
+    def count(user) -> int:
+        # A fresh user object: reach and the count are kept on it for one request only.
+        return worklist.work_count(get_user_model().objects.get(pk=user.pk))
+
+    case = launch("1.1")
+    staff = routed_user(open_item_of(case))
+    waiting = count(staff)
+    assert waiting >= 1
+    assert count(auditor) == 0
+    assert count(staff) == waiting
+    advance(client, case)  # the staff member submits the plan: it leaves their list
+    still_theirs = int(routed_user(open_item_of(case)) == staff)
+    assert count(staff) == waiting - 1 + still_theirs

@@ -32,11 +32,11 @@ from workflows.models import (
 )
 from workflows.models.supervision import CycleStatus, OrderStatus
 
-# What each kind of item asks of the person, as the list and the API name it.
 # Seconds a user's My work count is kept in the shared cache; every write that can change it
 # (a task, extension request, order, instruction or cycle opened or closed) moves the stamp.
 WORK_COUNT_CACHE_SECONDS = 300
 
+# What each kind of item asks of the person, as the list and the API name it.
 KINDS = {
     "task": _("Task"),
     "extension": _("Extension request to decide"),

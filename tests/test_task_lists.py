@@ -161,6 +161,10 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
     for item in WorkItem.objects.filter(status="open", assignee__isnull=True)[:2]:
         services.task_claim(item=item, user=routed_user(item))
     assert WorkItem.objects.filter(status="open").count() >= 5
+    # Warm again, as at the small size: the claims moved the change stamp, and the menu's
+    # My work count is read once per stamp (workflows/cases/worklist.work_count).
+    for url in (QUEUE, INBOX):
+        client.get(url, params)
     with django_assert_max_num_queries(len(small_queue.captured_queries)):
         client.get(QUEUE, params)
     with django_assert_max_num_queries(len(small_inbox.captured_queries)):

@@ -16,6 +16,7 @@ app.conf.include = [
     "tasks.notifications",
     "tasks.reports",
     "tasks.schedules",
+    "tasks.cascades",
 ]
 
 # One queue per kind of work, so a burst of one kind never waits in line before another: a

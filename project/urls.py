@@ -4,6 +4,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.utils.translation import gettext_lazy as _
 
+from workflows.web.calendar_feed import calendar_feed
 from workflows.web.site import site
 from workflows.web.system import healthz, set_language
 
@@ -19,6 +20,8 @@ urlpatterns = [
     # Django's language switch, which also keeps the choice on the profile.
     path("i18n/setlang/", set_language, name="set_language"),
     path("api/", include("workflows.api.urls")),
+    # A person's private calendar feed: the token in the address is the only key.
+    path("calendar/<str:token>.ics", calendar_feed, name="calendar_feed"),
     path("", site.urls),
 ]
 

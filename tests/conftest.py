@@ -115,9 +115,10 @@ def _change_stamp_bumped_at_once(request, monkeypatch):
 
 
 @pytest.fixture(autouse=True)
-def _handoff_notices_only_where_counted(request, settings):
-    """Hand-off notices (notifications.handoffs) add a mail at every task; the tests written
-    before them count reminders, rungs and digests exactly, so they run without. Tests marked
-    `handoffs` have them."""
-    if request.node.get_closest_marker("handoffs") is None:
+def _without_handoffs_where_marked(request, settings):
+    """Hand-off notices (notifications.handoffs) are on in every test, as in production. The
+    tests marked `without_handoffs` count one other kind of mail to the message (a reminder's
+    rungs, a digest, a channel's posts, the daily cap), on cases walked to that point by
+    services, each of whose steps would add its own hand-off mail to the count."""
+    if request.node.get_closest_marker("without_handoffs") is not None:
         settings.NOTIFICATION_HANDOFFS = False

@@ -8,6 +8,7 @@ import io
 import openpyxl
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 from docx import Document
 from rest_framework.test import APIClient
@@ -404,6 +405,10 @@ def test_a_sibling_federation_gets_404_for_everything_of_anothers(catalogue):
     sibling = as_user(users.get(username="shanghai.coordinator"))
     for url, data in writes:
         assert sibling.post(url, data, format="json").status_code == 404, url
+    # The service itself refuses a sibling's leader, whatever page or route calls it.
+    sibling_leader = users.get(username="shanghai.secretary_publicity_network")
+    with pytest.raises(PermissionDenied):
+        supervision_instructions.instruction_issue(case=case, leader=sibling_leader, text="x")
     # Beijing's own coordinator reads them all.
     own = as_user(coordinator)
     assert all(own.get(url).status_code == 200 for url in reads)

@@ -57,6 +57,7 @@ from workflows.common.calendar import local_date
 from workflows.deadlines import due_dates as deadlines
 from workflows.demo.accounts import demo_seed
 from workflows.models import (
+    CascadeJob,
     Case,
     Evidence,
     FeedbackCycle,
@@ -165,6 +166,19 @@ TABLE: list[Row] = [
     Row(r"", anywhere(REDIRECT)),
     Row(r"workflows/me/notifications/", anywhere()),
     Row(r"workflows/me/substitute/", anywhere()),
+    Row(r"workflows/me/calendar/", anywhere(), why="one's own calendar address, never another's"),
+    Row(
+        r"workflows/me/calendar/",
+        anywhere(DONE, auditor=DENIED),
+        method="post",
+        data={"action": "revoke"},
+        why="revokes one's own address (none here); auditors hold no work and post nothing",
+    ),
+    Row(
+        r"calendar/<str:token>\.ics",
+        anywhere(DENIED),
+        why="public, keyed by its token alone: an unknown token is a 404 to everyone",
+    ),
     Row(
         r"workflows/me/substitute/",
         anywhere(REFUSED, auditor=DENIED),
@@ -266,6 +280,8 @@ TABLE: list[Row] = [
     ),
     # --- A's case, its task (the implementation step, the staff member's, paused), evidence
     Row(r"workflows/cases/<int:case_id>/", on_a(each())),
+    Row(r"workflows/cascade-jobs/<int:job_id>/", on_a(each()), why="the case's reach"),
+    Row(r"api/v1/cascade-jobs/<int:pk>", on_a(each()), why="the case's reach"),
     Row(r"workflows/tasks/<int:task_id>/", on_a(each())),
     Row(r"workflows/evidence/<int:evidence_id>/", on_a(each())),
     Row(r"workflows/cases/<int:case_id>/supervision/", on_a(each())),
@@ -629,6 +645,14 @@ def _saved_view_id(owner: str) -> int:
     return view.pk
 
 
+def _cascade_job_id(case: Case) -> int:
+    """A cascade job of A's case (as a request to cascade to many federations leaves)."""
+    job, _created = CascadeJob.objects.get_or_create(
+        case=case, defaults={"level": "prefectural", "targets": [RELATIONS["child"]], "total": 1}
+    )
+    return job.pk
+
+
 def fill(route: str, pattern, row: Row, world: World) -> dict:
     """A's ids for the route's parameters (placeholders for the admin: nobody gets that far)."""
     names = set(pattern.pattern.regex.groupindex)
@@ -652,6 +676,7 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
         "request_id": world.case.extension_requests.values_list("pk", flat=True).first(),
         "order_id": world.case.supervision_orders.values_list("pk", flat=True).first(),
         "instruction_id": world.case.instructions.values_list("pk", flat=True).first(),
+        "job_id": _cascade_job_id(world.case),
         "fmt": row.target,
         "uidb64": "MQ",
         "token": "not-a-real-token",
@@ -662,6 +687,8 @@ def fill(route: str, pattern, row: Row, world: World) -> dict:
     if "pk" in names:
         if text.startswith("api/v1/reports"):
             return {"pk": report.pk}
+        if text.startswith("api/v1/cascade-jobs"):
+            return {"pk": _cascade_job_id(world.case)}
         return {"pk": world.case.pk if text.startswith("api/v1/cases") else world.implementation.pk}
     return {name: values[name] for name in names}
 

@@ -97,6 +97,7 @@ def test_the_main_pages_in_chinese_show_no_english_catalogue_string(
             reverse("workflows:audit"),
             reverse("workflows:supervision", args=[case.pk]),
             reverse("workflows:launch"),
+            reverse("workflows:calendar"),
         ],
         auditor: [reverse("workflows:audit")],
     }

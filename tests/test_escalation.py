@@ -45,6 +45,7 @@ def sweep_at(moment) -> list:
     ]
 
 
+@pytest.mark.without_handoffs
 def test_reminders_3_and_1_working_days_before_and_on_the_due_day(item):
     staff = ["network_work.staff@example.org"]  # the queue's candidates: nobody claimed it
     assert sweep_at(beijing(2027, 3, 17, 8, 59)) == []  # one minute early: nothing
@@ -62,6 +63,7 @@ def test_reminders_3_and_1_working_days_before_and_on_the_due_day(item):
     assert set(reminders.values_list("status", flat=True)) == {"sent"}
 
 
+@pytest.mark.without_handoffs
 def test_a_claimed_task_reminds_its_assignee_only(item, demo_users):
     from workflows.cases.services import task_claim
 
@@ -70,6 +72,7 @@ def test_a_claimed_task_reminds_its_assignee_only(item, demo_users):
     assert recipients(sent) == ["network_work.staff@example.org"]
 
 
+@pytest.mark.without_handoffs
 def test_every_rung_of_the_ladder_fires_once_to_the_right_people(item):
     breach = sweep_at(beijing(2027, 3, 22, 18, 0))
     assert recipients(breach) == [
@@ -102,6 +105,7 @@ def test_every_rung_of_the_ladder_fires_once_to_the_right_people(item):
     assert events[2].data["rag"] == "red"
 
 
+@pytest.mark.without_handoffs
 def test_after_downtime_the_sweep_catches_up_with_one_message_per_rung(item):
     # The system was down from before the first reminder until after rung 3.
     sent = sweep_at(beijing(2027, 4, 2, 10))
@@ -121,11 +125,13 @@ def test_after_downtime_the_sweep_catches_up_with_one_message_per_rung(item):
     assert sweep_at(beijing(2027, 4, 2, 10, 1)) == []
 
 
+@pytest.mark.without_handoffs
 def test_downtime_before_the_due_day_gives_one_reminder_not_three(item):
     sent = sweep_at(beijing(2027, 3, 22, 11))
     assert len(sent) == 1 and "due today" in sent[0].subject
 
 
+@pytest.mark.without_handoffs
 def test_two_sweeps_at_the_same_moment_send_nothing_twice(item):
     moment = beijing(2027, 3, 25, 9)
     first = sweep_at(moment)
@@ -133,6 +139,7 @@ def test_two_sweeps_at_the_same_moment_send_nothing_twice(item):
     assert len(first) == 3 and second == []  # rung 1 (2 people) and rung 2 (1 person)
 
 
+@pytest.mark.without_handoffs
 def test_a_paused_task_is_neither_reminded_nor_escalated(item, coordinator):
     from workflows.deadlines.due_dates import task_pause
 
@@ -149,6 +156,7 @@ def test_a_digest_only_user_gets_nothing_immediately_but_it_is_logged(item, demo
     assert logged.status == "folded"
 
 
+@pytest.mark.without_handoffs
 def test_sweep_command_a_day_after_the_due_date_sends_rung_1_once(item):
     out = io.StringIO()
     with time_machine.travel(beijing(2027, 3, 23, 18, 30), tick=False):
@@ -171,6 +179,7 @@ def test_sweep_command_rejects_a_bad_moment():
         call_command("sweep", "--now", "next tuesday")
 
 
+@pytest.mark.without_handoffs
 def test_a_per_measure_policy_overrides_the_default(item):
     from workflows.models import EscalationPolicy, EscalationRung
 

@@ -125,6 +125,7 @@ def test_a_worker_killed_while_rendering_is_retried_without_a_partial_or_duplica
     assert AuditEvent.objects.filter(verb="report_generated").count() == 1
 
 
+@pytest.mark.without_handoffs
 def test_smtp_down_for_an_hour_is_retried_with_backoff_then_delivered_once(launch, open_item):
     with time_machine.travel(beijing(2027, 3, 1, 10), tick=False):
         item = open_item(launch("2.2"))

@@ -17,8 +17,6 @@ from workflows.notifications.delivery import notifications_deliver_due
 from workflows.supervision import extensions, instructions
 from workflows.supervision import orders as supervision_orders
 
-pytestmark = pytest.mark.handoffs
-
 PDF = b"%PDF-1.4\n" + b"plan " * 40 + b"\n%%EOF\n"
 
 

@@ -37,6 +37,7 @@ def smtp_settings(port: int):
     )
 
 
+@pytest.mark.without_handoffs
 def test_a_reminder_reaches_a_real_smtp_server_with_both_parts(item):
     port = free_port()
     controller, inbox = start_smtp(port)
@@ -64,6 +65,7 @@ def test_a_reminder_reaches_a_real_smtp_server_with_both_parts(item):
     assert logged.subject == message["Subject"]
 
 
+@pytest.mark.without_handoffs
 def test_an_smtp_outage_is_retried_with_backoff_then_delivered_exactly_once(item):
     port = free_port()  # nothing listens here yet: the server is down
     first_try = beijing(2027, 3, 19, 9, 30)
@@ -97,6 +99,7 @@ def test_an_smtp_outage_is_retried_with_backoff_then_delivered_exactly_once(item
     assert (logged.status, logged.attempts) == ("sent", 3)
 
 
+@pytest.mark.without_handoffs
 def test_a_message_that_keeps_failing_is_given_up_and_recorded(item, settings):
     settings.EMAIL_BACKEND = "tests.test_mail.AlwaysFailingBackend"
     moment = beijing(2027, 3, 19, 9, 30)
@@ -154,6 +157,7 @@ def test_user_text_is_escaped_in_the_html_part(item, demo_users):
     assert "<script>" not in html and "&lt;script&gt;" in html
 
 
+@pytest.mark.without_handoffs
 def test_the_daily_digest_lists_overdue_due_soon_and_approvals(item, launch, open_item, demo_users):
     from workflows.cases.services import task_complete
 

@@ -41,6 +41,7 @@ def deliver(moment):
         return notifications_deliver_due(now=moment)
 
 
+@pytest.mark.without_handoffs
 def test_no_mail_in_quiet_hours_it_is_held_until_seven(item, demo_users):
     staff = demo_users("network_work.staff")
     [row] = record(item, staff, 1, beijing(2027, 3, 19, 21, 55))
@@ -54,12 +55,14 @@ def test_no_mail_in_quiet_hours_it_is_held_until_seven(item, demo_users):
     assert row.status == "sent" and mail.outbox[0].to == [staff.email]
 
 
+@pytest.mark.without_handoffs
 def test_quiet_hours_are_a_setting(item, demo_users, settings):
     settings.NOTIFICATION_QUIET_HOURS = ""
     record(item, demo_users("network_work.staff"), 1, beijing(2027, 3, 19, 23))
     assert deliver(beijing(2027, 3, 19, 23, 30)).sent == 1
 
 
+@pytest.mark.without_handoffs
 def test_past_the_daily_cap_reminders_fold_into_the_digest(item, demo_users, settings):
     settings.NOTIFICATION_DAILY_CAP = 2
     staff = demo_users("network_work.staff")
@@ -87,6 +90,7 @@ def test_past_the_daily_cap_reminders_fold_into_the_digest(item, demo_users, set
     assert folded.digested_at == beijing(2027, 3, 23, 8, 30)
 
 
+@pytest.mark.without_handoffs
 def test_a_digest_only_user_gets_no_immediate_mail(item, demo_users):
     staff = demo_users("network_work.staff")
     # Chosen after the message was recorded: delivery still honours it.

@@ -257,7 +257,12 @@ def test_the_chat_card_of_a_scheduled_report_links_the_download(schedule, demo_u
         },
     )
     card = card_compose(notification, now=timezone.now())
-    assert "2027-03" in card.title
+    # The period and the federation in words, never the ISO date or the code.
+    assert card.title == "Programme progress report for March 2027"
+    assert "All-China Federation of Trade Unions" in card.markdown and "acftu" not in card.markdown
+    coordinator.profile.language = "zh-hans"
+    card = card_compose(notification, now=timezone.now())
+    assert card.title == "2027年3月 改革方案进展报告"
     assert "(https://reformflow.example.org/workflows/reports/7/download/)" in card.markdown
 
 

@@ -1,6 +1,7 @@
 """PDF reports: the completion report that ends a case's flow, programme reports on demand,
 the reports desk and API, access by role, audited downloads and the no-network renderer."""
 
+import datetime as dt
 import hashlib
 import re
 import shutil
@@ -11,6 +12,7 @@ from pathlib import Path
 import pytest
 from django.core import mail
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 from viewflow.workflow.models import Task
@@ -20,6 +22,7 @@ from tests.casework import advance, claim, open_item_of, report_progress, routed
 from workflows.audit.trail import audit_record, audit_verify
 from workflows.cases.flow import MeasureFlow
 from workflows.models import AuditEvent, Measure, Report, WorkItem
+from workflows.notifications.delivery import notifications_deliver_due
 from workflows.reports import render as reports
 from workflows.reports import services as reports_services
 
@@ -215,11 +218,17 @@ def test_programme_report_requested_on_the_desk_renders_in_the_background_and_ma
     assert report.as_of is not None and report.scope == "programme"
     assert file_sha256(report) == report.sha256
 
+    # The ready notice goes through the notification log, sent by the next delivery.
+    assert mail.outbox == []
+    office_hours = timezone.localtime().replace(hour=10, minute=0) + dt.timedelta(days=1)
+    notifications_deliver_due(now=office_hours)
     assert len(mail.outbox) == 1
     message = mail.outbox[0]
     assert message.to == [coordinator.email]
-    assert "ready" in message.subject
+    assert message.extra_headers["X-Reformflow-Kind"] == "report"
+    assert "Programme progress report (version 1) is ready" in message.subject
     assert reverse("workflows:report_download", args=[report.pk]) in message.body
+    assert report.sha256 in message.body and "{" not in message.body
 
     text = pdf_text(report)
     for heading in PROGRAMME_HEADINGS:

@@ -125,6 +125,7 @@ def test_a_task_light_reads_its_own_deadline(case):
         assert lights.task_lights(item).progress is None  # a draft has no progress axis
 
 
+@pytest.mark.without_handoffs
 def test_the_dashboard_shows_each_measure_light_on_both_axes_as_text(
     client, launch, coordinator, django_assert_max_num_queries
 ):

@@ -45,6 +45,7 @@ def cases(launch):
     return poisoned, healthy
 
 
+@pytest.mark.without_handoffs
 def test_a_poisoned_row_is_skipped_and_recorded_while_the_rest_is_swept_and_mailed(
     client, cases, mailoutbox
 ):

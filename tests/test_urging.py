@@ -110,6 +110,7 @@ def test_the_page_button_and_the_api(client, case, coordinator, demo_users):
         assert created.status_code == 201 and created.json()["target"] == "task"
 
 
+@pytest.mark.without_handoffs
 def test_an_urge_mail_reaches_the_holder_in_their_language(
     case, coordinator, demo_users, mailoutbox
 ):

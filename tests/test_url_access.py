@@ -170,11 +170,21 @@ EXPECTED: list[Row] = [
     Row(r"workflows/search/", pages(), why="finds only within the user's reach"),
     Row(r"workflows/dashboard/(cases|wall)/", pages(), why="figures and cases in own reach"),
     Row(r"workflows/me/substitute/", pages(), why="one's own substitute"),
+    Row(r"workflows/me/calendar/", pages(), why="one's own calendar address"),
+    Row(
+        r"workflows/me/calendar/",
+        pages(staff=DONE, head=DONE, leader=DONE, coordinator=DONE, auditor=DENIED, admin=DONE),
+        method="post",
+        data={"action": "revoke"},
+        why="revokes one's own address; auditors' posts stop at AuditorsReadOnlyMiddleware",
+    ),
+    Row(r"calendar/<str:token>\.ics", everyone(DENIED), why="an unknown token: 404, no login"),
     Row(
         r"workflows/launch/",
         pages(staff=DENIED, head=DENIED, leader=DENIED, auditor=DENIED),
     ),
     Row(r"workflows/cases/<int:case_id>/", CASE_VIEWERS),
+    Row(r"workflows/cascade-jobs/<int:job_id>/", CASE_VIEWERS, why="2.2's cascade job"),
     Row(r"workflows/tasks/<int:task_id>/", CASE_VIEWERS),
     Row(r"workflows/evidence/<int:evidence_id>/", CASE_VIEWERS),
     Row(
@@ -332,6 +342,7 @@ EXPECTED: list[Row] = [
         data={"measure": "2.5"},
     ),
     Row(r"api/v1/(cases|tasks)/<int:pk>/", api(leader=DENIED)),
+    Row(r"api/v1/cascade-jobs/<int:pk>", api(leader=DENIED), why="2.2's cascade job"),
     Row(
         r"api/v1/tasks/<int:pk>/claim",
         api(staff=CONFLICT, leader=DENIED, coordinator=CONFLICT, auditor=DENIED, admin=CONFLICT),
@@ -751,6 +762,16 @@ def _saved_view_id(username: str) -> int:
     return view.pk
 
 
+def _cascade_job_id(case: Case) -> int:
+    """A cascade job of the case (as a request to cascade to many federations leaves)."""
+    from workflows.models import CascadeJob
+
+    job, _created = CascadeJob.objects.get_or_create(
+        case=case, defaults={"level": "provincial", "targets": ["beijing"], "total": 1}
+    )
+    return job.pk
+
+
 def fill(route: str, pattern: URLPattern, world: World) -> dict:
     """Real ids for the route's parameters."""
     names = set(pattern.pattern.regex.groupindex)
@@ -794,6 +815,7 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
         "order_id": world.implementation.case.supervision_orders.values("pk").first()["pk"],
         "instruction_id": world.implementation.case.instructions.values("pk").first()["pk"],
         "fmt": "xlsx",
+        "job_id": _cascade_job_id(world.case),
     }
     if "target" in names:  # urging: the approval task
         key = "pk" if "pk" in names else "item_id"
@@ -804,6 +826,8 @@ def fill(route: str, pattern: URLPattern, world: World) -> dict:
             return {"pk": world.implementation.pk}
         if text.startswith("api/v1/reports"):
             return {"pk": world.programme_report.pk}
+        if text.startswith("api/v1/cascade-jobs"):
+            return {"pk": _cascade_job_id(world.case)}
         return {"pk": world.case.pk if text.startswith("api/v1/cases") else world.approval.pk}
     return {name: values[name] for name in names}
 

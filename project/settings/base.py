@@ -315,7 +315,8 @@ DATE_HORIZON_YEARS_AHEAD = env.int("DATE_HORIZON_YEARS_AHEAD", default=5)
 # and at most this many reminders per person per day before the rest fold into the digest.
 NOTIFICATION_QUIET_HOURS = env.str("NOTIFICATION_QUIET_HOURS", default="22:00-07:00")
 NOTIFICATION_DAILY_CAP = env.int("NOTIFICATION_DAILY_CAP", default=10)
-# A notice at every hand-off (workflows.handoffs); off only in tests that count other mail.
+# A notice at every hand-off (workflows/notifications/handoffs.py); off only in tests that count
+# one other kind of mail exactly (marked `without_handoffs`).
 NOTIFICATION_HANDOFFS = env.bool("NOTIFICATION_HANDOFFS", default=True)
 EMAIL_URL = env.str("EMAIL_URL", default="")
 if EMAIL_URL:

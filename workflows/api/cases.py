@@ -17,6 +17,7 @@ from rest_framework import status, viewsets
 from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 
+from workflows.api.cascade_jobs import CascadeJobSerializer, cascade_job_url
 from workflows.api.errors import error_responses
 from workflows.api.inputs import (
     SCOPE_PARAMETERS,
@@ -30,11 +31,12 @@ from workflows.api.inputs import (
 )
 from workflows.api.pagination import StrictLimitOffsetPagination
 from workflows.api.serializers import CaseDetailSerializer, CaseSerializer, MeasureRowSerializer
-from workflows.cases import cascade, selectors
+from workflows.cases import cascade_jobs, selectors
 from workflows.cases import launch as cases_launch
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
+    CascadeJob,
     Case,
     LeaderRole,
 )
@@ -156,6 +158,9 @@ class CaseViewSet(viewsets.GenericViewSet):
         responses={
             201: CascadeResultSerializer,
             200: OpenApiResponse(CascadeResultSerializer, description="Every child case existed"),
+            202: OpenApiResponse(
+                CascadeJobSerializer, description="Many federations: queued as a background job"
+            ),
             **error_responses(400, 403, 404),
         },
     )
@@ -163,12 +168,19 @@ class CaseViewSet(viewsets.GenericViewSet):
         """Cascade to organisations directly below, by code or a whole level (coordinators)."""
         case = self.get_object()
         data = parse_input(CascadeInput, request)
-        result = cascade.case_cascade(
+        result = cascade_jobs.cascade_request(
             case=case,
             by=request.user,
             organisations=data.get("organisations"),
             level=data.get("level"),
         )
+        if isinstance(result, CascadeJob):
+            # Many federations: a background job; its progress is at Location.
+            return Response(
+                CascadeJobSerializer(result).data,
+                status=status.HTTP_202_ACCEPTED,
+                headers={"Location": cascade_job_url(result)},
+            )
         ids = [c.pk for c in [*result.created, *result.existing]]
         fresh = self.get_queryset().in_bulk(ids)
         body = {

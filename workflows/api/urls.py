@@ -3,6 +3,7 @@
 from django.urls import path
 from drf_spectacular.views import SpectacularAPIView
 
+from workflows.api.cascade_jobs import CascadeJobView
 from workflows.api.cases import CaseViewSet, MeasureListView
 from workflows.api.logs import AuditEventListView, NotificationListView
 from workflows.api.reports import ReportViewSet
@@ -30,6 +31,7 @@ urlpatterns = [
         CaseViewSet.as_view({"post": "cascade"}),
         name="case-cascade",
     ),
+    path("v1/cascade-jobs/<int:pk>", CascadeJobView.as_view(), name="cascade-job"),
     path("v1/tasks/", TaskViewSet.as_view({"get": "list"}), name="task-list"),
     path("v1/tasks/<int:pk>/", TaskViewSet.as_view({"get": "retrieve"}), name="task-detail"),
     path("v1/tasks/<int:pk>/approve", _task_action("approve"), name="task-approve"),

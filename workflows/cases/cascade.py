@@ -12,14 +12,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 
 from workflows.audit.trail import audit_record
-from workflows.cases import launch
+from workflows.cases import launch, launch_many
 from workflows.common import reach as access
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import Case, Measure, Organisation, OrganisationLevel
+
+# Children made per insert batch (and per transaction in a background job).
+CASCADE_BATCH = 100
 
 
 @dataclass
@@ -94,40 +97,72 @@ def case_cascade(
     result = CascadeResult()
     with transaction.atomic():
         cap = cascade_deadline_cap(case)
-        # A child this case already has (open or done), or an open case the child organisation
-        # launched on its own, counts as existing: never a second case per organisation.
-        already: dict[int, Case] = {}
-        for c in (
-            Case.objects.filter(measure=case.measure, organisation__in=targets)
-            .filter(Q(parent_case=case) | Q(is_open=True))
-            .order_by("-is_open", "-pk")
-        ):
-            already.setdefault(c.organisation_id, c)
-        for organisation in targets:
-            if organisation.pk in already:
-                result.existing.append(already[organisation.pk])
-                continue
-            child, created = launch.case_launch(
+        for start in range(0, len(targets), CASCADE_BATCH):
+            created, existing = cascade_batch(
+                case=case, by=by, targets=targets[start : start + CASCADE_BATCH], cap=cap
+            )
+            result.created += created
+            result.existing += existing
+        if result.created:
+            cascade_audit(case=case, by=by, result=result, level=level, cap=cap)
+    return result
+
+
+def cascade_audit(*, case: Case, by, result: CascadeResult, level=None, cap=None, **extra):
+    """The parent's `case_cascaded` event: which federations got a case, which had one."""
+    audit_record(
+        verb="case_cascaded",
+        actor=by,
+        case=case,
+        data={
+            "created": [c.organisation.code for c in result.created],
+            "existing": [c.organisation.code for c in result.existing],
+            "level": level.key if isinstance(level, OrganisationLevel) else level,
+            "deadline_cap": cap,
+            **extra,
+        },
+    )
+
+
+def cascade_batch(
+    *, case: Case, by, targets: list[Organisation], cap
+) -> tuple[list[Case], list[Case]]:
+    """Give the targets without one their child case, in one batch; returns (created, existing).
+    Runs inside the caller's transaction."""
+    # A child this case already has (open or done), or an open case the child organisation
+    # launched on its own, counts as existing: never a second case per organisation.
+    already: dict[int, Case] = {}
+    for c in (
+        Case.objects.filter(measure=case.measure, organisation__in=targets)
+        .filter(Q(parent_case=case) | Q(is_open=True))
+        .select_related("organisation")
+        .order_by("-is_open", "-pk")
+    ):
+        already.setdefault(c.organisation_id, c)
+    missing = [o for o in targets if o.pk not in already]
+    existing = [already[o.pk] for o in targets if o.pk in already]
+    try:
+        with transaction.atomic():
+            created = launch_many.cases_launch_many(
+                measure=case.measure,
+                by=by,
+                organisations=missing,
+                parent_case=case,
+                deadline_cap=cap,
+            )
+    except IntegrityError:
+        # A concurrent launch took one of them: one by one, each race answered by case_launch.
+        created = []
+        for organisation in missing:
+            child, made = launch.case_launch(
                 measure=case.measure,
                 by=by,
                 organisation=organisation,
                 parent_case=case,
                 deadline_cap=cap,
             )
-            (result.created if created else result.existing).append(child)
-        if result.created:
-            audit_record(
-                verb="case_cascaded",
-                actor=by,
-                case=case,
-                data={
-                    "created": [c.organisation.code for c in result.created],
-                    "existing": [c.organisation.code for c in result.existing],
-                    "level": level.key if isinstance(level, OrganisationLevel) else level,
-                    "deadline_cap": cap,
-                },
-            )
-    return result
+            (created if made else existing).append(child)
+    return created, existing
 
 
 def cascade_choices(case: Case, user) -> list[Organisation]:

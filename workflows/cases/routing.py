@@ -36,8 +36,10 @@ class Routing:
         return None
 
 
-def step_routing(*, case: Case, step: StepTemplate) -> Routing:
-    """Resolve a step's role to a department queue, a department head or a leader role."""
+def step_routing(*, case: Case, step: StepTemplate, departments: dict | None = None) -> Routing:
+    """Resolve a step's role to a department queue, a department head or a leader role.
+
+    `departments`: the case's organisation's departments by key, when a batch has them."""
     role = step.role
     if role.key == "lead_department_staff":
         return Routing(department=case.lead_department)
@@ -48,6 +50,10 @@ def step_routing(*, case: Case, step: StepTemplate) -> Routing:
     if role.department_key:
         # research_office, secretariat and any role an admin adds that names a department:
         # the head of that department in the case's own organisation.
+        if departments is not None:
+            if role.department_key not in departments:
+                raise Department.DoesNotExist(f"no {role.department_key} department")
+            return Routing(department=departments[role.department_key], for_head=True)
         department = Department.objects.get(organisation=case.organisation, key=role.department_key)
         return Routing(department=department, for_head=True)
     raise ValueError(f"step role {role.key!r} names no department and is not a built-in role")

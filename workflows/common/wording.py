@@ -66,6 +66,9 @@ VERBS = {
     "calendar_imported": _("Working-day calendar imported"),
     "notification_mode_changed": _("Notification preference changed"),
     "language_changed": _("Language changed"),
+    "calendar_feed_created": _("Calendar address made"),
+    "calendar_feed_revoked": _("Calendar address revoked"),
+    "calendar_feed_read": _("Calendar feed read"),
     "logged_in": _("Signed in"),
     "logged_out": _("Signed out"),
     "login_failed": _("Sign-in failed"),
@@ -108,6 +111,9 @@ DETAIL_LABELS = {
     "report": _("Report"),
     "version": _("Version"),
     "path": _("Page"),
+    "feed": _("Calendar address"),
+    "items": _("Items"),
+    "revoked": _("Addresses revoked"),
 }
 
 

@@ -1,6 +1,8 @@
 """Reformflow's domain models, one module per concern; import from here."""
 
 from workflows.models.audit import AuditEvent, AuditTrailIsAppendOnly, AuditVerification
+from workflows.models.calendar_feed import CalendarFeed
+from workflows.models.cascade_job import CascadeJob, CascadeJobState
 from workflows.models.cases import (
     Case,
     Comment,
@@ -73,6 +75,9 @@ from workflows.models.supervision import (
 from workflows.models.urging import Urge, UrgeTarget
 
 __all__ = [
+    "CalendarFeed",
+    "CascadeJob",
+    "CascadeJobState",
     "Substitution",
     "Urge",
     "UrgeTarget",

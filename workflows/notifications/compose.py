@@ -2,6 +2,8 @@
 request), its subject and body from templates/emails/, in the recipient's language.
 """
 
+import datetime as dt
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
@@ -10,7 +12,15 @@ from django.utils import timezone, translation
 
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
-from workflows.models import Notification, NotificationKind, OrderColour, StepKind, WorkItem
+from workflows.models import (
+    Notification,
+    NotificationKind,
+    OrderColour,
+    Organisation,
+    Report,
+    StepKind,
+    WorkItem,
+)
 
 
 def absolute_url(path: str) -> str:
@@ -56,10 +66,24 @@ def notification_context(notification: Notification, *, now) -> dict:
         context.update(case=case, measure=case.measure, step=case.current_step)
     if notification.kind == NotificationKind.DIGEST:
         context.update(_digest_context(notification, now))
+    if notification.kind == NotificationKind.REPORT:
+        context.update(_report_context(notification.payload or {}))
     colour = (notification.payload or {}).get("colour")
     if colour in OrderColour.values:
         context["colour_label"] = OrderColour(colour).label  # "橙", not "orange", in Chinese
     return context
+
+
+def _report_context(payload: dict) -> dict:
+    # The report and the federation by name, never their ids or codes.
+    organisation = Organisation.objects.filter(code=payload.get("organisation") or "").first()
+    report = Report.objects.filter(pk=payload.get("report")).first()
+    period = payload.get("period")
+    return {
+        "report": report,
+        "organisation": organisation,
+        "period": dt.date.fromisoformat(period) if period else None,
+    }
 
 
 def notification_subject(notification: Notification, context: dict) -> str:

@@ -8,10 +8,13 @@ event, the thing handed over and the recipient, so the same hand-off recorded tw
 a double click) is one notice.
 """
 
+from collections import defaultdict
+
 from django.conf import settings
 from django.utils import timezone
 
 from workflows.models import (
+    Department,
     ExtensionRequest,
     Notification,
     NotificationKind,
@@ -46,8 +49,14 @@ def _record(users, *, event: str, key: str, case, item=None, payload=None) -> in
     """One row per active recipient; returns how many were offered (0 when switched off)."""
     if not settings.NOTIFICATION_HANDOFFS:
         return 0
-    now = timezone.now()
-    rows = [
+    rows = _rows(users, event=event, key=key, case=case, item=item, payload=payload)
+    notifications_record(rows)
+    return len(rows)
+
+
+def _rows(users, *, event: str, key: str, case, item=None, payload=None, now=None):
+    now = now or timezone.now()
+    return [
         Notification(
             dedupe_key=f"handoff:{event}:{key}:{user.pk}",
             recipient=user,
@@ -61,8 +70,6 @@ def _record(users, *, event: str, key: str, case, item=None, payload=None) -> in
         )
         for user in {u.pk: u for u in users if u is not None and u.is_active}.values()
     ]
-    notifications_record(rows)
-    return len(rows)
 
 
 def _last_return(item: WorkItem) -> WorkItem | None:
@@ -102,6 +109,41 @@ def task_opened(*, item: WorkItem) -> int:
     return _record(
         holders, event=event, key=str(item.pk), case=item.case, item=item, payload=payload
     )
+
+
+def first_tasks_opened(*, items: list[WorkItem]) -> int:
+    """task_opened for the first tasks of newly launched cases, in one query for the queues'
+    members and one insert whatever their number (a first task was never returned, and no
+    work was produced before it). Items carry their department (with head) and leader role
+    (with holder)."""
+    if not settings.NOTIFICATION_HANDOFFS or not items:
+        return 0
+    queues = {
+        i.department_id
+        for i in items
+        if i.assignee_id is None and i.leader_role_id is None and not i.for_head
+    }
+    members: dict[int, list] = defaultdict(list)
+    through = Department.staff.through
+    for link in through.objects.filter(
+        department_id__in=queues, user__is_active=True
+    ).select_related("user"):
+        members[link.department_id].append(link.user)
+    now, rows = timezone.now(), []
+    for item in items:
+        if item.assignee_id is not None:
+            holders, event = [item.assignee], ASSIGNED
+        elif item.leader_role_id is not None:
+            holders, event = [item.leader_role.holder], QUEUED
+        elif item.for_head:
+            holders, event = [item.department.head], QUEUED
+        else:
+            holders, event = members[item.department_id], QUEUED
+        if item.kind in _DECISION_KINDS:
+            event = AWAITING_DECISION
+        rows += _rows(holders, event=event, key=str(item.pk), case=item.case, item=item, now=now)
+    notifications_record(rows)
+    return len(rows)
 
 
 def task_reassigned(*, item: WorkItem) -> int:

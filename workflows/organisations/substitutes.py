@@ -11,12 +11,13 @@ coordinator's federation. The substitute must be in the person's federation too.
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from workflows.audit.trail import audit_record
 from workflows.common import reach as access
 from workflows.common.bounds import check_date
-from workflows.common.substitution import _today
+from workflows.common.calendar import local_date
 from workflows.models import Substitution
 
 
@@ -78,6 +79,6 @@ def substitutions_of(user):
     """The user's own current and future substitutions, and those they stand in for."""
     return (
         Substitution.objects.filter(Q(person=user) | Q(substitute=user))
-        .filter(ended=False, ends_on__gte=_today())
+        .filter(ended=False, ends_on__gte=local_date(timezone.now()))
         .select_related("person", "substitute")
     )

@@ -8,10 +8,8 @@ import logging
 from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
 from viewflow.workflow.models import Task
@@ -22,10 +20,14 @@ from workflows.audit.trail import audit_record
 from workflows.common.db_router import replica_reads
 from workflows.models import (
     Case,
+    NotificationKind,
     Report,
     ReportKind,
     ReportStatus,
 )
+from workflows.notifications.compose import absolute_url
+from workflows.notifications.delivery import notifications_record
+from workflows.notifications.log import notification_rows
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,7 @@ def report_render(*, report_id: int) -> Report | None:
             pdf = report_pdf(data, on_progress=lambda p: _report_progress(report_id, p))
         with transaction.atomic():
             _report_store(report, pdf)
+            _report_ready_notice(report)
             if report.kind == ReportKind.COMPLETION:
                 _completion_flow_finish(report.case)
     except Exception as exc:
@@ -98,7 +101,6 @@ def report_render(*, report_id: int) -> Report | None:
             )
         report.refresh_from_db()
         return report
-    _report_ready_mail(report)
     return report
 
 
@@ -140,20 +142,25 @@ def _completion_flow_finish(case: Case) -> None:
         node.run(task)
 
 
-def _report_ready_mail(report: Report) -> None:
+def _report_ready_notice(report: Report) -> None:
+    """Tell the person who asked that the report is ready, through the notification log (so
+    its quiet hours, cap, retries and the recipient's language apply), once per version."""
     user = report.requested_by
-    if user is None or not user.email:
+    if user is None:
         return
-    context = {
-        "report": report,
-        "user": user,
-        "url": settings.SITE_URL.rstrip("/")
-        + reverse("workflows:report_download", args=[report.pk]),
+    now = timezone.now()
+    payload = {
+        "report": report.pk,
+        "version": report.version,
+        "url": absolute_url(reverse("workflows:report_download", args=[report.pk])),
     }
-    with translation.override(_report_language(report)):
-        subject = render_to_string("emails/report_ready.subject.txt", context).strip()
-        body = render_to_string("emails/report_ready.txt", context)
-    try:
-        send_mail(subject, body, None, [user.email])
-    except Exception:  # the report is ready whatever the mail server says
-        logger.exception("could not mail report %s to %s", report.pk, user.get_username())
+    notifications_record(
+        notification_rows(
+            [user],
+            kind=NotificationKind.REPORT,
+            key=f"report-ready:{report.pk}",
+            case=report.case,
+            now=now,
+            payload=payload,
+        )
+    )

@@ -33,6 +33,8 @@ def instruction_issue(*, case: Case, leader, text: str, due_date: dt.date | None
     check_not_auditor(leader)
     if not access.is_leader(leader):
         raise PermissionDenied("Only leaders can write instructions.")
+    if not access.can_view_case(leader, case):  # a leader of another federation
+        raise PermissionDenied("This case is outside your federation.")
     text = required_text(text, "The instruction")
     now = now or timezone.now()
     if due_date is not None:

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_POST
 from workflows.audit import files as audit_files
 from workflows.cases import (
     cascade,
+    cascade_jobs,
     decision_context,
     listing,
     saved_views,
@@ -31,6 +32,7 @@ from workflows.common import wording
 from workflows.common.db_router import replica_view
 from workflows.models import (
     AuditEvent,
+    CascadeJob,
     CatalogueSource,
     DeadlineChange,
     Escalation,
@@ -269,7 +271,7 @@ def case_cascade(request, case_id):
             messages.error(request, " ".join(errors))
     else:
         try:
-            result = cascade.case_cascade(
+            result = cascade_jobs.cascade_request(
                 case=case,
                 by=request.user,
                 organisations=form.cleaned_data["organisations"] or None,
@@ -278,6 +280,9 @@ def case_cascade(request, case_id):
         except (PermissionDenied, ValidationError) as exc:
             messages.error(request, error_text(exc))
         else:
+            if isinstance(result, CascadeJob):
+                # Many federations: created in the background, followed on its own page.
+                return redirect("workflows:cascade_job", job_id=result.pk)
             messages.success(
                 request,
                 wording.cascade_message(len(result.created), len(result.existing)),

@@ -7,6 +7,8 @@ from viewflow.workflow.flow import FlowAppViewset
 
 from workflows.cases.flow import MeasureFlow
 from workflows.web import appraisal as web_appraisal
+from workflows.web import calendar_feed as views_calendar
+from workflows.web import cascade_jobs as web_cascade_jobs
 from workflows.web import cases as web_cases
 from workflows.web import dashboard as views_dashboard
 from workflows.web import desk as views_desk
@@ -32,6 +34,7 @@ class ReformApp(Application):
     dashboard_path = path("dashboard/", web_cases.dashboard, name="dashboard")
     work_path = path("my-work/", views_work.my_work, name="my_work")
     substitute_path = path("me/substitute/", views_substitutes.my_substitute, name="substitute")
+    calendar_path = path("me/calendar/", views_calendar.my_calendar, name="calendar")
     urge_path = path("urge/<str:target>/<int:pk>/", views_work.urge, name="urge")
     dashboard_cases_path = path(
         "dashboard/cases/", views_dashboard.dashboard_cases, name="dashboard_cases"
@@ -46,6 +49,9 @@ class ReformApp(Application):
     case_path = path("cases/<int:case_id>/", web_cases.case_detail, name="case")
     comment_path = path("cases/<int:case_id>/comment/", web_cases.case_comment, name="comment")
     cascade_path = path("cases/<int:case_id>/cascade/", web_cases.case_cascade, name="cascade")
+    cascade_job_path = path(
+        "cascade-jobs/<int:job_id>/", web_cascade_jobs.cascade_job, name="cascade_job"
+    )
     evidence_path = path(
         "evidence/<int:evidence_id>/", web_cases.evidence_download, name="evidence"
     )

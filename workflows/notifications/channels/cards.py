@@ -10,7 +10,7 @@ from django.urls import reverse
 from django.utils import translation
 from django.utils.translation import gettext as _
 
-from workflows.common.calendar import SHANGHAI
+from workflows.common.wording import when
 from workflows.models import NotificationKind, OrderColour
 
 _BRAND = "[Reformflow] "
@@ -62,12 +62,13 @@ def _kind_lines(notification, context: dict) -> list[str]:
         else:
             lines = [_line(_("Leader instruction"), md(payload.get("text", "")))]
         if payload.get("response_due"):
-            lines.append(_line(_("Response due"), str(payload["response_due"])[:10]))
+            lines.append(_line(_("Response due"), when(payload["response_due"])))
         return lines
     if notification.kind == NotificationKind.REPORT:
-        return [_line(_("Federation"), md(payload.get("organisation", "")))]
+        organisation = context.get("organisation")
+        return [_line(_("Federation"), md(organisation.title))] if organisation else []
     if notification.kind == NotificationKind.FEEDBACK and payload.get("period_start"):
-        period = f"{payload['period_start']} – {payload.get('period_end', '')}"
+        period = f"{when(payload['period_start'])} – {when(payload.get('period_end', ''))}"
         return [_line(_("Reporting period"), period)]
     if notification.kind == NotificationKind.ESCALATION and context.get("days_overdue"):
         return [_line(_("Days overdue"), str(context["days_overdue"]))]
@@ -117,9 +118,7 @@ def card_compose(notification, *, now) -> Card:
             lines.append(_line(_("Step"), md(context["step"].title)))
         item = context.get("item")
         if item is not None and item.due_at is not None:
-            lines.append(
-                _line(_("Due"), item.due_at.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M"))
-            )
+            lines.append(_line(_("Due"), when(item.due_at)))
         lines += _kind_lines(notification, context)
         if notification.kind == NotificationKind.DIGEST:
             lines += _digest_lines(context)

@@ -156,13 +156,15 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
     client.get(SEARCH, {"q": "2"})  # warm the session and the menu cache
     with django_assert_max_num_queries(30) as small:
         assert client.get(SEARCH, {"q": "2"}).status_code == 200
+    small_count = len(small.captured_queries)  # the next request empties the query log
     for code in ("2.2", "2.5", "1.1"):
         for organisation in ("acftu", "shanghai"):
             launch_in(world, code, organisation)
     assert Case.objects.count() >= 7
-    with django_assert_max_num_queries(len(small.captured_queries)):
+    client.get(SEARCH, {"q": "2"})  # warm again: the launches moved the change stamp
+    with django_assert_max_num_queries(small_count):
         assert client.get(SEARCH, {"q": "2"}).status_code == 200
-    with django_assert_max_num_queries(len(small.captured_queries)):
+    with django_assert_max_num_queries(small_count):
         assert client.get(SEARCH, {"q": "2", "kind": "cases"}).status_code == 200
     api = api_as(coordinator)
     api.get(API, {"q": "2"})

@@ -152,8 +152,10 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
         client.get(url, params)
     with django_assert_max_num_queries(40) as small_queue:
         client.get(QUEUE, params)
+    small_queue_count = len(small_queue.captured_queries)  # a request empties the query log
     with django_assert_max_num_queries(40) as small_inbox:
         client.get(INBOX, params)
+    small_inbox_count = len(small_inbox.captured_queries)
     for code in ("2.3", "2.4"):
         launch(world, code)
     for organisation in ("beijing-city-1",):
@@ -161,7 +163,11 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
     for item in WorkItem.objects.filter(status="open", assignee__isnull=True)[:2]:
         services.task_claim(item=item, user=routed_user(item))
     assert WorkItem.objects.filter(status="open").count() >= 5
-    with django_assert_max_num_queries(len(small_queue.captured_queries)):
+    # Warm again, as at the small size: the claims moved the change stamp, and the menu's
+    # My work count is read once per stamp (workflows/cases/worklist.work_count).
+    for url in (QUEUE, INBOX):
+        client.get(url, params)
+    with django_assert_max_num_queries(small_queue_count):
         client.get(QUEUE, params)
-    with django_assert_max_num_queries(len(small_inbox.captured_queries)):
+    with django_assert_max_num_queries(small_inbox_count):
         client.get(INBOX, params)

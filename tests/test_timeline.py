@@ -62,6 +62,7 @@ def test_the_case_page_shows_the_timeline_in_a_fixed_number_of_queries(
 
     with CaptureQueriesContext(connection) as before:
         page = client.get(url).content.decode()
+    before_count = len(before)  # the next request empties the query log
     assert '<svg xmlns="http://www.w3.org/2000/svg" class="rf-timeline-chart"' in page
     assert "Steps against their due dates" in page
     rework = open_item_of(eventful_case)
@@ -70,7 +71,8 @@ def test_the_case_page_shows_the_timeline_in_a_fixed_number_of_queries(
         rework.refresh_from_db()
         deadlines.task_resume(item=rework, by=coordinator, reason="Back.")
         rework.refresh_from_db()
-    with django_assert_max_num_queries(len(before)):
+    client.get(url)  # warm again: the pauses moved the change stamp (the menu's count)
+    with django_assert_max_num_queries(before_count):
         page = client.get(url).content.decode()
     assert page.count('class="rf-tl-pause"') == 4
 

@@ -14,6 +14,7 @@ from workflows.audit.sealer import (
     audit_seal_after_commit,
     event_hash,
 )
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.models import AuditEvent, AuditVerification
 
@@ -94,6 +95,7 @@ def audit_record(
         created_at=timezone.now(),
     )
     with transaction.atomic():
+        change_stamp.bump_on_commit(verb)  # cached pages go stale once this commits
         event.save(force_insert=True)
         audit_seal_after_commit()
     return event
@@ -109,6 +111,7 @@ def audit_record_many(events: list[dict]) -> list[AuditEvent]:
     # One time for all, so the sealer's (created_at, id) order is their insert order.
     rows = [_event(**fields, created_at=now) for fields in events]
     with transaction.atomic():
+        change_stamp.bump_on_commit(*(e["verb"] for e in events))  # pages cached go stale
         created = AuditEvent.objects.bulk_create(rows, batch_size=1000)
         audit_seal_after_commit()
     return created

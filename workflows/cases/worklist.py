@@ -8,8 +8,10 @@ queries whatever the data; the count behind the menu and the pager is one query.
 """
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -17,6 +19,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from workflows.cases import selectors
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
@@ -30,6 +33,10 @@ from workflows.models import (
     WorkItem,
 )
 from workflows.models.supervision import CycleStatus, OrderStatus
+
+# Seconds a user's My work count is kept in the shared cache; every write that can change it
+# (a task, extension request, order, instruction or cycle opened or closed) moves the stamp.
+WORK_COUNT_CACHE_SECONDS = 300
 
 # What each kind of item asks of the person, as the list and the API name it.
 KINDS = {
@@ -131,20 +138,30 @@ _DUE = {
 
 
 def work_count(user) -> int:
-    """How many items wait for the user: one query, kept for the rest of the request."""
+    """How many items wait for the user: one query, kept for the rest of the request and in
+    the shared cache until the change stamp moves (the count is in every page's menu)."""
     reach = access.reach_of(user)
     cached = getattr(reach, "_work_count", None)
     if cached is not None:
         return cached
-    sources = _sources(user)
-    count = 0
-    if sources:
-        parts = [qs.order_by().values_list(Value(1)) for qs in sources.values()]
-        # Partner inputs may match a cycle once per matching department: counted by pk.
-        parts[-1] = sources["partner_input"].order_by().values_list("pk")
-        count = parts[0].union(*parts[1:], all=True).count()
+    parts = ("work_count", change_stamp.current(), access.reach_key(user, personal=True))
+    key = "reformflow:work_count:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    count = cache.get(key)
+    if count is None:
+        count = _work_count(user)
+        cache.set(key, count, change_stamp.keep_seconds(WORK_COUNT_CACHE_SECONDS))
     reach._work_count = count
     return count
+
+
+def _work_count(user) -> int:
+    sources = _sources(user)
+    if not sources:
+        return 0
+    parts = [qs.order_by().values_list(Value(1)) for qs in sources.values()]
+    # Partner inputs may match a cycle once per matching department: counted by pk.
+    parts[-1] = sources["partner_input"].order_by().values_list("pk")
+    return parts[0].union(*parts[1:], all=True).count()
 
 
 # Items without a due date sort after every dated one (and the key is never NULL, so both

@@ -24,6 +24,7 @@ from workflows.catalogue.specs import (
     parse_organisation,
     parse_plan,
 )
+from workflows.common import change_stamp
 from workflows.models import (
     Aspect,
     CatalogueSource,
@@ -409,6 +410,7 @@ def catalogue_apply(plan_spec: _PlanSpec, organisation_spec: _OrganisationSpec) 
         _apply_plan(plan_spec, organisation, tally)
         _apply_source(plan_spec, organisation_spec, tally)
         warnings = _left_alone(plan_spec, organisation, organisation_spec)
+        change_stamp.bump_on_commit()  # not audited; the dashboard shows the catalogue
     return LoadResult(
         aspects=len(plan_spec.aspects),
         measures=len(plan_spec.measures),

@@ -184,6 +184,28 @@ def reach_of(user) -> Reach:
     return reach
 
 
+def reach_key(user, *, personal: bool = False) -> tuple:
+    """What decides the user's reach, as part of a cache key: users with equal keys see the
+    same cases. Overseers share theirs (role and bound: "per federation") unless `personal`
+    (what they may act on: their own tasks and queues); anyone else's names them and whom
+    they stand in for today, with their departments, posts and leadership. Reach also
+    follows the tasks and messages routed to those persons, which change only with writes
+    that bump the change stamp (common/change_stamp.py)."""
+    reach = reach_of(user)
+    if not reach.authenticated:
+        return ("anonymous",)
+    if reach.oversees and not personal:
+        return ("auditor" if reach.auditor else "coordinator", reach.bound or "")
+    headed, staffed = reach.departments
+    return (
+        "person",
+        reach.bound or "",
+        reach.auditor,
+        reach.leader,
+        *(tuple(sorted(ids)) for ids in (reach.persons, headed, staffed, reach.leader_roles)),
+    )
+
+
 # --------------------------------------------------------------------------- roles
 
 

@@ -20,7 +20,7 @@ from viewflow.workflow.models import Process, Task
 from viewflow.workflow.status import STATUS
 from viewflow.workflow.token import Token
 
-from workflows.common import roles
+from workflows.common import change_stamp, roles
 from workflows.common.calendar import WorkingCalendar, due_at_for, local_date
 from workflows.deadlines.policy import alert_floor, longest_reminder_notice
 from workflows.models import (
@@ -254,6 +254,7 @@ def generate(
                 )
                 orgs.append(org)
             Organisation.objects.bulk_create(orgs)
+            change_stamp.bump_on_commit()  # written in bulk, not audited
             for org, (index, _level, _parent) in zip(orgs, chunk, strict=True):
                 org.path = f"{org.parent.path}{org.pk}/"
                 created_by_index[index] = org

@@ -5,7 +5,7 @@ every notice has the same dedupe key shape, the same treatment of inactive users
 folding into the daily digest, and reaches the substitute of a person who is away (代理).
 """
 
-from workflows.common import wording
+from workflows.common import change_stamp, wording
 from workflows.common.substitution import stand_ins_of
 from workflows.models import Notification, NotificationStatus
 
@@ -36,6 +36,10 @@ def notification_rows(
     A person with an active substitute: the substitute gets a row of their own too, keyed by
     their id and saying on whose behalf (payload `on_behalf_of`, the person's name), unless
     they are told already. `stand_ins`: a batch's `stand_ins_load`; without it, one query."""
+    if case is not None:
+        # A message about a case opens it to its recipient (common/reach.py): cached pages
+        # of that reach go stale once the rows are committed.
+        change_stamp.bump_on_commit()
     people = {u.pk: u for u in users if u is not None and u.is_active}
     if stand_ins is None:
         stand_ins = stand_ins_of(people) if people else {}

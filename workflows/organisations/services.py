@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_slug
 from django.db import transaction
 
+from workflows.common import change_stamp
 from workflows.models import Department, LeaderRole, Organisation, OrganisationLevel
 
 
@@ -89,6 +90,7 @@ def organisation_create(
         code=code, title_en=title_en, title_zh=title_zh, level=level, parent=parent
     )
     organisation_roles_copy(organisation=organisation)
+    change_stamp.bump_on_commit()  # not audited; the dashboard lists the federations below
     return organisation
 
 
@@ -285,6 +287,7 @@ def _save(rows: list[_Row], levels: dict, existing: dict) -> ImportResult:
         elif (known.title_en, known.title_zh) != (title_en, row.title_zh):
             known.title_en, known.title_zh = title_en, row.title_zh
             known.save(update_fields=["title_en", "title_zh"])
+            change_stamp.bump_on_commit()  # a renamed federation, not audited
             result.updated.append(row.code)
         else:
             result.unchanged.append(row.code)

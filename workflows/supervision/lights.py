@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import F, Sum
 from django.utils import timezone
 
+from workflows.common import change_stamp
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
     Axis,
@@ -189,6 +190,9 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
             batch_size=500,
         )
         LightChange.objects.bulk_create(changes)
+        if changes or new:
+            # Not audited, yet the dashboard shows lights: cached pages go stale on commit.
+            change_stamp.bump_on_commit()
     return lights
 
 

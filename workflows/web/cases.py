@@ -42,7 +42,7 @@ from workflows.models import (
 )
 from workflows.models.organisation import bilingual
 from workflows.web import forms
-from workflows.web.dashboard import dashboard_context
+from workflows.web.dashboard import dashboard_context, programme_cached
 from workflows.web.flash import error_text
 
 PAGE_SIZE = 50
@@ -97,6 +97,17 @@ def programme_filters(user, params) -> tuple[Organisation | None, str | None]:
 @replica_view
 def dashboard(request):
     organisation, level = programme_filters(request.user, request.GET)
+    main, charts = programme_cached(
+        request,
+        organisation=organisation,
+        level=level,
+        build=lambda: _programme_main(request, organisation, level),
+    )
+    return render(request, "workflows/dashboard.html", {"main": main, "charts": charts})
+
+
+def _programme_main(request, organisation: Organisation | None, level: str | None) -> dict:
+    """The dashboard's programme: filters, figure tiles and charts, and the measure rows."""
     # The menu lists the user's organisation and the ones right below; any other in reach
     # works by its code in the URL (there may be thousands).
     # No organisation at all before the catalogue is loaded: the page says how to load it.
@@ -115,24 +126,20 @@ def dashboard(request):
     aspects = selectors.programme_rows(
         request.user, organisation=organisation, level=level, page=request.GET.get("page")
     )
-    return render(
-        request,
-        "workflows/dashboard.html",
-        {
-            "aspects": aspects,
-            "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
-            "source": CatalogueSource.objects.first(),
-            "is_coordinator": access.is_coordinator(request.user),
-            "organisation_choices": organisation_choices,
-            "level_choices": [(lv.key, lv.title) for lv in OrganisationLevel.objects.all()],
-            "selected_organisation": organisation.code if organisation else "",
-            "selected_level": level or "",
-            # The bulletin of the federation shown (the user's own when none is chosen).
-            "bulletin_organisation": organisation or home,
-            # Figure tiles and charts (workflows/views_dashboard.py), as the programme PDF's.
-            **dashboard_context(request.user, organisation),
-        },
-    )
+    return {
+        "aspects": aspects,
+        "any_launched": any(row.case for _aspect, rows in aspects for row in rows),
+        "source": CatalogueSource.objects.first(),
+        "is_coordinator": access.is_coordinator(request.user),
+        "organisation_choices": organisation_choices,
+        "level_choices": [(lv.key, lv.title) for lv in OrganisationLevel.objects.all()],
+        "selected_organisation": organisation.code if organisation else "",
+        "selected_level": level or "",
+        # The bulletin of the federation shown (the user's own when none is chosen).
+        "bulletin_organisation": organisation or home,
+        # Figure tiles and charts (workflows/web/dashboard.py), as the programme PDF's.
+        **dashboard_context(request.user, organisation),
+    }
 
 
 def _task_list(request, queryset, *, title, empty, template="workflows/task_list.html"):

@@ -2,19 +2,25 @@
 and the leader's wall view. Every figure comes from reports/figures.py, as the PDF's do; every
 case comes through the user's reach (common/reach.py)."""
 
+import hashlib
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from workflows.cases import selectors
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import Aspect, Department, Organisation, WorkItem, WorkItemStatus
@@ -23,6 +29,10 @@ from workflows.reports import figures
 LIST_PAGE_SIZE = 50
 # Seconds between the wall view's refreshes.
 WALL_REFRESH = 60
+# Seconds a rendered programme is kept. The change stamp retires it at the next write; this
+# bounds what time alone changes (a step falling overdue, the overdue chart's weeks) to the
+# sweep's minute.
+PROGRAMME_CACHE_SECONDS = 60
 
 SORTS = {
     "measure": ("measure__aspect__position", "measure__position", "organisation__code", "pk"),
@@ -116,6 +126,40 @@ def dashboard_context(user, organisation: Organisation | None) -> dict:
             "completed": _list_url(organisation=code, status="completed"),
         },
     }
+
+
+def programme_cached(
+    request, *, organisation: Organisation | None, level: str | None, build: Callable[[], dict]
+) -> tuple[SafeString, bool]:
+    """The dashboard's programme rendered (workflows/_dashboard_main.html from `build()`'s
+    context) and whether it has charts; from the cache while the change stamp holds.
+
+    The key holds everything the fragment depends on: the stamp, what decides the user's
+    reach (common/reach.reach_key: never one federation's figures for another), their home
+    federation and role, the filters, the language and the time zone.
+    """
+    user = request.user
+    home = access.user_organisation(user)
+    parts = (
+        change_stamp.current(),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        access.reach_key(user),
+        home.pk if home else None,
+        access.is_coordinator(user),
+        organisation.pk if organisation else None,
+        level or "",
+        request.GET.get("page", "") if level else "",
+    )
+    key = "reformflow:programme:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    context = build()
+    html = SafeString(render_to_string("workflows/_dashboard_main.html", context, request))
+    result = (html, bool(context.get("figures")))
+    cache.set(key, result, change_stamp.keep_seconds(PROGRAMME_CACHE_SECONDS))
+    return result
 
 
 def _organisation_param(user, params, name) -> Organisation | None:

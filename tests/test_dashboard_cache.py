@@ -1,0 +1,141 @@
+"""The dashboard's programme is rendered once per change stamp (issue 20): an approval and a
+lights refresh retire it when they commit, never before; a federation never gets another's
+cached page; a warm hit reads a small, fixed number of queries."""
+
+import datetime as dt
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+from django.utils import timezone
+
+from tests.casework import advance, open_item_of
+from tests.conftest import DEMO_PASSWORD
+from tests.test_reach import launch_in
+from workflows.common import change_stamp
+from workflows.demo.accounts import demo_seed
+from workflows.models import Measure, WorkItem
+from workflows.supervision.lights import lights_sweep
+
+FRAGMENT = "workflows/_dashboard_main.html"
+DASHBOARD = reverse("workflows:dashboard")
+
+
+def rendered(response) -> bool:
+    """Whether the request rendered the programme (a miss) rather than reading it cached."""
+    return FRAGMENT in [t.name for t in response.templates]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_approval_retires_the_cached_dashboard_when_it_commits(client, coordinator, launch):
+    case = launch("1.1")
+    client.force_login(coordinator)
+    first = client.get(DASHBOARD)
+    assert rendered(first)
+    again = client.get(DASHBOARD)
+    assert not rendered(again) and again.context["main"] == first.context["main"]
+
+    advance(client, case)  # the plan is submitted
+    stamp = change_stamp.current()
+    with transaction.atomic():
+        approved = advance(client, case)  # and approved
+        # Not before the commit: a reader meanwhile caches the old view under the old stamp.
+        assert change_stamp.current() == stamp
+    assert approved.outcome == "approved"
+    assert change_stamp.current() != stamp
+
+    client.force_login(coordinator)
+    after = client.get(DASHBOARD)
+    assert rendered(after)
+    assert open_item_of(case).step.title in after.content.decode()
+    assert after.context["main"] != first.context["main"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_lights_refresh_retires_the_cached_dashboard(client, coordinator, launch):
+    case = launch("1.1")
+    client.force_login(coordinator)
+    assert 'data-axis="deadline" data-light="red"' not in client.get(DASHBOARD).content.decode()
+    # A write that bumps nothing (the sweep's lights refresh does, below) is not seen.
+    WorkItem.objects.filter(case=case, status="open").update(
+        due_at=timezone.now() - dt.timedelta(days=20)
+    )
+    cached = client.get(DASHBOARD)
+    assert not rendered(cached)
+    assert 'data-axis="deadline" data-light="red"' not in cached.content.decode()
+
+    assert lights_sweep() >= 1
+    refreshed = client.get(DASHBOARD)
+    assert rendered(refreshed)
+    assert 'data-axis="deadline" data-light="red"' in refreshed.content.decode()
+    lights = refreshed.context["figures"].departments
+    assert sum(d.red for d in lights) == 1
+
+
+def test_a_sibling_federation_never_gets_another_federations_cached_page(client, catalogue):
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    people = get_user_model().objects.get
+    world = lambda username: people(username=username)  # noqa: E731
+    launch_in(world, "1.1", "beijing")
+    launch_in(world, "1.2", "shanghai")
+    launch_in(world, "2.2", "shanghai")
+
+    client.force_login(world("beijing.coordinator"))
+    beijing = client.get(DASHBOARD)
+    assert rendered(beijing) and beijing.context["figures"].organisation.code == "beijing"
+    assert not rendered(client.get(DASHBOARD))
+
+    client.force_login(world("shanghai.coordinator"))
+    shanghai = client.get(DASHBOARD)
+    assert rendered(shanghai), "a sibling federation read beijing's cached page"
+    figures = shanghai.context["figures"]
+    assert (figures.organisation.code, figures.launched) == ("shanghai", 2)
+    assert "Beijing" not in shanghai.context["figures_organisation"].title_en
+    # Nor does the national auditor get the national coordinator's page (no launch button).
+    for username, launches in (("coordinator.office", True), ("auditor", False)):
+        client.force_login(world(username))
+        page = client.get(DASHBOARD)
+        assert rendered(page), username
+        assert (reverse("workflows:launch") in page.content.decode()) is launches
+    # The beijing coordinator's own page is still cached, and still beijing's.
+    client.force_login(world("beijing.coordinator"))
+    again = client.get(DASHBOARD)
+    assert not rendered(again) and again.context["main"] == beijing.context["main"]
+
+
+def test_a_warm_hit_reads_a_small_fixed_number_of_queries(client, coordinator, launch):
+    launch("1.1")
+    client.force_login(coordinator)
+
+    def warm_queries() -> int:
+        client.get(DASHBOARD)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(DASHBOARD)
+        assert response.status_code == 200 and not rendered(response)
+        return len(queries)
+
+    few = warm_queries()
+    for code in Measure.objects.exclude(code="1.1").values_list("code", flat=True)[:12]:
+        launch(code)
+    assert warm_queries() == few <= 8
+
+
+def test_my_work_count_is_kept_per_person_until_a_write(client, coordinator, auditor, launch):
+    from tests.casework import routed_user
+    from workflows.cases import worklist
+
+    def count(user) -> int:
+        # A fresh user object: reach and the count are kept on it for one request only.
+        return worklist.work_count(get_user_model().objects.get(pk=user.pk))
+
+    case = launch("1.1")
+    staff = routed_user(open_item_of(case))
+    waiting = count(staff)
+    assert waiting >= 1
+    assert count(auditor) == 0
+    assert count(staff) == waiting
+    advance(client, case)  # the staff member submits the plan: it leaves their list
+    still_theirs = int(routed_user(open_item_of(case)) == staff)
+    assert count(staff) == waiting - 1 + still_theirs

@@ -119,7 +119,9 @@ class CaseViewSet(viewsets.GenericViewSet):
         # The page's ids are picked alone, then its rows read with their relations: joining
         # every visible case to six tables before the sort cost more than the page itself.
         visible = filter_scope(access.case_list_visible(request.user), request)
-        ids = self.paginate_queryset(visible.order_by("-created", "-pk").values_list("pk", flat=True))
+        ids = self.paginate_queryset(
+            visible.order_by("-created", "-pk").values_list("pk", flat=True)
+        )
         rows = self.get_queryset().in_bulk(ids)
         page = [rows[pk] for pk in ids if pk in rows]
         return self.get_paginated_response(CaseSerializer(page, many=True).data)

@@ -14,10 +14,10 @@ capped; entries past the cap are kept with the points they would have had (`rule
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from django.db import transaction
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.db.models import Count, F, FloatField, Q, Sum
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.template.loader import render_to_string
@@ -162,7 +162,9 @@ def appraisal_compute(
         returned = returned.filter(case__organisation=organisation)
     for event_id, created_at, case_id, lead_id, work_item_id, reason in returned.order_by(
         "pk"
-    ).values_list("pk", "created_at", "case_id", "case__lead_department_id", "work_item_id", "reason"):
+    ).values_list(
+        "pk", "created_at", "case_id", "case__lead_department_id", "work_item_id", "reason"
+    ):
         drafts.append(
             _Draft(
                 (created_at, event_id),
@@ -276,9 +278,7 @@ def _ranking_rows(period: dt.date, organisation: Organisation | None):
         Cast("n_unextended", FloatField()) * 100.0 / NullIf(Cast(denominator, FloatField()), 0.0),
         0.0,
     )
-    return rows.annotate(rate=rate).order_by(
-        "-total", "-rate", "department__key"
-    )
+    return rows.annotate(rate=rate).order_by("-total", "-rate", "department__key")
 
 
 def _scores(rows) -> list[DepartmentScore]:

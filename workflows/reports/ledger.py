@@ -95,7 +95,9 @@ def ledger_rows(user, *, organisation: Organisation | None = None, below=False) 
     case_ids = list(cases)
     # Each case's latest reported cycle, picked in SQL as the cases are.
     latest_report = Window(
-        RowNumber(), partition_by=[F("case_id")], order_by=[F("period_start").desc(), F("pk").desc()]
+        RowNumber(),
+        partition_by=[F("case_id")],
+        order_by=[F("period_start").desc(), F("pk").desc()],
     )
     reports = {
         cycle.case_id: cycle

@@ -84,7 +84,9 @@ def appraisal_page(request):
         {
             "ranking": ranking,
             "page": page,
-            "page_query": urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code}),
+            "page_query": urlencode(
+                {"period": f"{period:%Y-%m}", "organisation": organisation.code}
+            ),
             "period": period,
             "organisation": organisation,
             "organisations": _organisation_choices(request.user, organisation),

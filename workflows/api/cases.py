@@ -122,7 +122,7 @@ class CaseViewSet(viewsets.GenericViewSet):
         ids = self.paginate_queryset(
             visible.order_by("-created", "-pk").values_list("pk", flat=True)
         )
-        rows = self.get_queryset().in_bulk(ids)
+        rows = self.get_queryset().order_by().in_bulk(ids)
         page = [rows[pk] for pk in ids if pk in rows]
         return self.get_paginated_response(CaseSerializer(page, many=True).data)
 

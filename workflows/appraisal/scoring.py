@@ -278,7 +278,14 @@ def _ranking_rows(period: dt.date, organisation: Organisation | None):
         Cast("n_unextended", FloatField()) * 100.0 / NullIf(Cast(denominator, FloatField()), 0.0),
         0.0,
     )
-    return rows.annotate(rate=rate).order_by("-total", "-rate", "department__key")
+    # Ties (every federation's, no organisation given) in the departments' own order.
+    return rows.annotate(rate=rate).order_by(
+        "-total",
+        "-rate",
+        "department__key",
+        "department__organisation__level__rank",
+        "department__organisation__code",
+    )
 
 
 def _scores(rows) -> list[DepartmentScore]:

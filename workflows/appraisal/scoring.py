@@ -14,10 +14,12 @@ capped; entries past the cap are kept with the points they would have had (`rule
 
 import datetime as dt
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models.functions import Cast, Coalesce, NullIf
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
@@ -87,7 +89,10 @@ def _judged_items(period: dt.date, now: dt.datetime, organisation: Organisation 
     items = (
         items.exclude(status=WorkItemStatus.CANCELED)
         .filter(Q(original_due_at__gte=start, original_due_at__lt=end) | Q(pk__in=list(approved)))
-        .select_related("case", "step", "department")
+        # Only what judging needs: the entries name the case and department by id, so a
+        # national month (28,000 tasks) builds no case, step or department objects.
+        .only("task", "case", "department", "status", "finished_at", "original_due_at", "due_at")
+        .order_by()
     )
     for item in items:
         extension = approved.get(item.pk)
@@ -110,14 +115,18 @@ def appraisal_compute(
     judged = list(_judged_items(period, now, organisation))
     decision_events = {}
     escalation_events = {}
-    for event in AuditEvent.objects.filter(
-        work_item__in=[i.pk for i, _d, _e in judged],
-        verb__in=[*_DECISION_VERBS, "escalated"],
-    ).order_by("pk"):
-        if event.verb == "escalated":
-            escalation_events.setdefault(event.work_item_id, event)
+    for event_id, verb, work_item_id in (
+        AuditEvent.objects.filter(
+            work_item__in=[i.pk for i, _d, _e in judged],
+            verb__in=[*_DECISION_VERBS, "escalated"],
+        )
+        .order_by("pk")
+        .values_list("pk", "verb", "work_item_id")
+    ):
+        if verb == "escalated":
+            escalation_events.setdefault(work_item_id, event_id)
         else:
-            decision_events[event.work_item_id] = event  # the last decision is the finish
+            decision_events[work_item_id] = event_id  # the last decision is the finish
     for item, due, extension in judged:
         if item.status == WorkItemStatus.DONE and item.finished_at is not None:
             kind = ScoreKind.ON_TIME if item.finished_at <= due else ScoreKind.OVERDUE
@@ -134,13 +143,13 @@ def appraisal_compute(
                 (due, item.pk),
                 ScoreEntry(
                     period=period,
-                    department=item.department,
+                    department_id=item.department_id,
                     kind=kind,
                     points=0,
                     rule_points=rules[kind][0],
-                    case=item.case,
-                    work_item=item,
-                    event=event,
+                    case_id=item.case_id,
+                    work_item_id=item.pk,
+                    event_id=event,
                     extension=extension,
                     note=note,
                 ),
@@ -151,20 +160,24 @@ def appraisal_compute(
     )
     if organisation is not None:
         returned = returned.filter(case__organisation=organisation)
-    for event in returned.select_related("case", "work_item"):
+    for event_id, created_at, case_id, lead_id, work_item_id, reason in returned.order_by(
+        "pk"
+    ).values_list(
+        "pk", "created_at", "case_id", "case__lead_department_id", "work_item_id", "reason"
+    ):
         drafts.append(
             _Draft(
-                (event.created_at, event.pk),
+                (created_at, event_id),
                 ScoreEntry(
                     period=period,
-                    department_id=event.case.lead_department_id,
+                    department_id=lead_id,
                     kind=ScoreKind.RETURNED,
                     points=0,
                     rule_points=rules[ScoreKind.RETURNED][0],
-                    case=event.case,
-                    work_item=event.work_item,
-                    event=event,
-                    note=f"returned: {event.reason[:200]}",
+                    case_id=case_id,
+                    work_item_id=work_item_id,
+                    event_id=event_id,
+                    note=f"returned: {reason[:200]}",
                 ),
             )
         )
@@ -188,7 +201,7 @@ def appraisal_compute(
         stale = stale.filter(department__organisation=organisation)
     with transaction.atomic():
         stale.delete()
-        ScoreEntry.objects.bulk_create(entries)
+        ScoreEntry.objects.bulk_create(entries, batch_size=2000)
     return entries
 
 
@@ -220,7 +233,7 @@ class DepartmentScore:
     overdue: int = 0
     returned: int = 0
     extended: int = 0
-    entries: list = field(default_factory=list)
+    on_time_unextended: int = 0
 
     @property
     def due(self) -> int:
@@ -229,11 +242,8 @@ class DepartmentScore:
     @property
     def on_time_rate(self) -> float | None:
         """On time / (due − approved extensions); tasks judged on an extension stay out."""
-        on_time_unextended = sum(
-            1 for e in self.entries if e.kind == ScoreKind.ON_TIME and e.extension_id is None
-        )
         denominator = self.due - self.extended
-        return round(100 * on_time_unextended / denominator, 1) if denominator else None
+        return round(100 * self.on_time_unextended / denominator, 1) if denominator else None
 
 
 def appraisal_month_ended(*, now=None) -> tuple[dt.date, list[ScoreEntry]]:
@@ -243,31 +253,75 @@ def appraisal_month_ended(*, now=None) -> tuple[dt.date, list[ScoreEntry]]:
     return period, appraisal_compute(period=period, now=now)
 
 
+def _ranking_rows(period: dt.date, organisation: Organisation | None):
+    """One row per department with entries in the month, its figures summed in SQL and in
+    ranking order: points, then on-time rate (none counts as 0), then key."""
+    entries = ScoreEntry.objects.filter(period=month_start(period))
+    if organisation is not None:
+        entries = entries.filter(department__organisation=organisation)
+    judged = ~Q(kind=ScoreKind.RETURNED)
+    rows = (
+        entries.order_by()
+        .values("department_id")
+        .annotate(
+            total=Sum("points"),
+            n_on_time=Count("pk", filter=Q(kind=ScoreKind.ON_TIME)),
+            n_overdue=Count("pk", filter=Q(kind=ScoreKind.OVERDUE)),
+            n_returned=Count("pk", filter=Q(kind=ScoreKind.RETURNED)),
+            n_extended=Count("pk", filter=judged & Q(extension__isnull=False)),
+            n_unextended=Count("pk", filter=Q(kind=ScoreKind.ON_TIME, extension__isnull=True)),
+        )
+    )
+    denominator = F("n_on_time") + F("n_overdue") - F("n_extended")
+    # None (nothing due but extended) ranks as 0, as `on_time_rate or 0` would.
+    rate = Coalesce(
+        Cast("n_unextended", FloatField()) * 100.0 / NullIf(Cast(denominator, FloatField()), 0.0),
+        0.0,
+    )
+    # Ties (every federation's, no organisation given) in the departments' own order.
+    return rows.annotate(rate=rate).order_by(
+        "-total",
+        "-rate",
+        "department__key",
+        "department__organisation__level__rank",
+        "department__organisation__code",
+    )
+
+
+def _scores(rows) -> list[DepartmentScore]:
+    rows = list(rows)
+    departments = Department.objects.in_bulk([r["department_id"] for r in rows])
+    return [
+        DepartmentScore(
+            departments[r["department_id"]],
+            points=r["total"],
+            on_time=r["n_on_time"],
+            overdue=r["n_overdue"],
+            returned=r["n_returned"],
+            extended=r["n_extended"],
+            on_time_unextended=r["n_unextended"],
+        )
+        for r in rows
+    ]
+
+
 def department_ranking(
     *, period: dt.date, organisation: Organisation | None = None
 ) -> list[DepartmentScore]:
     """The organisation's departments with entries in the month, best first (points, then
-    on-time rate); every federation's only when no organisation is given."""
-    scores: dict[int, DepartmentScore] = {}
-    entries = ScoreEntry.objects.filter(period=month_start(period))
-    if organisation is not None:
-        entries = entries.filter(department__organisation=organisation)
-    for entry in entries.select_related("department"):
-        score = scores.setdefault(entry.department_id, DepartmentScore(entry.department))
-        score.entries.append(entry)
-        score.points += entry.points
-        if entry.kind == ScoreKind.ON_TIME:
-            score.on_time += 1
-        elif entry.kind == ScoreKind.OVERDUE:
-            score.overdue += 1
-        else:
-            score.returned += 1
-        if entry.extension_id is not None and entry.kind != ScoreKind.RETURNED:
-            score.extended += 1
-    return sorted(
-        scores.values(),
-        key=lambda s: (-s.points, -(s.on_time_rate or 0), s.department.key),
-    )
+    on-time rate); every federation's only when no organisation is given. Summed in SQL:
+    one row per department is read, not one per entry."""
+    return _scores(_ranking_rows(period, organisation))
+
+
+RANKING_PAGE_SIZE = 50
+
+
+def department_ranking_page(*, period: dt.date, organisation: Organisation | None, page=1):
+    """One page of the ranking (RANKING_PAGE_SIZE departments) and its Paginator page: a
+    count and a page, however many departments there are."""
+    paged = Paginator(_ranking_rows(period, organisation), RANKING_PAGE_SIZE).get_page(page)
+    return _scores(paged.object_list), paged
 
 
 @dataclass

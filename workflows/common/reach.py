@@ -161,19 +161,25 @@ class Reach:
             Q(department__in=headed | staffed)
             | Q(leader_role__in=self.leader_roles)
             | Q(assignee__in=self.persons)
-        ).values("case_id")
+        )
         # Messages about a case (rung 3 names the First Secretary and the Chairman) open it
         # to their recipients: indexed by (recipient, case).
-        told = Notification.objects.filter(recipient__in=self.persons, case__isnull=False).values(
-            "case_id"
-        )
-        visible = Q(pk__in=routed) | Q(pk__in=told)
+        told = Notification.objects.filter(recipient__in=self.persons, case__isnull=False)
+        sources = [routed.order_by().values("case_id"), told.order_by().values("case_id")]
         department_posts, leader_posts = self.posts
         for key, path in department_posts:
-            visible |= Q(lead_department__key=key, organisation__path__startswith=path)
+            led = Case.objects.filter(lead_department__key=key, organisation__path__startswith=path)
+            sources.append(led.order_by().values("pk"))
         for key, path in leader_posts:
-            visible |= Q(supervising_leader__key=key, organisation__path__startswith=path)
-        return cases.filter(visible)
+            led = Case.objects.filter(
+                supervising_leader__key=key, organisation__path__startswith=path
+            )
+            sources.append(led.order_by().values("pk"))
+        # One UNION of case ids, each part read through its own index, instead of an OR of
+        # subqueries and path prefixes that PostgreSQL can only test row by row (440 ms for a
+        # national department head at 3,000 federations, issue 20).
+        visible = sources[0].union(*sources[1:])
+        return cases.filter(pk__in=visible)
 
 
 def reach_of(user) -> Reach:

@@ -29,6 +29,8 @@ VERBS = {
     "case_launched": _("Case launched"),
     "case_completed": _("Case completed"),
     "case_cascaded": _("Cascaded"),
+    "cascade_job_started": _("Cascade to a level started"),
+    "cascade_job_finished": _("Cascade to a level finished"),
     "child_completed": _("Child case completed"),
     "completion_guard_overridden": _("Completion allowed with child cases open"),
     "progress_reported": _("Progress reported"),

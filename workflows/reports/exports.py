@@ -138,7 +138,8 @@ def programme_xlsx(user) -> bytes:
 
 # The API's fields, and before the hashes the action in the reader's words ("Approved by Wang
 # Wei on behalf of Li Na"), so a spreadsheet reads without the verb keys.
-AUDIT_CSV_HEADER = [*AUDIT_EVENT_FIELDS[:-2], "action", *AUDIT_EVENT_FIELDS[-2:]]
+# The action in words before the chain columns (seq, prev_hash, hash), which stay last.
+AUDIT_CSV_HEADER = [*AUDIT_EVENT_FIELDS[:-3], "action", *AUDIT_EVENT_FIELDS[-3:]]
 AUDIT_CSV_CHUNK = 500
 
 
@@ -172,8 +173,8 @@ def audit_csv_lines(events: Iterable[AuditEvent], *, language: str) -> Iterator[
                     event.work_item.step.key if event.work_item_id else "",
                     cell_value(event.reason),
                     json.dumps(event.data, ensure_ascii=False, sort_keys=True),
-                    event.seq or "",  # empty: not sealed into the chain yet
                     cell_value(action),
+                    event.seq or "",  # empty: not sealed into the chain yet
                     event.prev_hash or "",
                     event.hash or "",
                 ]

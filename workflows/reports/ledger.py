@@ -8,6 +8,8 @@ case. Every row names its federation."""
 import io
 from dataclasses import dataclass
 
+from django.db.models import F, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -61,19 +63,26 @@ def ledger_columns() -> list[str]:
 
 def _ledger_cases(user, organisation: Organisation, below: bool) -> list[Case]:
     """The cases the ledger shows: the latest visible case of each measure (the open one
-    first) in the organisation, or, `below`, in each federation of its subtree, by path."""
-    visible = access.case_list_visible(user).select_related("lead_department", "light")
+    first) in the organisation, or, `below`, in each federation of its subtree, by path.
+    "Latest" is picked in SQL (a window over the visible cases), so only the rows shown are
+    read."""
+    visible = access.case_list_visible(user)
     if below:
         visible = visible.filter(organisation__path__startswith=organisation.path)
-        visible = visible.select_related("organisation").order_by("organisation__path")
     else:
         visible = visible.filter(organisation=organisation)
-    latest: dict[tuple[int, int], Case] = {}
-    for case in visible.order_by(
-        *visible.query.order_by, "measure_id", "-is_open", "-created", "-pk"
-    ):
-        latest.setdefault((case.organisation_id, case.measure_id), case)
-    return list(latest.values())
+    rank = Window(
+        RowNumber(),
+        partition_by=[F("organisation_id"), F("measure_id")],
+        order_by=[F("is_open").desc(), F("created").desc(), F("pk").desc()],
+    )
+    latest = (
+        visible.annotate(rank=rank)
+        .filter(rank=1)
+        .select_related("lead_department", "light", "organisation")
+        .order_by("organisation__path", "measure_id")
+    )
+    return list(latest)
 
 
 def ledger_rows(user, *, organisation: Organisation | None = None, below=False) -> list[LedgerRow]:
@@ -84,13 +93,19 @@ def ledger_rows(user, *, organisation: Organisation | None = None, below=False) 
     shown = _ledger_cases(user, organisation, below)
     cases = {c.pk: c for c in shown}
     case_ids = list(cases)
-    reports = {}
-    for cycle in (
-        FeedbackCycle.objects.filter(case__in=case_ids, report__isnull=False)
+    # Each case's latest reported cycle, picked in SQL as the cases are.
+    latest_report = Window(
+        RowNumber(),
+        partition_by=[F("case_id")],
+        order_by=[F("period_start").desc(), F("pk").desc()],
+    )
+    reports = {
+        cycle.case_id: cycle
+        for cycle in FeedbackCycle.objects.filter(case__in=case_ids, report__isnull=False)
+        .annotate(rank=latest_report)
+        .filter(rank=1)
         .select_related("report")
-        .order_by("period_start")
-    ):
-        reports[cycle.case_id] = cycle
+    }
     missed: dict[int, list] = {}
     for case_id, start in (
         FeedbackCycle.objects.filter(case__in=case_ids, status=CycleStatus.MISSED)
@@ -125,9 +140,7 @@ def ledger_rows(user, *, organisation: Organisation | None = None, below=False) 
                     federation=(case.organisation if case and below else organisation).title,
                     cycle=reports.get(case.pk) if case else None,
                     item=open_items.get(case.pk) if case else None,
-                    missed=sorted(
-                        start for case_id, start in missed if case and case_id == case.pk
-                    ),
+                    missed=missed.get(case.pk, []) if case else [],
                     orders=orders.get(case.pk, []) if case else [],
                     now=now,
                 )

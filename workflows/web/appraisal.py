@@ -6,7 +6,9 @@ import datetime as dt
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Q
+from django.core.paginator import Paginator
+from django.db.models import Q, Sum
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -25,6 +27,8 @@ from workflows.models import (
     ScoreEntry,
 )
 from workflows.reports import ledger
+
+ENTRIES_PAGE_SIZE = 50
 
 
 def _organisation(request):
@@ -71,11 +75,18 @@ def appraisal_page(request):
         messages.success(request, _("The appraisal is recomputed."))
         query = urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code})
         return redirect(reverse("workflows:appraisal") + f"?{query}")
+    ranking, page = appraisal.department_ranking_page(
+        period=period, organisation=organisation, page=request.GET.get("page")
+    )
     return render(
         request,
         "workflows/supervision/appraisal.html",
         {
-            "bulletin": appraisal.bulletin_get(period=period, organisation=organisation),
+            "ranking": ranking,
+            "page": page,
+            "page_query": urlencode(
+                {"period": f"{period:%Y-%m}", "organisation": organisation.code}
+            ),
             "period": period,
             "organisation": organisation,
             "organisations": _organisation_choices(request.user, organisation),
@@ -95,11 +106,15 @@ def appraisal_department(request, department_id):
     ).select_related("organisation")
     department = get_object_or_404(departments, pk=department_id)
     period = _period(request, department.organisation)
-    entries = list(
-        ScoreEntry.objects.filter(period=period, department=department).select_related(
-            "case__measure", "work_item__step", "event", "extension"
-        )
-    )
+    month = ScoreEntry.objects.filter(period=period, department=department)
+    # A page of entries, read with their relations; the total is summed in SQL.
+    page = Paginator(
+        month.select_related("case__measure", "work_item__step", "event", "extension").order_by(
+            "pk"
+        ),
+        ENTRIES_PAGE_SIZE,
+    ).get_page(request.GET.get("page"))
+    entries = list(page.object_list)
     visible = set(
         access.case_list_visible(request.user)
         .filter(pk__in={e.case_id for e in entries})
@@ -112,7 +127,9 @@ def appraisal_department(request, department_id):
             "department": department,
             "period": period,
             "entries": entries,
-            "total": sum(e.points for e in entries),
+            "page": page,
+            "page_query": urlencode({"period": f"{period:%Y-%m}"}),
+            "total": month.aggregate(total=Coalesce(Sum("points"), 0))["total"],
             "visible": visible,
         },
     )

@@ -50,7 +50,9 @@ def test_the_decider_sees_text_attachment_goal_and_rounds(client, demo_users, la
     assert case.measure.code in page
     ctx = decision_context(approval)
     assert ctx.target_months == case.measure.target_months
-    assert [r.outcome for r in ctx.rounds] == ["submitted", "returned", "submitted"]
+    # The submission being decided is shown once, above; earlier rounds hold what came before.
+    assert [r.outcome for r in ctx.rounds] == ["submitted", "returned"]
+    assert page.count("annex2.pdf") == 1
     assert ctx.return_reason == ""  # the decider is not the one the work was returned to
     # The download link goes through the reach-checked evidence view.
     link = reverse("workflows:evidence", args=[ctx.attachments[0].pk])

@@ -138,6 +138,9 @@ def test_a_chinese_speaking_users_hand_off_mail_is_in_chinese(
     assert case.measure.title_zh in subject and "起草实施方案" in subject
     assert "举措：" in text and "环节：" in text and "理由： 请补充预算。" in text
     assert "Dear" not in text and "Open the task" not in text
+    # The due date in the Chinese style with the zone in words; no ASCII full stop in Chinese.
+    assert "北京时间" in text and "Asia/Shanghai" not in text and "年" in text
+    assert "已退回给您." not in text
     _show(mail)
 
 

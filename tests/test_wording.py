@@ -131,3 +131,21 @@ def test_the_side_menu_marks_the_section_of_case_task_and_launch_pages(client, l
     assert selected(reverse("workflows:launch")) == [programme]
     assert selected(reverse("workflows:task", args=[open_item_of(case).pk])) == [inbox]
     assert selected(reverse("workflows:audit")) == []  # left to viewflow's script (by path)
+
+
+def test_assignments_name_the_person_not_their_user_name(world):  # noqa: F811
+    """'Step assigned to Network Work Head', never to 'network_work.head', in the sentence and
+    in the detail lines, with the people of a page loaded in one query."""
+    head = world("network_work.head")
+    head.first_name, head.last_name = "Na", "Li"
+    head.save(update_fields=["first_name", "last_name"])
+    events = [
+        AuditEvent(verb="task_assigned", data={"to": "network_work.head"}),
+        AuditEvent(verb="task_reassigned", data={"to": "network_work.head", "from": "nobody"}),
+    ]
+    wording.events_primed(events)
+    with translation.override("en"):
+        assert wording.event_sentence(events[0]) == "Step assigned to Na Li"
+        details = dict(wording.event_details(events[1]))
+    assert "Na Li" in details.values() and "network_work.head" not in details.values()
+    assert "nobody" in details.values()  # a name no account has stays as recorded

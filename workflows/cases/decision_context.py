@@ -115,7 +115,8 @@ def decision_context(item: WorkItem) -> DecisionContext:
         submitted_by=latest.by if latest else "",
         submitted_at=latest.at if latest else None,
         attachments=latest.attachments if latest else [],
-        rounds=rounds,
+        # The submission being decided is shown above, with its files: not twice.
+        rounds=[r for r in rounds if r is not latest] if not returned_now else rounds,
         progress=[
             {"at": p.created_at, "percent": p.percent, "note": p.note, "by": _who(p.author)}
             for p in progress

@@ -200,6 +200,22 @@ def _as_list(value) -> list:
     return value if isinstance(value, list) else [value] if value else []
 
 
+# The details that name a person by user name, per verb (on_behalf_of on every verb).
+_PEOPLE_KEYS = {
+    "task_assigned": ("on_behalf_of", "to"),
+    "task_reassigned": ("on_behalf_of", "to", "from"),
+}
+
+
+def _named(event, username: str) -> str:
+    """A person named by user name in an event's details, as pages name people."""
+    known = getattr(event, "people_named", None)
+    if known is None:
+        known = _people([username])
+    found = known.get(username)
+    return person(found) if found is not None else username
+
+
 def events_primed(events: list) -> list:
     """The events, with the organisations their details name loaded in one query (so a page
     of history costs the same however many cascades it holds)."""
@@ -213,10 +229,13 @@ def events_primed(events: list) -> list:
     ]
     known = _titles(codes) if codes else {}
     # The people substitutes acted for, by user name (one query, only when there are any).
+    # and the people tasks were assigned to, by user name (one query, only when there are any).
     behalf = {
-        event.data["on_behalf_of"]
+        event.data[key]
         for event in events
-        if isinstance(event.data, dict) and isinstance(event.data.get("on_behalf_of"), str)
+        if isinstance(event.data, dict)
+        for key in _PEOPLE_KEYS.get(event.verb, ("on_behalf_of",))
+        if isinstance(event.data.get(key), str)
     }
     people = _people(behalf) if behalf else {}
     for event in events:
@@ -238,11 +257,7 @@ def on_behalf_name(event) -> str:
     username = data.get("on_behalf_of")
     if not username or not isinstance(username, str):
         return ""
-    known = getattr(event, "people_named", None)
-    if known is None:
-        known = _people([username])
-    found = known.get(username)
-    return person(found) if found is not None else username
+    return _named(event, username)
 
 
 def actor_name(event) -> str:
@@ -277,7 +292,10 @@ def event_sentence(event) -> str:
             )
         }
     if verb in ("task_assigned", "task_reassigned") and data.get("to"):
-        return gettext("%(what)s to %(who)s") % {"what": verb_label(verb), "who": data["to"]}
+        return gettext("%(what)s to %(who)s") % {
+            "what": verb_label(verb),
+            "who": _named(event, data["to"]) if isinstance(data["to"], str) else data["to"],
+        }
     if verb in ("deadline_extended", "due_recomputed") and data.get("to"):
         return gettext("%(what)s to %(due)s") % {"what": verb_label(verb), "due": when(data["to"])}
     if verb == "task_created" and data.get("due_at"):
@@ -336,7 +354,18 @@ def event_details(event) -> list[tuple[str, str]]:
     skip.add("on_behalf_of")  # the action's sentence names them (event_sentence_by)
     if event.case_id:
         skip.add("measure")
-    return detail_lines(event.data, skip, getattr(event, "organisations_named", None))
+    lines = detail_lines(event.data, skip, getattr(event, "organisations_named", None))
+    people = _PEOPLE_KEYS.get(event.verb, ())
+    if not people or not isinstance(event.data, dict):
+        return lines
+    # Assignment details name people by user name: shown as pages name them.
+    labels = {_label(key): key for key in people}
+    return [
+        (label, _named(event, event.data[labels[label]]))
+        if label in labels and isinstance(event.data.get(labels[label]), str)
+        else (label, value)
+        for label, value in lines
+    ]
 
 
 ZONES = {"Asia/Shanghai": _("Beijing time"), "UTC": _("UTC")}

@@ -45,11 +45,11 @@ def _url(name: str, pk: int) -> str:
     return _url_pattern(name).format(int(pk))
 
 
-def _queue_or_person(item, *, full_name: bool):
-    """Who holds the task: the assignee, else the department's queue, else a dash."""
+def _queue_or_person(item):
+    """Who holds the task: the assignee by name, else the department's queue, else a dash."""
     if item.assignee_id is not None:
         user = item.assignee
-        return (user.get_full_name() or user.username) if full_name else user.username
+        return user.get_full_name() or user.username
     if item.department_id is not None:
         return words()["Queue: %(d)s"] % {"d": item.department.title}
     return DASH
@@ -95,7 +95,7 @@ def task_rows(context, items, claim: bool = False) -> str:
                 _url("workflows:task", item.pk),
                 item.step.title,
                 labels[1],
-                _queue_or_person(item, full_name=False),
+                _queue_or_person(item),
                 labels[2],
                 local_datetime(item.created_at),
                 labels[3],
@@ -191,7 +191,7 @@ def programme_rows(rows) -> str:
                 labels[3],
                 item.step.title if item is not None else DASH,
                 labels[4],
-                _queue_or_person(item, full_name=True) if item is not None else DASH,
+                _queue_or_person(item) if item is not None else DASH,
                 labels[5],
                 due_badge(item) if item is not None else DASH,
                 labels[6],

@@ -162,7 +162,8 @@ def _calendar(user) -> Calendar:
 def _event(entry: worklist.WorkEntry, stamp: dt.datetime) -> Event:
     """One all-day event on the item's due day (Beijing time): deadlines show as a day's
     marker and block no time; the hour is in the description."""
-    assert entry.due_at is not None
+    if entry.due_at is None:  # calendar_feed_ics keeps only dated items
+        raise ValueError("an item without a due date has no place in the calendar")
     day = local_date(entry.due_at)
     url = absolute_url(entry.url)
     event = Event()

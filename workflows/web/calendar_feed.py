@@ -36,7 +36,7 @@ def calendar_feed(request, token: str):
 def my_calendar(request):
     """Make (or make again) or revoke one's calendar address; a new address is shown once."""
     user = request.user
-    token = ""
+    token: str | None = None  # only right after making one: it is never stored
     if request.method == "POST":
         action = request.POST.get("action")
         if action == "create":

@@ -156,7 +156,8 @@ def programme_cached(
     if cached is not None:
         return cached
     context = build()
-    html = SafeString(render_to_string("workflows/_dashboard_main.html", context, request))
+    # A rendered template (autoescaped) kept as is: marking it safe escapes nothing twice.
+    html = SafeString(render_to_string("workflows/_dashboard_main.html", context, request))  # nosec B703 B308
     result = (html, bool(context.get("figures")))
     cache.set(key, result, change_stamp.keep_seconds(PROGRAMME_CACHE_SECONDS))
     return result

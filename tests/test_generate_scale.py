@@ -51,3 +51,41 @@ def test_generate_scale_creates_organisations_users_and_cases_that_the_services_
     # The sweep handles the generated overdue tasks.
     result = sweep_run(deliver=False)
     assert result.escalations > 0
+
+
+def test_generate_scale_history_writes_a_sound_chain_cycles_notifications_and_scores(
+    demo_users, launch
+):
+    from workflows.audit.trail import audit_verify
+    from workflows.models import AuditEvent, FeedbackCycle, Notification, ScoreEntry
+
+    launch("3.1")
+    before = AuditEvent.objects.count()
+    out = io.StringIO()
+    call_command(
+        "generate_scale",
+        "--organisations",
+        "3",
+        "--history",
+        "--history-months",
+        "3",
+        "--history-events",
+        "4000",
+        stdout=out,
+    )
+    assert "history:" in out.getvalue()
+    # The trail grew by at least the events asked for, and the chain is still sound.
+    assert AuditEvent.objects.count() - before >= 4000
+    check = audit_verify()
+    assert check.ok, check.problem
+    # Events are in time order after the ones already there.
+    times = list(
+        AuditEvent.objects.filter(pk__gt=before).order_by("pk").values_list("created_at", flat=True)
+    )
+    assert times == sorted(times)
+    assert AuditEvent.objects.filter(verb="feedback_cycle_opened").exists()
+    assert FeedbackCycle.objects.filter(status="submitted").exists()
+    assert FeedbackCycle.objects.filter(status="missed").exists()
+    assert Notification.objects.filter(kind="feedback").exists()
+    # The real scoring scored the months from the trail.
+    assert ScoreEntry.objects.exists()

@@ -237,7 +237,13 @@ def _events(rng, periods, now, cycles, target, result, stdout) -> None:
             "pk", "case_id", "task__created", "step_id"
         ).iterator(chunk_size=10_000):
             month.append(
-                HistoryEvent(created, "task_created", None, "", case_id, item_id, "", {"step": step})
+                HistoryEvent(
+                    created,
+                    "task_created",
+                    case_id=case_id,
+                    work_item_id=item_id,
+                    data={"step": step},
+                )
             )
         decided = WorkItem.objects.filter(
             finished_at__gte=start, finished_at__lt=end, completed_by__isnull=False

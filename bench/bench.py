@@ -76,7 +76,7 @@ def data_size() -> None:
 def bench_pages():
     """Every page of the boundary matrix with real ids (bench/pages.py), who it is measured as,
     and the pages not measured with why."""
-    from bench.pages import _a_people, objects, pages
+    from pages import _a_people, objects, pages  # bench/pages.py, beside this script
 
     province, item, people = _a_people()
     values, missing = objects(item, people)

@@ -29,7 +29,7 @@ if [ "${BENCH_REUSE:-0}" != 1 ]; then
     # BENCH_HISTORY=0 leaves out the year of history (audit trail, cycles, notifications, scores).
     history=$([ "${BENCH_HISTORY:-1}" = 1 ] && echo --history || true)
     $PY manage.py generate_scale --organisations "$ORGS" $history \
-        --history-events "${BENCH_HISTORY_EVENTS:-1100000}" | grep -v '^  '
+        --history-events "${BENCH_HISTORY_EVENTS:-1100000}" | grep -v -e '^  [0-9]' -e '^  history: [0-9]'
     psql -h 127.0.0.1 -U postgres -d "$DB" -qc "vacuum analyze"
     echo "==> data set built in $(( $(date +%s) - started )) s"
 fi

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from workflows.cases import selectors, services
 from workflows.models import Case, Organisation, WorkItem
@@ -90,3 +91,8 @@ def test_generate_scale_history_writes_a_sound_chain_cycles_notifications_and_sc
     assert Notification.objects.filter(kind="feedback").exists()
     # The real scoring scored the months from the trail.
     assert ScoreEntry.objects.exists()
+    # The pages read the history: the ledger lists the missed cycles (it once failed on them).
+    client = Client()
+    client.force_login(demo_users("coordinator.office"))
+    for url in ("/workflows/ledger.xlsx", "/api/v1/ledger.xlsx?below=1", "/workflows/desk/audit/"):
+        assert client.get(url).status_code == 200, url

@@ -125,9 +125,7 @@ def ledger_rows(user, *, organisation: Organisation | None = None, below=False) 
                     federation=(case.organisation if case and below else organisation).title,
                     cycle=reports.get(case.pk) if case else None,
                     item=open_items.get(case.pk) if case else None,
-                    missed=sorted(
-                        start for case_id, start in missed if case and case_id == case.pk
-                    ),
+                    missed=missed.get(case.pk, []) if case else [],
                     orders=orders.get(case.pk, []) if case else [],
                     now=now,
                 )

@@ -88,21 +88,64 @@ def bench_pages():
     return people, measured, skipped
 
 
+# A streamed answer (the audit CSV of the whole trail) is read up to this many bytes.
+READ_CAP = 20 * 1024 * 1024
+
+
+class _TooSlow(Exception):
+    pass
+
+
+def _alarm(_signum, _frame):
+    raise _TooSlow
+
+
 def query_counts(people, measured) -> dict:
-    """One request per page in this process: status, queries and size."""
+    """One request per page in this process: status, queries, size, seconds. Each is bounded
+    by BENCH_TIMEOUT (SIGALRM; the page is then listed as not measured)."""
     results = {}
-    for page in measured:
-        client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
-        client.force_login(people[page.who])
-        with CaptureQueriesContext(connection) as ctx:
-            response = client.get(page.path)
-        body = (
-            b"".join(response.streaming_content)
-            if getattr(response, "streaming", False)
-            else response.content
-        )
-        results[(page.path, page.who)] = (response.status_code, len(ctx), len(body))
+    previous = signal.signal(signal.SIGALRM, _alarm)
+    try:
+        for page in measured:
+            client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)
+            client.force_login(people[page.who])
+            started = time.perf_counter()
+            signal.alarm(int(_seconds(TIMEOUT)))
+            try:
+                with CaptureQueriesContext(connection) as ctx:
+                    response = client.get(page.path)
+                    size = _size(response)
+                results[(page.path, page.who)] = (
+                    response.status_code,
+                    len(ctx),
+                    size,
+                    time.perf_counter() - started,
+                )
+            except _TooSlow:
+                connection.close()  # interrupted mid-query: start afresh
+                results[(page.path, page.who)] = (f"over {TIMEOUT} alone", 0, 0, 0.0)
+            finally:
+                signal.alarm(0)
+            status, queries, size, seconds = results[(page.path, page.who)]
+            print(
+                f"  {page.label} as {page.who}: {status}, {queries} queries, {seconds:.2f} s",
+                file=sys.stderr,
+                flush=True,
+            )
+    finally:
+        signal.signal(signal.SIGALRM, previous)
     return results
+
+
+def _size(response) -> int:
+    if not getattr(response, "streaming", False):
+        return len(response.content)
+    size = 0
+    for chunk in response.streaming_content:
+        size += len(chunk)
+        if size > READ_CAP:
+            break
+    return size
 
 
 def start_gunicorn() -> subprocess.Popen:
@@ -207,7 +250,7 @@ def load(people, measured, counts) -> list:
     try:
         cookies = {who: session_cookie(user) for who, user in people.items()}
         for page in measured:
-            status, queries, size = counts[(page.path, page.who)]
+            status, queries, size, alone = counts[(page.path, page.who)]
             if status != 200:
                 left_out.append((page.label, f"as {page.who}: answers {status}"))
                 continue
@@ -225,7 +268,8 @@ def load(people, measured, counts) -> list:
                     page.label,
                     page.who,
                     queries,
-                    f"{size / 1024:.1f} KiB",
+                    f"{size / 1024:.1f} KiB" + ("+ (cut)" if size > READ_CAP else ""),
+                    f"{alone * 1000:.0f}",
                     figures["p50"],
                     figures["p95"],
                     figures["rps"],

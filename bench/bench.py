@@ -302,7 +302,9 @@ def load(people, measured, counts) -> list:
         ("workflows/inbox/", "engine/measure/inbox/"),
         ("workflows/queue/", "engine/measure/queue/"),
     ):
-        if p95.get((ours, who)) and (stock, who) in p95:
+        if p95.get((stock, who)) == 0.0:
+            print(f"\nviewflow's stock {stock} answered no request within {DURATION}: no ratio")
+        elif p95.get((ours, who)) and (stock, who) in p95:
             print(
                 f"\nSame user ({who}), same run: viewflow's stock {stock} p95 / ours ({ours}) = "
                 f"{p95[(stock, who)] / p95[(ours, who)]:.1f}x (target ≥ 10x for the inbox)"

@@ -251,8 +251,10 @@ def pages(province: Organisation, values: dict, missing: dict) -> tuple[list[Pag
     for route, pattern in all_routes():
         text = _route_text(route)
         names = set(pattern.pattern.regex.groupindex)
-        for row in rows_for(route) or [None]:
-            if row is None or row.method != "get":
+        if not any(row.method == "get" for row in rows_for(route)):
+            skipped.append((text, "POST only: an action, not a page"))
+        for row in rows_for(route):
+            if row.method != "get":
                 continue
             why = _why_not(row, text)
             if why:

@@ -4,6 +4,7 @@ import io
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from workflows.cases import selectors, services
 from workflows.models import Case, Organisation, WorkItem
@@ -51,3 +52,47 @@ def test_generate_scale_creates_organisations_users_and_cases_that_the_services_
     # The sweep handles the generated overdue tasks.
     result = sweep_run(deliver=False)
     assert result.escalations > 0
+
+
+def test_generate_scale_history_writes_a_sound_chain_cycles_notifications_and_scores(
+    demo_users, launch
+):
+    from workflows.audit.trail import audit_verify
+    from workflows.models import AuditEvent, FeedbackCycle, Notification, ScoreEntry
+
+    launch("3.1")
+    before = AuditEvent.objects.count()
+    last = AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first()
+    out = io.StringIO()
+    call_command(
+        "generate_scale",
+        "--organisations",
+        "3",
+        "--history",
+        "--history-months",
+        "3",
+        "--history-events",
+        "4000",
+        stdout=out,
+    )
+    assert "history:" in out.getvalue()
+    # The trail grew by at least the events asked for, and the chain is still sound.
+    assert AuditEvent.objects.count() - before >= 4000
+    check = audit_verify()
+    assert check.ok, check.problem
+    # Events are in time order after the ones already there.
+    times = list(
+        AuditEvent.objects.filter(pk__gt=last).order_by("pk").values_list("created_at", flat=True)
+    )
+    assert times == sorted(times)
+    assert AuditEvent.objects.filter(verb="feedback_cycle_opened").exists()
+    assert FeedbackCycle.objects.filter(status="submitted").exists()
+    assert FeedbackCycle.objects.filter(status="missed").exists()
+    assert Notification.objects.filter(kind="feedback").exists()
+    # The real scoring scored the months from the trail.
+    assert ScoreEntry.objects.exists()
+    # The pages read the history: the ledger lists the missed cycles (it once failed on them).
+    client = Client()
+    client.force_login(demo_users("coordinator.office"))
+    for url in ("/workflows/ledger.xlsx", "/api/v1/ledger.xlsx?below=1", "/workflows/desk/audit/"):
+        assert client.get(url).status_code == 200, url

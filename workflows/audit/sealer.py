@@ -48,20 +48,26 @@ def event_hash(event: AuditEvent) -> str:
     return hashlib.sha256(_canonical(event)).hexdigest()
 
 
+def chain_head_locked() -> tuple[int, str]:
+    """The chain's last (seq, hash), read under the chain's lock, which is held until the
+    caller's transaction ends: only sealers (and bulk loaders that seal as they write) call it."""
+    if connection.vendor == "postgresql":
+        # Held by sealers only, until this batch commits; appends never take it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
+    # Read after the lock: the previous sealer's batch is committed and visible.
+    head = (
+        AuditEvent.objects.filter(seq__isnull=False)
+        .order_by("-seq")
+        .values_list("seq", "hash")
+        .first()
+    )
+    return head or (0, GENESIS_HASH)
+
+
 def _seal_batch(batch_size: int) -> int:
     with transaction.atomic():
-        if connection.vendor == "postgresql":
-            # Held by sealers only, until this batch commits; appends never take it.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_PG_AUDIT_LOCK_KEY])
-        # Read after the lock: the previous sealer's batch is committed and visible.
-        head = (
-            AuditEvent.objects.filter(seq__isnull=False)
-            .order_by("-seq")
-            .values_list("seq", "hash")
-            .first()
-        )
-        seq, prev_hash = head or (0, GENESIS_HASH)
+        seq, prev_hash = chain_head_locked()
         pending = list(
             AuditEvent.objects.filter(seq__isnull=True).order_by("created_at", "pk")[:batch_size]
         )

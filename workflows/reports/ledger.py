@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from workflows.common import reach as access
 from workflows.common.calendar import local_date
+from workflows.common.wording import when
 from workflows.models import (
     Case,
     CycleStatus,
@@ -153,7 +154,7 @@ def _ledger_row(measure, case, *, federation, cycle, item, missed, orders, now) 
     issues = []
     if case:
         issues += [
-            _("missed report for the period from %(start)s") % {"start": start.isoformat()}
+            _("missed report for the period from %(start)s") % {"start": when(start)}
             for start in missed
         ]
         issues += [
@@ -177,7 +178,7 @@ def _ledger_row(measure, case, *, federation, cycle, item, missed, orders, now) 
         light=(f"{_LIGHT_TEXT[light.deadline]} / {_LIGHT_TEXT[light.progress]}" if light else "—"),
         issues="；".join(issues) or "—",
         next_steps=(
-            f"{item.step.title} ({_('due')} {local_date(item.due_at).isoformat()})"
+            f"{item.step.title} ({_('due')} {when(local_date(item.due_at))})"
             if item is not None and item.due_at
             else "—"
         ),

@@ -31,6 +31,11 @@ PERIOD = dt.date(2027, 3, 1)
 
 def queries(client, user, url, params=None) -> int:
     client.force_login(user)
+    # Warm first: a write since the last request moved the change stamp, so the menu's cached
+    # My work count is read again once (common/change_stamp.py); the page's own cost is fixed.
+    warm = client.get(url, params or {})
+    if warm.streaming:
+        b"".join(warm.streaming_content)
     with CaptureQueriesContext(connection) as captured:
         response = client.get(url, params or {})
         assert response.status_code == 200, (url, response.status_code)
@@ -104,7 +109,7 @@ def test_a_ledger_row_lists_its_missed_reports(client, demo_users, launch):
     client.force_login(demo_users("coordinator.office"))
     book = load_workbook(io.BytesIO(client.get(reverse("workflows:ledger", args=["xlsx"])).content))
     (row,) = [r for r in book.active.iter_rows(values_only=True) if r[0] == "2.2"]
-    assert "2027-01-01" in row[7] and "2027-02-01" in row[7]
+    assert "1 Jan 2027" in row[7] and "1 Feb 2027" in row[7]  # in the locale's style
 
 
 def _score(department: Department, case: Case, count: int, points: int = 1) -> None:

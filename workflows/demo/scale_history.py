@@ -226,7 +226,7 @@ def _events(rng, periods, now, cycles, target, result, stdout) -> None:
     cycles_by_month: dict[dt.date, list[_Cycle]] = defaultdict(list)
     for cycle in cycles:
         cycles_by_month[cycle.period_start].append(cycle)
-    previous = None
+    previous, written = None, 0
     for period in periods + [month_start(local_date(now))]:
         start, end = _window(period)
         end = min(end, now)
@@ -266,8 +266,9 @@ def _events(rng, periods, now, cycles, target, result, stdout) -> None:
                 month.append(event)
             else:
                 month.append(_cycle_event(cycle, "feedback_missed", cycle.closed))
-        # The everyday reading, downloading and urging, to the trail's requested size.
-        daily = max(0, round(target * (end - start) / (now - first)) - len(month))
+        # The everyday reading, downloading and urging, to the trail's requested size: rounded
+        # on the running total, so the months add up to `target` exactly.
+        daily = max(0, round(target * (end - first) / (now - first)) - written - len(month))
         span = (end - start).total_seconds()
         for verb in rng.choices(verbs, weights, k=daily):
             moment = start + dt.timedelta(seconds=rng.random() * span)
@@ -283,6 +284,7 @@ def _events(rng, periods, now, cycles, target, result, stdout) -> None:
         month.sort(key=lambda e: e.created_at)
         for offset in range(0, len(month), 50_000):
             result.events += audit_append_bulk(month[offset : offset + 50_000])
+        written += len(month)
         if stdout is not None:
             stdout.write(f"  history: {period:%Y-%m} {len(month)} events")
         previous = period

@@ -9,8 +9,8 @@ so an owner who loses a department, a federation or their account loses the item
 
 Reads are recorded: every read sets `last_used_at`, and one read per feed per hour is appended
 to the audit trail. Calendar clients poll every few minutes to every few hours; an event per
-poll would make most of the trail feed reads and take the trail's append lock (every decision
-waits on it) for each, while an hourly event still shows who read the feed and when.
+poll would make most of the trail feed reads (and most of the sealer's work), while an hourly
+event still shows who read the feed and when.
 """
 
 import datetime as dt

@@ -168,23 +168,13 @@ def cases_launch_many(
         tasks = _insert_tasks(cases, owners, step, now)
         items = WorkItem.objects.bulk_create(
             [
-                WorkItem(
-                    **due,
-                    task=task,
-                    case=case,
-                    step=step,
-                    kind=step.kind,
-                    department=route.department,
-                    leader_role=route.leader_role,
-                    for_head=route.for_head,
-                    assignee=task.owner,
-                )
+                routing.work_item_new(task=task, case=case, step=step, routing=route, due=due)
                 for case, route, task in zip(cases, routings, tasks, strict=True)
             ]
         )
         lights.cases_lights_refresh(cases=cases, now=now, calendar=calendar)
         handoffs.first_tasks_opened(items=items)
-        # Last: appending takes the audit chain's lock, held until the transaction commits.
+        # Appending takes no lock: the sealer chains these events after the batch commits.
         audit_record_many(_audit_events(cases, items, by, step, deadline_cap, capped_from))
     return cases
 

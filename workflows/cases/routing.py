@@ -91,16 +91,10 @@ def step_assignee(*, case: Case):
     return None
 
 
-def work_item_open(*, task, case: Case) -> WorkItem:
-    """Create the WorkItem for a new human task (called by the flow when a task is created)."""
-    step = case.current_step
-    if step is None:
-        raise ValueError(f"case {case.pk} has no current step to open a task on")
-    routing = step_routing(case=case, step=step)
-    cap = case.deadline_cap
-    due = due_fields_for_new_task(step=step, opened_at=timezone.now(), cap=cap)
-    capped_from = due.pop("capped_from", None)
-    item = WorkItem.objects.create(
+def work_item_new(*, task, case: Case, step, routing, due: dict) -> WorkItem:
+    """An unsaved work item for a step's new task: its due fields, and whoever routing sent it
+    to (one definition for the single path here and the batched launch in launch_many)."""
+    return WorkItem(
         **due,
         task=task,
         case=case,
@@ -110,8 +104,21 @@ def work_item_open(*, task, case: Case) -> WorkItem:
         leader_role=routing.leader_role,
         for_head=routing.for_head,
         assignee=task.owner,
-        produced_by=_previous_producer(case) if step.kind in DECIDED_KINDS else None,
     )
+
+
+def work_item_open(*, task, case: Case) -> WorkItem:
+    """Create the WorkItem for a new human task (called by the flow when a task is created)."""
+    step = case.current_step
+    if step is None:
+        raise ValueError(f"case {case.pk} has no current step to open a task on")
+    routing = step_routing(case=case, step=step)
+    cap = case.deadline_cap
+    due = due_fields_for_new_task(step=step, opened_at=timezone.now(), cap=cap)
+    capped_from = due.pop("capped_from", None)
+    item = work_item_new(task=task, case=case, step=step, routing=routing, due=due)
+    item.produced_by = _previous_producer(case) if step.kind in DECIDED_KINDS else None
+    item.save(force_insert=True)
     audit_record(
         verb="task_created",
         case=case,

@@ -164,10 +164,18 @@ def person(user) -> str:
     return full or user.get_username()
 
 
+def _plain_date(value: str) -> datetime.date | None:
+    try:
+        return datetime.date.fromisoformat(value) if len(value) == 10 else None
+    except ValueError:
+        return None
+
+
 def when(value) -> str:
     """A date or time in the active language's style, in the active time zone."""
     if isinstance(value, str):
-        parsed = parse_datetime(value)
+        # A plain date ("2027-03-01") stays a date: parse_datetime would read it as midnight.
+        parsed = _plain_date(value) or parse_datetime(value)
         if parsed is None:
             try:
                 parsed = datetime.date.fromisoformat(value)

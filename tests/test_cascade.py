@@ -11,6 +11,7 @@ from django.core import mail
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tests.casework import (
@@ -162,7 +163,7 @@ def test_cascade_refusals_say_why(world, frozen):
     # 3.1 does not apply to national industrial unions.
     response = office.post(url, {"level": "national_industrial"}, format="json")
     assert response.status_code == 400
-    assert "does not apply to the national_industrial level" in response.json()["detail"]
+    assert "does not apply to National industrial unions" in response.json()["detail"]
     # Level by level: a city is not directly below the national federation.
     response = office.post(url, {"organisations": ["beijing-city-1"]}, format="json")
     assert response.status_code == 400
@@ -208,7 +209,11 @@ def test_the_measure_must_apply_to_the_level(world, frozen):
     city = child_of(province, "beijing-city-1")
     with pytest.raises(services.ValidationError) as refused:
         cascade.case_cascade(case=city, by=world("coordinator.office"), level="county")
-    assert "Measure 1.1 does not apply to the county level" in refused.value.messages[0]
+    refusal = refused.value.messages[0]
+    assert "Measure 1.1 does not apply to County / district federations" in refusal
+    with translation.override("zh-hans"), pytest.raises(services.ValidationError) as refused:
+        cascade.case_cascade(case=city, by=world("coordinator.office"), level="county")
+    assert "举措 1.1 不适用于县（区）级总工会" in refused.value.messages[0]
     assert not Case.objects.filter(organisation__code="beijing-county-1").exists()
 
 

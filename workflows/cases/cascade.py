@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
+from django.utils.translation import gettext as _
 
 from workflows.audit.trail import audit_record
 from workflows.cases import launch, launch_many
@@ -39,10 +40,11 @@ def cascade_deadline_cap(case: Case) -> dt.datetime | None:
 
 def _check_applies(measure: Measure, level: OrganisationLevel) -> None:
     if level.key not in (measure.applies_to_levels or []):
-        applies = ", ".join(measure.applies_to_levels or []) or "no level"
+        levels = OrganisationLevel.objects.filter(key__in=measure.applies_to_levels or [])
+        names = [lv.title for lv in levels]  # in rank order
         raise ValidationError(
-            f"Measure {measure.code} does not apply to the {level.key} level "
-            f"({level.title_en}); it applies to: {applies}."
+            _("Measure %(code)s does not apply to %(level)s; it applies to: %(levels)s.")
+            % {"code": measure.code, "level": level.title, "levels": "; ".join(names) or "—"}
         )
 
 
@@ -52,31 +54,37 @@ def cascade_targets(
     """The organisations a cascade reaches, checked: directly below the case's organisation,
     at a level the measure applies to. Raises ValidationError saying what is wrong."""
     if (organisations is None) == (level is None):
-        raise ValidationError("Choose either organisations or one level to cascade to.")
+        raise ValidationError(_("Choose either organisations or one level to cascade to."))
     below = Organisation.objects.filter(parent=case.organisation).select_related("level")
     if level is not None:
         level_key = level.key if isinstance(level, OrganisationLevel) else str(level)
         level_row = OrganisationLevel.objects.filter(key=level_key).first()
         if level_row is None:
-            raise ValidationError(f"There is no organisation level '{level_key}'.")
+            raise ValidationError(
+                _("There is no such organisation level: %(level)s.") % {"level": level_key}
+            )
         _check_applies(case.measure, level_row)
         targets = list(below.filter(level=level_row).order_by("code"))
         if not targets:
             raise ValidationError(
-                f"{case.organisation.title_en} has no {level_key} organisations directly below it."
+                _("%(federation)s has none of %(level)s directly below it.")
+                % {"federation": case.organisation.title, "level": level_row.title}
             )
         return targets
     codes = list(
         dict.fromkeys(o.code if isinstance(o, Organisation) else str(o) for o in organisations)
     )
     if not codes:
-        raise ValidationError("Choose at least one organisation to cascade to.")
+        raise ValidationError(_("Choose at least one organisation to cascade to."))
     found = {o.code: o for o in below.filter(code__in=codes)}
     missing = [code for code in codes if code not in found]
     if missing:
         raise ValidationError(
-            f"Not directly below {case.organisation.title_en}: {', '.join(missing)}. "
-            "Cascade level by level: each federation cascades to the ones right below it."
+            _(
+                "Not directly below %(federation)s: %(codes)s. Cascade level by level: each "
+                "federation cascades to the ones right below it."
+            )
+            % {"federation": case.organisation.title, "codes": ", ".join(missing)}
         )
     targets = [found[code] for code in codes]
     for organisation in targets:
@@ -92,7 +100,7 @@ def case_cascade(
     organisation."""
     access.check_can_coordinate(by, case.organisation)
     if not case.is_open:
-        raise ValidationError("This case is completed; a completed case is not cascaded.")
+        raise ValidationError(_("This case is completed; a completed case is not cascaded."))
     targets = cascade_targets(case=case, organisations=organisations, level=level)
     result = CascadeResult()
     with transaction.atomic():

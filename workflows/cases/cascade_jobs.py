@@ -7,6 +7,7 @@ import logging
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import Http404
+from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as KombuOperationalError
 
 from workflows.audit.trail import audit_record
@@ -27,7 +28,7 @@ def cascade_request(
     """Cascade at once when the targets are few; else queue a job and return it."""
     access.check_can_coordinate(by, case.organisation)
     if not case.is_open:
-        raise ValidationError("This case is completed; a completed case is not cascaded.")
+        raise ValidationError(_("This case is completed; a completed case is not cascaded."))
     targets = cascade.cascade_targets(case=case, organisations=organisations, level=level)
     if len(targets) <= CASCADE_INLINE_MAX:
         return cascade.case_cascade(case=case, by=by, organisations=organisations, level=level)

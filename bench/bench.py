@@ -288,6 +288,7 @@ def load(people, measured, counts) -> list:
             "as",
             "queries",
             "size",
+            "1 req ms",
             "p50 ms",
             "p95 ms",
             "req/s",

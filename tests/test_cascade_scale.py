@@ -207,6 +207,10 @@ def test_pages_and_api_answer_at_once_and_show_progress_to_the_case_readers(
     page = client.get(response.url)
     assert page.status_code == 200
     assert "3 of 3 federations have their case." in page.content.decode()
+    # The level by its title, never its key; the parent federation by name.
+    level_title = OrganisationLevel.objects.get(key="provincial").title_en
+    assert f"Level: {level_title}" in page.content.decode()
+    assert "Level: provincial" not in page.content.decode()
     assert 'http-equiv="refresh"' not in page.content.decode()  # finished: no more refreshing
 
     second = national_case(world, code="2.2")

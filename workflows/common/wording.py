@@ -311,6 +311,14 @@ def event_sentence(event) -> str:
     return verb_label(verb)
 
 
+def level_name(key: str) -> str:
+    """An organisation level by its title in the active language ("省级总工会"), not its key."""
+    from workflows.models import OrganisationLevel
+
+    level = OrganisationLevel.objects.filter(key=key).first()
+    return level.title if level is not None else key
+
+
 def _value(key: str, value, known: dict | None = None) -> str:
     if isinstance(value, bool):
         return gettext("yes") if value else gettext("no")
@@ -323,10 +331,7 @@ def _value(key: str, value, known: dict | None = None) -> str:
     if key == "organisation" and isinstance(value, str):
         return organisation_names([value], known)[0]
     if key == "level" and isinstance(value, str):
-        from workflows.models import OrganisationLevel
-
-        level = OrganisationLevel.objects.filter(key=value).first()
-        return level.title if level is not None else value
+        return level_name(value)
     if isinstance(value, str) and key.endswith(("_at", "_cap", "from", "to")):
         return when(value) if value[:4].isdigit() else value
     if key == "deadline_cap" or key == "capped_from":

@@ -63,6 +63,12 @@ def order_colour(value: str) -> str:
 
 
 @register.filter
+def level_words(key: str) -> str:
+    """An organisation level's key as its title in the active language."""
+    return wording.level_name(key or "")
+
+
+@register.filter
 def when_words(value) -> str:
     """A date or ISO string in the active language's date style and time zone."""
     return wording.when(value) if value else ""

@@ -301,6 +301,35 @@ def case_rollup(
     )
 
 
+# The case list's columns, read as plain values (no model instance per row): the API's
+# CaseSerializer ran about 0.25 ms of DRF fields per case (national bench, issue 20).
+CASE_LIST_COLUMNS = {
+    "id": "pk",
+    "measure": "measure__code",
+    "organisation": "organisation__code",
+    "level": "organisation__level__key",
+    "parent_case": "parent_case_id",
+    "deadline_cap": "deadline_cap",
+    "lead_department": "lead_department__key",
+    "supervising_leader": "supervising_leader__key",
+    "is_open": "is_open",
+    "current_step": "current_step__key",
+    "percent_complete": "percent_complete",
+    "rag": "rag",
+    "created": "created",
+    "finished": "finished",
+    "launched_by": "launched_by__username",
+}
+
+
+def case_list_rows(ids: list[int]) -> list[dict]:
+    """The cases' list columns (CASE_LIST_COLUMNS' names), in the order of `ids`; one query."""
+    names = list(CASE_LIST_COLUMNS)
+    rows = Case.objects.filter(pk__in=ids).order_by().values_list(*CASE_LIST_COLUMNS.values())
+    by_id = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+    return [by_id[pk] for pk in ids if pk in by_id]
+
+
 def case_get_visible(user, case_id: int) -> Case:
     """The case with everything its pages show, if the user may see it; else Http404."""
     if not access.case_list_visible(user).filter(pk=case_id).exists():

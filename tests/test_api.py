@@ -459,6 +459,31 @@ def test_measures_lists_the_programme_in_the_request_language(api):
     assert rows["3.7"]["case"] is None
 
 
+@pytest.mark.parametrize("params", [{}, {"level": "national"}])
+def test_measure_rows_are_what_the_measure_row_serializer_gives(api, demo_users, params):
+    """The measures list builds its rows without DRF fields; they must stay
+    MeasureRowSerializer's, field for field: a case with an assignee, one without, none."""
+    from workflows.api.serializers import MeasureRowSerializer
+    from workflows.cases import selectors
+    from workflows.models import LeaderRole
+
+    claimed = launch_over_api(api, "2.2")
+    launch_over_api(api, "3.7")
+    staff = api("network_work.staff")
+    assert staff.post(task_url(open_task(staff, claimed)["id"], "claim")).status_code == 200
+
+    listed = api("coordinator.office").get("/api/v1/measures/", params).json()
+    programme = selectors.programme_rows(
+        demo_users("coordinator.office"), level=params.get("level")
+    )
+    rows = [row for _aspect, rows in programme for row in rows]
+    keys = dict(LeaderRole.objects.values_list("pk", "key"))
+    expected = MeasureRowSerializer(rows, many=True, context={"leader_keys": keys}).data
+
+    assert any(row["assignee"] == "network_work.staff" for row in listed)
+    assert [list(row.items()) for row in listed] == [list(row.items()) for row in expected]
+
+
 def count_queries(client: APIClient, url: str) -> tuple[int, object]:
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)

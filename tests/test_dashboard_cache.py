@@ -139,3 +139,56 @@ def test_my_work_count_is_kept_per_person_until_a_write(client, coordinator, aud
     advance(client, case)  # the staff member submits the plan: it leaves their list
     still_theirs = int(routed_user(open_item_of(case)) == staff)
     assert count(staff) == waiting - 1 + still_theirs
+
+
+MEASURES = "/api/v1/measures/"
+
+
+def _measures(client, **params) -> tuple[dict, int]:
+    """The API's measures by code, and the queries the request read."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(MEASURES, params)
+    assert response.status_code == 200
+    return {row["code"]: row for row in response.json()}, len(queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_measures_are_kept_until_a_write_commits(client, coordinator, launch):
+    case = launch("1.1")
+    client.force_login(coordinator)
+    first, missed = _measures(client)
+    again, hit = _measures(client)
+    assert again == first and hit < missed
+    assert first["1.1"]["current_step"] == open_item_of(case).step.key
+
+    advance(client, case)  # the plan is submitted: a new step, a new stamp
+    client.force_login(coordinator)
+    after, _ = _measures(client)
+    assert (
+        after["1.1"]["current_step"] == open_item_of(case).step.key != first["1.1"]["current_step"]
+    )
+    # The language is part of the key: the Chinese titles are never served as the English.
+    chinese = client.get(MEASURES, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert {r["title"] for r in chinese} != {r["title"] for r in after.values()}
+
+
+def test_a_sibling_federation_never_gets_another_federations_cached_measures(client, catalogue):
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    people = get_user_model().objects.get
+    world = lambda username: people(username=username)  # noqa: E731
+    launch_in(world, "1.1", "beijing")
+    launch_in(world, "1.2", "shanghai")
+
+    client.force_login(world("beijing.coordinator"))
+    beijing, _ = _measures(client)
+    client.force_login(world("shanghai.coordinator"))
+    shanghai, _ = _measures(client)
+    assert beijing["1.1"]["organisation"] == "beijing" and beijing["1.2"]["case"] is None
+    assert shanghai["1.2"]["organisation"] == "shanghai" and shanghai["1.1"]["case"] is None
+    # By level: the national coordinator's page of provincial cases is not beijing's.
+    client.force_login(world("coordinator.office"))
+    national, _ = _measures(client, level="provincial")
+    assert {row["organisation"] for row in national.values()} == {"beijing", "shanghai"}
+    client.force_login(world("beijing.coordinator"))
+    provincial, _ = _measures(client, level="provincial")
+    assert {row["organisation"] for row in provincial.values()} == {"beijing"}

@@ -6,7 +6,11 @@ service decides, so a visible task the caller may not act on is the service's 40
 its reason.
 """
 
+import hashlib
+
+from django.core.cache import cache
 from django.db.models import QuerySet
+from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -35,9 +39,11 @@ from workflows.api.serializers import (
     CaseSerializer,
     MeasureRowSerializer,
     case_list_data,
+    measure_rows_data,
 )
 from workflows.cases import cascade_jobs, selectors
 from workflows.cases import launch as cases_launch
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
@@ -45,6 +51,11 @@ from workflows.models import (
     Case,
     LeaderRole,
 )
+
+# As long as the dashboard's programme (web/dashboard.PROGRAMME_CACHE_SECONDS): what time alone
+# changes (a task falling overdue shows in `rag` after the lights sweep, which bumps) and writes
+# made outside the code show within a minute.
+MEASURES_CACHE_SECONDS = 60
 
 
 @extend_schema(tags=["measures"])
@@ -76,23 +87,44 @@ class MeasureListView(GenericAPIView):
         50 to a page (`?page=`).
         """
         organisation, level = scope_filters(request)
-        programme = selectors.programme_rows(
-            request.user,
-            organisation=organisation,
-            level=level,
-            page=page_number(request),
+        page = page_number(request)
+        user = request.user
+        home = access.user_organisation(user)
+        # The rows change only with writes that bump the change stamp; the key holds what else
+        # they depend on, as the dashboard's (web/dashboard.programme_cached): the caller's
+        # reach (never one federation's rows for another), home, filters, language, time zone.
+        parts = (
+            change_stamp.current(),
+            translation.get_language(),
+            timezone.get_current_timezone_name(),
+            access.reach_key(user),
+            home.pk if home else None,
+            organisation.pk if organisation else None,
+            level or "",
+            page if level else 1,
         )
-        rows = [row for _aspect, rows in programme for row in rows]
-        leader_ids = {row.measure.supervising_leader_id for row in rows}
-        leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
-        serializer = MeasureRowSerializer(rows, many=True, context={"leader_keys": leader_keys})
-        headers = {}
-        if programme.page is not None:
-            headers = {
-                "X-Total-Count": str(programme.page.paginator.count),
-                "X-Page-Count": str(programme.page.paginator.num_pages),
-            }
-        return Response(serializer.data, headers=headers)
+        key = "reformflow:api-measures:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+        cached = cache.get(key)
+        if cached is None:
+            cached = _measure_rows(user, organisation, level, page)
+            cache.set(key, cached, change_stamp.keep_seconds(MEASURES_CACHE_SECONDS))
+        data, headers = cached
+        return Response(data, headers=headers)
+
+
+def _measure_rows(user, organisation, level, page) -> tuple[list[dict], dict[str, str]]:
+    """The measures list's body and headers, read afresh."""
+    programme = selectors.programme_rows(user, organisation=organisation, level=level, page=page)
+    rows = [row for _aspect, rows in programme for row in rows]
+    leader_ids = {row.measure.supervising_leader_id for row in rows}
+    leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
+    headers = {}
+    if programme.page is not None:
+        headers = {
+            "X-Total-Count": str(programme.page.paginator.count),
+            "X-Page-Count": str(programme.page.paginator.num_pages),
+        }
+    return measure_rows_data(rows, leader_keys), headers
 
 
 @extend_schema(tags=["cases"])

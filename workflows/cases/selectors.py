@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
@@ -17,10 +18,13 @@ from workflows.models import (
     AuditEvent,
     AuditVerification,
     Case,
+    Department,
     Evidence,
+    LeaderRole,
     Measure,
     Notification,
     Organisation,
+    OrganisationLevel,
     Rag,
     Report,
     StepTemplate,
@@ -301,32 +305,55 @@ def case_rollup(
     )
 
 
-# The case list's columns, read as plain values (no model instance per row): the API's
-# CaseSerializer ran about 0.25 ms of DRF fields per case (national bench, issue 20).
+def _column_of(model, field: str, key: str) -> Subquery:
+    """`model`'s `field` for the row whose pk is the outer row's `key` (one index probe)."""
+    return Subquery(model.objects.filter(pk=OuterRef(key)).order_by().values(field))
+
+
+# The API case list's JSON names, each with the column or annotation case_list_rows reads.
 CASE_LIST_COLUMNS = {
     "id": "pk",
-    "measure": "measure__code",
+    "measure": "measure_code",
     "organisation": "organisation__code",
-    "level": "organisation__level__key",
+    "level": "level_key",
     "parent_case": "parent_case_id",
     "deadline_cap": "deadline_cap",
-    "lead_department": "lead_department__key",
-    "supervising_leader": "supervising_leader__key",
+    "lead_department": "department_key",
+    "supervising_leader": "leader_key",
     "is_open": "is_open",
-    "current_step": "current_step__key",
+    "current_step": "step_key",
     "percent_complete": "percent_complete",
     "rag": "rag",
     "created": "created",
     "finished": "finished",
-    "launched_by": "launched_by__username",
+    "launched_by": "launched_by_name",
 }
 
 
 def case_list_rows(ids: list[int]) -> list[dict]:
-    """The cases' list columns (CASE_LIST_COLUMNS' names), in the order of `ids`; one query."""
-    names = list(CASE_LIST_COLUMNS)
-    rows = Case.objects.filter(pk__in=ids).order_by().values_list(*CASE_LIST_COLUMNS.values())
-    by_id = {row[0]: dict(zip(names, row, strict=True)) for row in rows}
+    """The API case list's columns as plain values (no model instance per row), named as its
+    JSON names them, in the order of `ids`; one query.
+
+    The relations are scalar subqueries rather than joins: joining all eight (two of them
+    outer) cost PostgreSQL 12 ms of planning for a page of 50 on the national data set, the
+    subqueries 0.5 ms planning and 1.6 ms to run (EXPLAIN ANALYZE, issue 20).
+    """
+    rows = (
+        Case.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            measure_code=_column_of(Measure, "code", "measure_id"),
+            level_key=_column_of(OrganisationLevel, "key", "organisation__level_id"),
+            department_key=_column_of(Department, "key", "lead_department_id"),
+            leader_key=_column_of(LeaderRole, "key", "supervising_leader_id"),
+            step_key=_column_of(StepTemplate, "key", "current_step_id"),
+            launched_by_name=_column_of(get_user_model(), "username", "launched_by_id"),
+        )
+        .values(*CASE_LIST_COLUMNS.values())
+    )
+    by_id = {
+        row["pk"]: {name: row[column] for name, column in CASE_LIST_COLUMNS.items()} for row in rows
+    }
     return [by_id[pk] for pk in ids if pk in by_id]
 
 

@@ -28,7 +28,6 @@ from workflows.api.inputs import (
     CascadeInput,
     CascadeResultSerializer,
     LaunchInput,
-    filter_scope,
     page_number,
     parse_input,
     scope_filters,
@@ -55,7 +54,25 @@ from workflows.models import (
 # As long as the dashboard's programme (web/dashboard.PROGRAMME_CACHE_SECONDS): what time alone
 # changes (a task falling overdue shows in `rag` after the lights sweep, which bumps) and writes
 # made outside the code show within a minute.
-MEASURES_CACHE_SECONDS = 60
+API_LIST_CACHE_SECONDS = 60
+
+
+def _cache_key(name: str, request, *parts) -> str:
+    """A cache key for one of the API's lists as the caller sees it now.
+
+    The lists change only with writes that bump the change stamp; the key holds what else they
+    depend on, as the dashboard's programme does (web/dashboard.programme_cached): the caller's
+    reach (common/reach.reach_key: never one federation's rows for another), the language and
+    time zone, and the list's own `parts` (filters, page).
+    """
+    key = (
+        change_stamp.current(),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        access.reach_key(request.user),
+        *parts,
+    )
+    return f"reformflow:api-{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
 
 
 @extend_schema(tags=["measures"])
@@ -90,24 +107,18 @@ class MeasureListView(GenericAPIView):
         page = page_number(request)
         user = request.user
         home = access.user_organisation(user)
-        # The rows change only with writes that bump the change stamp; the key holds what else
-        # they depend on, as the dashboard's (web/dashboard.programme_cached): the caller's
-        # reach (never one federation's rows for another), home, filters, language, time zone.
-        parts = (
-            change_stamp.current(),
-            translation.get_language(),
-            timezone.get_current_timezone_name(),
-            access.reach_key(user),
+        key = _cache_key(
+            "measures",
+            request,
             home.pk if home else None,
             organisation.pk if organisation else None,
             level or "",
             page if level else 1,
         )
-        key = "reformflow:api-measures:" + hashlib.sha256(repr(parts).encode()).hexdigest()
         cached = cache.get(key)
         if cached is None:
             cached = _measure_rows(user, organisation, level, page)
-            cache.set(key, cached, change_stamp.keep_seconds(MEASURES_CACHE_SECONDS))
+            cache.set(key, cached, change_stamp.keep_seconds(API_LIST_CACHE_SECONDS))
         data, headers = cached
         return Response(data, headers=headers)
 
@@ -117,7 +128,9 @@ def _measure_rows(user, organisation, level, page) -> tuple[list[dict], dict[str
     programme = selectors.programme_rows(user, organisation=organisation, level=level, page=page)
     rows = [row for _aspect, rows in programme for row in rows]
     leader_ids = {row.measure.supervising_leader_id for row in rows}
-    leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
+    leader_keys = dict(
+        LeaderRole.objects.filter(pk__in=leader_ids).order_by().values_list("pk", "key")
+    )
     headers = {}
     if programme.page is not None:
         headers = {
@@ -155,15 +168,35 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         """Cases the caller can see, newest first (`count` stops at offset + 1,000)."""
-        # The page's ids are picked alone, then its rows read with their relations: joining
-        # every visible case to six tables before the sort cost more than the page itself.
-        visible = filter_scope(access.case_list_visible(request.user), request)
-        ids = self.paginate_queryset(
-            visible.order_by("-created", "-pk").values_list("pk", flat=True)
+        organisation, level = scope_filters(request)
+        paginator = self.paginator
+        limit, offset = paginator.window(request)
+        key = _cache_key(
+            "cases",
+            request,
+            organisation.pk if organisation else None,
+            level or "",
+            limit,
+            offset,
+            paginator.count_ceiling,
         )
-        # Plain values, not model instances through CaseSerializer: its fields cost more than
-        # the queries for a page of 50 (same output; tests/test_api.py compares them).
-        return self.get_paginated_response(case_list_data(selectors.case_list_rows(ids)))
+        cached = cache.get(key)
+        if cached is None:
+            visible = access.case_list_visible(request.user)
+            if organisation is not None:
+                visible = visible.filter(organisation=organisation)
+            if level is not None:
+                visible = visible.filter(organisation__level__key=level)
+            # The page's ids are picked alone, then its rows read as plain values (same output
+            # as CaseSerializer, whose fields cost more than the queries; tests/test_api.py).
+            ids = paginator.paginate_queryset(
+                visible.order_by("-created", "-pk").values_list("pk", flat=True), request, self
+            )
+            cached = (paginator.count, case_list_data(selectors.case_list_rows(ids)))
+            cache.set(key, cached, change_stamp.keep_seconds(API_LIST_CACHE_SECONDS))
+        else:
+            paginator.paginate_known(request, count=cached[0])
+        return paginator.get_paginated_response(cached[1])
 
     @extend_schema(
         operation_id="case_get", responses={200: CaseDetailSerializer, **error_responses(404)}

@@ -1,11 +1,13 @@
 """Tables for download: the programme (CSV, XLSX) and the audit trail (streamed CSV)."""
 
 import csv
+import datetime as dt
 import io
 import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
+from django.db.models import Max, Min, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -14,7 +16,8 @@ from openpyxl.cell import WriteOnlyCell
 from workflows.audit.trail import AUDIT_EVENT_FIELDS
 from workflows.cases import selectors
 from workflows.common import wording
-from workflows.common.bounds import clean_text
+from workflows.common.bounds import InputRejected, clean_text
+from workflows.common.calendar import local_date
 from workflows.models import AuditEvent
 
 # A spreadsheet runs a cell starting with one of these as a formula (CSV injection); titles,
@@ -141,6 +144,51 @@ def programme_xlsx(user) -> bytes:
 # The action in words before the chain columns (seq, prev_hash, hash), which stay last.
 AUDIT_CSV_HEADER = [*AUDIT_EVENT_FIELDS[:-3], "action", *AUDIT_EVENT_FIELDS[-3:]]
 AUDIT_CSV_CHUNK = 500
+
+
+# The CSV covers a period, never the whole trail: by default the last AUDIT_CSV_DEFAULT_DAYS
+# days (to today), at most AUDIT_CSV_MAX_DAYS, so a download reads what it writes.
+AUDIT_CSV_DEFAULT_DAYS = 31
+AUDIT_CSV_MAX_DAYS = 366
+# Events read per query, each query starting after the last one read (keyset, no cursor).
+AUDIT_CSV_READ = 1000
+
+
+def audit_csv_period(since: dt.date | None, until: dt.date | None) -> tuple[dt.date, dt.date]:
+    """The local days (first, last, inclusive) the audit CSV covers: the filters' `since` and
+    `until`, a missing `until` being today and a missing `since` AUDIT_CSV_DEFAULT_DAYS
+    before `until`; InputRejected (400) for a span longer than AUDIT_CSV_MAX_DAYS."""
+    until = until or local_date(timezone.now())
+    since = since or until - dt.timedelta(days=AUDIT_CSV_DEFAULT_DAYS - 1)
+    if (until - since).days + 1 > AUDIT_CSV_MAX_DAYS:
+        raise InputRejected(
+            "since",
+            _(
+                "The audit export covers at most %(days)d days: choose “From” and “To” "
+                "closer together."
+            )
+            % {"days": AUDIT_CSV_MAX_DAYS},
+        )
+    return since, until
+
+
+def audit_events_in_chain_order(events: QuerySet[AuditEvent]) -> Iterator[AuditEvent]:
+    """`events` (already bounded to a period) in chain order, the unsealed ones last, read
+    AUDIT_CSV_READ at a time by keyset: the sealed ones by `seq` between the first and last
+    seq of the set (one aggregate query), then the unsealed ones by id. No server-side cursor
+    and no OFFSET: each query costs one chunk's rows."""
+    sealed = events.filter(seq__isnull=False)
+    bounds = sealed.aggregate(first=Min("seq"), last=Max("seq"))
+    if bounds["first"] is not None:
+        sealed = sealed.filter(seq__lte=bounds["last"])
+        after = bounds["first"] - 1
+        while chunk := list(sealed.filter(seq__gt=after).order_by("seq")[:AUDIT_CSV_READ]):
+            yield from chunk
+            after = chunk[-1].seq
+    unsealed, after = events.filter(seq__isnull=True), 0
+    while chunk := list(unsealed.filter(pk__gt=after).order_by("pk")[:AUDIT_CSV_READ]):
+        yield from chunk
+        after = chunk[-1].pk
 
 
 class _Line:

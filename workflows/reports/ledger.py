@@ -7,7 +7,9 @@ measure and federation, LEDGER_FEDERATIONS_PER_FILE federations to a file. Every
 its federation."""
 
 import io
+import re
 from dataclasses import dataclass
+from xml.sax.saxutils import escape
 
 from django.db.models import F, Window
 from django.db.models.functions import RowNumber
@@ -290,30 +292,42 @@ def _values(row: LedgerRow) -> list[str]:
 
 def ledger_xlsx(rows: list[LedgerRow], *, title: str, note: str = "") -> bytes:
     """The ledger as an XLSX workbook: a title row, the note's row if any, a header row, one
-    row per measure."""
+    row per measure, wrapped and aligned to the top."""
+    from copy import copy
+
     from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
 
-    book = Workbook()
-    sheet = book.active
-    sheet.title = "台账"
-    sheet.append([title])
-    sheet["A1"].font = Font(bold=True, size=14)
-    if note:
-        sheet.append([note])
-        sheet["A2"].font = Font(italic=True)
-    sheet.append(ledger_columns())
-    header = sheet.max_row
-    for cell in sheet[header]:
-        cell.font = Font(bold=True)
-    for row in rows:
-        sheet.append([cell_value(value) for value in _values(row)])
+    # Written row by row (write-only); each cell's style is copied from one styled cell, as
+    # setting it per cell costs a style lookup each.
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("台账")
     widths = (6, 40, 18, 24, 40, 40, 18, 30, 30, 24)
     for column, width in zip("ABCDEFGHIJ", widths, strict=True):
         sheet.column_dimensions[column].width = width
-    for line in sheet.iter_rows(min_row=header):
-        for cell in line:
-            cell.alignment = Alignment(wrap_text=True, vertical="top")
+
+    def styled(value, **style):
+        cell = WriteOnlyCell(sheet, value=value)
+        for name, setting in style.items():
+            setattr(cell, name, setting)
+        return cell
+
+    sheet.append([styled(title, font=Font(bold=True, size=14))])
+    if note:
+        sheet.append([styled(note, font=Font(italic=True))])
+    wrapped = Alignment(wrap_text=True, vertical="top")
+    sheet.append(
+        [styled(text, font=Font(bold=True), alignment=wrapped) for text in ledger_columns()]
+    )
+    body = styled(None, alignment=wrapped)._style
+    for row in rows:
+        cells = []
+        for value in _values(row):
+            cell = WriteOnlyCell(sheet, value=cell_value(value))
+            cell._style = copy(body)
+            cells.append(cell)
+        sheet.append(cells)
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()
@@ -323,6 +337,8 @@ def ledger_docx(rows: list[LedgerRow], *, title: str, note: str = "") -> bytes:
     """The ledger as a DOCX document: a heading, the note if any, and one table, landscape."""
     from docx import Document
     from docx.enum.section import WD_ORIENT
+    from docx.oxml import parse_xml
+    from docx.oxml.ns import nsdecls
     from docx.shared import Cm
 
     document = Document()
@@ -336,9 +352,36 @@ def ledger_docx(rows: list[LedgerRow], *, title: str, note: str = "") -> bytes:
     table.style = "Table Grid"
     for cell, text in zip(table.rows[0].cells, ledger_columns(), strict=True):
         cell.text = text
-    for row in rows:
-        for cell, text in zip(table.add_row().cells, _values(row), strict=True):
-            cell.text = cell_value(text)
+    # The rows' XML is written as one string and parsed once: python-docx's add_row and
+    # cell.text build it element by element, ~5 ms a row.
+    widths = [column.w for column in table._tbl.tblGrid.gridCol_lst]
+    body = "".join(_docx_row(widths, [cell_value(text) for text in _values(row)]) for row in rows)
+    if body:
+        table._tbl.extend(parse_xml(f"<w:tbl {nsdecls('w')}>{body}</w:tbl>"))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()
+
+
+_DOCX_BREAKS = re.compile(r"([\t\r\n])")
+
+
+def _docx_row(widths: list, texts: list[str]) -> str:
+    """A table row's XML as python-docx writes it for cell.text: per cell its width and one
+    run, a tab as <w:tab/>, a line break as <w:br/>."""
+    cells = []
+    for width, text in zip(widths, texts, strict=True):
+        run = []
+        for part in _DOCX_BREAKS.split(text):
+            if part == "\t":
+                run.append("<w:tab/>")
+            elif part in ("\r", "\n"):
+                run.append("<w:br/>")
+            elif part:
+                space = ' xml:space="preserve"' if part != part.strip() else ""
+                run.append(f"<w:t{space}>{escape(part)}</w:t>")
+        cells.append(
+            f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>'
+            f"<w:p><w:r>{''.join(run)}</w:r></w:p></w:tc>"
+        )
+    return f"<w:tr>{''.join(cells)}</w:tr>"

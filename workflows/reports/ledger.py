@@ -11,10 +11,11 @@ import re
 from dataclasses import dataclass
 from xml.sax.saxutils import escape
 
-from django.db.models import F, Window
+from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from viewflow.workflow.models import Process
 
 from workflows.common import reach as access
 from workflows.common.bounds import InputRejected
@@ -132,16 +133,20 @@ def _ledger_cases(user, federations: dict) -> list[dict]:
     """The cases the ledger shows, as plain values: the latest visible case of each measure
     (the open one first) in each of the federations, in their order. "Latest" is picked in
     SQL (a window over the federations' visible cases), so only the rows shown are read."""
+    # `created` lives on viewflow's process table: read per shown case by its key, as joining
+    # the table made PostgreSQL hash all 90,000 processes (47 ms against 1 ms).
+    created = Subquery(Process.objects.filter(pk=OuterRef("pk")).values("created")[:1])
     rank = Window(
         RowNumber(),
         partition_by=[F("organisation_id"), F("measure_id")],
-        order_by=[F("is_open").desc(), F("created").desc(), F("pk").desc()],
+        order_by=[F("is_open").desc(), created.desc(), F("pk").desc()],
     )
     latest = (
         access.case_list_visible(user)
         .filter(organisation__in=list(federations))
         .annotate(rank=rank)
         .filter(rank=1)
+        .order_by()
         .values(
             "pk",
             "measure_id",
@@ -187,13 +192,16 @@ def ledger_page(
         .filter(rank=1)
         .values_list("case_id", "report__percent", "report__note")
     }
+    # The missed cycles, picked here from the shown cases' cycles (a year's each at most):
+    # filtered by status in SQL, PostgreSQL read every missed cycle in the nation instead.
     missed: dict[int, list] = {}
-    for case_id, start in (
-        FeedbackCycle.objects.filter(case__in=case_ids, status=CycleStatus.MISSED)
+    for case_id, status, start in (
+        FeedbackCycle.objects.filter(case__in=case_ids)
         .order_by("period_start")
-        .values_list("case_id", "period_start")
+        .values_list("case_id", "status", "period_start")
     ):
-        missed.setdefault(case_id, []).append(start)
+        if status == CycleStatus.MISSED:
+            missed.setdefault(case_id, []).append(start)
     orders: dict[int, list[str]] = {}
     for case_id, colour in (
         SupervisionOrder.objects.filter(case__in=case_ids, status=OrderStatus.OPEN)

@@ -70,7 +70,7 @@ def ledger_columns() -> list[str]:
 
 # A ledger `below` a province or the nation spans hundreds of federations: one file holds
 # this many (about 30 rows each), and a note in it says which and how to ask for the others.
-LEDGER_FEDERATIONS_PER_FILE = 25
+LEDGER_FEDERATIONS_PER_FILE = 10
 
 
 @dataclass

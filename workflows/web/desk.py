@@ -112,13 +112,11 @@ def audit_csv(request):
     # can re-check prev_hash -> hash down the file; events not sealed yet come last.
     data = form.cleaned_data if form.is_bound else {}
     since, until = exports.audit_csv_period(data.get("since"), data.get("until"))
-    events = events.filter(
-        created_at__gte=_start_of(since), created_at__lt=_start_of(until + timedelta(days=1))
+    rows = exports.audit_events_in_chain_order(
+        events, since=_start_of(since), until=_start_of(until + timedelta(days=1))
     )
     response = StreamingHttpResponse(
-        exports.audit_csv_lines(
-            exports.audit_events_in_chain_order(events), language=translation.get_language()
-        ),
+        exports.audit_csv_lines(rows, language=translation.get_language()),
         content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")

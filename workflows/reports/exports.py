@@ -7,7 +7,7 @@ import json
 from collections.abc import Iterable, Iterator
 from itertools import islice
 
-from django.db.models import Max, Min, QuerySet
+from django.db.models import F, Max, Min, QuerySet
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from openpyxl import Workbook
@@ -181,7 +181,11 @@ def audit_events_in_chain_order(
     reads one slice of the seq index whatever the other filters, so the whole export reads
     the period once: no server-side cursor, no OFFSET, no re-sorting the period per chunk."""
     in_period = events.filter(created_at__gte=since, created_at__lt=until)
-    bounds = in_period.filter(seq__isnull=False).aggregate(first=Min("seq"), last=Max("seq"))
+    # seq + 0: MIN(seq) alone is planned as a walk of the seq index from the chain's start
+    # (786 ms for a day near the end of the year); this reads the period's (created_at, seq)
+    # index entries instead.
+    shifted = F("seq") + 0
+    bounds = in_period.filter(seq__isnull=False).aggregate(first=Min(shifted), last=Max(shifted))
     if bounds["first"] is not None:
         low = bounds["first"]
         while low <= bounds["last"]:

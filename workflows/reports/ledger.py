@@ -9,7 +9,7 @@ its federation."""
 import io
 import re
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
+from html import escape
 
 from django.db.models import F, OuterRef, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -387,7 +387,7 @@ def _docx_row(widths: list, texts: list[str]) -> str:
                 run.append("<w:br/>")
             elif part:
                 space = ' xml:space="preserve"' if part != part.strip() else ""
-                run.append(f"<w:t{space}>{escape(part)}</w:t>")
+                run.append(f"<w:t{space}>{escape(part, quote=False)}</w:t>")
         cells.append(
             f'<w:tc><w:tcPr><w:tcW w:w="{width}" w:type="dxa"/></w:tcPr>'
             f"<w:p><w:r>{''.join(run)}</w:r></w:p></w:tc>"

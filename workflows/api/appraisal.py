@@ -242,7 +242,18 @@ _LEDGER_PARAMETERS = [
         "below",
         str,
         enum=["0", "1"],
-        description="1: every case you may see in the federation and below, one row per case",
+        description=(
+            "1: the federation and those below it, one row per measure with a case you may "
+            f"see in each, {ledger.LEDGER_FEDERATIONS_PER_FILE} federations to a file"
+        ),
+    ),
+    OpenApiParameter(
+        "page",
+        int,
+        description=(
+            "With below=1, which file of federations (from 1); the file says which it holds "
+            "and how many pages there are"
+        ),
     ),
 ]
 
@@ -263,10 +274,16 @@ class _LedgerView(GenericAPIView):
             "federation": organisation.title,
             "date": today.isoformat(),
         }
-        rows = ledger.ledger_rows(request.user, organisation=organisation, below=below == "1")
-        content = type(self).render_file(rows, title=title)
+        page = request.query_params.get("page") if below == "1" else None
+        sheet = ledger.ledger_page(
+            request.user, organisation=organisation, below=below == "1", page=page
+        )
+        content = type(self).render_file(sheet.rows, title=title, note=sheet.note)
         response = HttpResponse(content, content_type=self.renderer_classes[1].media_type)
-        name = f"ledger-{organisation.code}{'-below' if below == '1' else ''}-{today}.{self.fmt}"
+        part = f"-p{page}" if sheet.note and page else ""
+        name = (
+            f"ledger-{organisation.code}{'-below' if below == '1' else ''}{part}-{today}.{self.fmt}"
+        )
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
 

@@ -27,7 +27,7 @@ class KeysetPagination(BasePagination):
 
     def paginate_queryset(self, queryset, request, view=None):
         if "offset" in request.query_params:
-            raise BadRequest("offset: the audit trail pages by id; follow the next link (before=).")
+            raise BadRequest("offset: this list pages by id; follow the next link (before=).")
         try:
             before = keyset_bound(request.query_params.get("before"), field="before")
             after = keyset_bound(request.query_params.get("after"), field="after")
@@ -79,7 +79,7 @@ class KeysetPagination(BasePagination):
             }
 
         return [
-            integer("limit", "Events per page (at most 500; default 50)", 1),
-            integer("before", "Only events with a smaller id (the next link)", 0),
-            integer("after", "Only events with a larger id (the previous link)", 0),
+            integer("limit", "Rows per page (at most 500; default 50)", 1),
+            integer("before", "Only rows with a smaller id (the next link)", 0),
+            integer("after", "Only rows with a larger id (the previous link)", 0),
         ]

@@ -26,9 +26,11 @@ from workflows.models import (
 
 @extend_schema(tags=["notifications"])
 class NotificationListView(GenericAPIView):
-    """The notification log (coordinators and auditors), newest first, paginated."""
+    """The notification log (coordinators and auditors), newest first, paged by id."""
 
     serializer_class = NotificationSerializer
+    # A million messages: `before`/`after` links, no COUNT(*) and no OFFSET (as the trail).
+    pagination_class = KeysetPagination
 
     @extend_schema(
         operation_id="notification_list",

@@ -60,6 +60,8 @@ class AuditEvent(models.Model):
                 condition=models.Q(seq__isnull=True),
                 name="auditevent_unsealed",
             ),
+            # A period of the trail (the CSV export's bounds): its first and last seq.
+            models.Index(fields=["created_at", "seq"], name="auditevent_created_seq"),
         ]
 
     def __str__(self) -> str:

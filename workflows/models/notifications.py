@@ -90,6 +90,8 @@ class Notification(models.Model):
             models.Index(fields=["work_item", "kind"]),
             # Reach: the cases a person was sent a message about (workflows.common.reach).
             models.Index(fields=["recipient", "case"], name="notification_recipient_case"),
+            # The log filtered by status, newest first by id (keyset paging).
+            models.Index(fields=["status", "id"], name="notification_status_id"),
         ]
 
     def __str__(self) -> str:

@@ -166,9 +166,9 @@ _LEDGER_TYPES = {
 @replica_view
 def ledger_export(request, fmt):
     """A federation's programme ledger (台账) as XLSX or DOCX: its own cases, one row per
-    measure (`?organisation=<code>`, by default the user's own); with `?below=1`, every case
-    the user may see in it and the federations below it, one row per case. Every row names
-    its federation."""
+    measure (`?organisation=<code>`, by default the user's own); with `?below=1`, the same
+    for it and the federations below it, LEDGER_FEDERATIONS_PER_FILE of them to a file
+    (`&page=2`...), with a note naming them. Every row names its federation."""
     if fmt not in _LEDGER_TYPES:
         raise Http404
     render_file, content_type = _LEDGER_TYPES[fmt]
@@ -179,9 +179,11 @@ def ledger_export(request, fmt):
         "federation": organisation.title,
         "date": today.isoformat(),
     }
-    rows = ledger.ledger_rows(request.user, organisation=organisation, below=below)
-    content = render_file(rows, title=title)
+    page = request.GET.get("page") if below else None
+    sheet = ledger.ledger_page(request.user, organisation=organisation, below=below, page=page)
+    content = render_file(sheet.rows, title=title, note=sheet.note)
     response = HttpResponse(content, content_type=content_type)
-    name = f"ledger-{organisation.code}{'-below' if below else ''}-{today}.{fmt}"
+    part = f"-p{page}" if sheet.note and page else ""
+    name = f"ledger-{organisation.code}{'-below' if below else ''}{part}-{today}.{fmt}"
     response["Content-Disposition"] = f'attachment; filename="{name}"'
     return response

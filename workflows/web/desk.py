@@ -8,7 +8,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.db.models import F
 from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone, translation
@@ -109,9 +108,13 @@ def audit_csv(request):
     if form.is_bound and form.errors:
         field, errors = next(iter(form.errors.items()))
         raise InputRejected(field if field in form.fields else "filters", " ".join(errors))
-    # Chain order (seq), so a reader can re-check prev_hash -> hash down the file; events not
-    # sealed yet come last.
-    rows = events.order_by(F("seq").asc(nulls_last=True), "pk").iterator(chunk_size=2000)
+    # A bounded period (by default the last 31 days), read in chain order (seq), so a reader
+    # can re-check prev_hash -> hash down the file; events not sealed yet come last.
+    data = form.cleaned_data if form.is_bound else {}
+    since, until = exports.audit_csv_period(data.get("since"), data.get("until"))
+    rows = exports.audit_events_in_chain_order(
+        events, since=_start_of(since), until=_start_of(until + timedelta(days=1))
+    )
     response = StreamingHttpResponse(
         exports.audit_csv_lines(rows, language=translation.get_language()),
         content_type="text/csv; charset=utf-8",

@@ -360,3 +360,47 @@ def test_an_auditor_posting_to_any_page_of_the_site_is_refused_and_nothing_chang
     assert task_url(item) in tried and reverse("workflows:launch") in tried
     assert any(url.startswith("/engine/") for url in tried)
     assert len(tried) > 30
+
+
+@pytest.mark.parametrize("scan_from", [1, 10**6])
+def test_a_provincial_desk_pages_the_events_of_its_cases_in_either_shape(
+    client, catalogue, monkeypatch, scan_from
+):
+    """A provincial coordinator's desk shows the events on the cases of their province and
+    below, newest first, page after page: the same rows whether the bound's cases are tested
+    hashed while scanning the trail (a large bound) or read through the (case, id) index."""
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import DEMO_PASSWORD
+    from workflows.cases import cascade
+    from workflows.cases.launch import case_launch
+    from workflows.cases.selectors import audit_event_list
+    from workflows.common import reach
+    from workflows.demo.accounts import demo_seed
+    from workflows.web import desk
+
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    users = get_user_model().objects
+    national = users.get(username="coordinator.office")
+    for code in ("2.2", "2.3"):
+        case, _ = case_launch(measure=Measure.objects.get(code=code), by=national)
+        cascade.case_cascade(case=case, by=national, level="provincial")
+    province = users.get(username="beijing.coordinator")
+    ours = AuditEvent.objects.filter(case__organisation__code__startswith="beijing")
+    expected = list(ours.order_by("-pk").values_list("pk", flat=True))
+    assert expected and AuditEvent.objects.exclude(pk__in=expected).filter(case__isnull=False)
+    monkeypatch.setattr(reach, "AUDIT_SCAN_CASES", scan_from)
+    monkeypatch.setattr(desk, "PAGE_SIZE", 2)
+    paged = audit_event_list(province, paged=True)
+    assert list(paged.values_list("pk", flat=True)) == expected
+    assert list(audit_event_list(province).values_list("pk", flat=True)) == expected
+    client.force_login(province)
+    shown, query = [], {}
+    for _ in range(len(expected)):
+        page = client.get(reverse("workflows:audit"), query).content.decode()
+        shown += [int(pk) for pk in re.findall(r"<tr>\s*<td>(\d+)</td>", page)]
+        older = re.search(r'<nav class="rf-pager">.*?[?&;]before=(\d+)"', page)
+        if not older:
+            break
+        query = {"before": older.group(1)}
+    assert shown == expected

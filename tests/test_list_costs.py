@@ -196,3 +196,35 @@ def test_an_appraisal_page_out_of_range_shows_a_page(client, coordinator, page):
     client.force_login(coordinator)
     response = client.get(reverse("workflows:appraisal"), {"period": "2027-03", "page": page})
     assert response.status_code == 200
+
+
+def test_a_federations_latest_scored_month_is_its_own(demo_users, launch):
+    """The appraisal opens on the federation's latest month with entries (read per department
+    from the (department, period) index): another federation's later month is not it, and a
+    federation without entries has none."""
+    from workflows.appraisal.scoring import latest_period, period_default
+    from workflows.models import OrganisationLevel
+    from workflows.organisations.services import organisation_create
+
+    case = launch("2.2")
+    national = Organisation.objects.get(parent__isnull=True)
+    province = organisation_create(
+        code="a-province",
+        title_en="A province",
+        level=OrganisationLevel.objects.get(key="provincial"),
+        parent=national,
+    )
+    other = Department.objects.filter(organisation=province).order_by("key")[0]
+    assert latest_period(national) is None
+    assert latest_period(other.organisation) is None
+    assert latest_period() is None
+    ours = list(Department.objects.filter(organisation=national).order_by("key")[:2])
+    _score(ours[0], case, 1)
+    ScoreEntry.objects.filter(department=ours[0]).update(period=dt.date(2027, 1, 1))
+    _score(ours[1], case, 1)  # PERIOD, 2027-03
+    _score(other, case, 1)
+    ScoreEntry.objects.filter(department=other).update(period=dt.date(2027, 5, 1))
+    assert latest_period(national) == PERIOD
+    assert period_default(national) == PERIOD
+    assert latest_period(other.organisation) == dt.date(2027, 5, 1)
+    assert latest_period() == dt.date(2027, 5, 1)

@@ -433,11 +433,12 @@ def audit_event_list(
     measure_code: str = "",
     since: datetime | None = None,
     until: datetime | None = None,
+    paged: bool = False,
 ) -> QuerySet[AuditEvent]:
     """Audit events within the user's reach matching every given filter, newest first, with
     case and step joined. `actor` is a username ("system" for events without one); `until` is
-    exclusive."""
-    events = access.audit_event_list_visible(user).select_related(
+    exclusive. `paged`: read a page at a time (common/reach.audit_event_list_visible)."""
+    events = access.audit_event_list_visible(user, paged=paged).select_related(
         "case__measure", "work_item__step", "actor"
     )
     if verb:

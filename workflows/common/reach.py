@@ -24,7 +24,7 @@ from functools import cached_property
 from typing import cast
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Func, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from workflows.common import roles, substitution
@@ -448,14 +448,38 @@ def notification_list_visible(user) -> QuerySet[Notification]:
     )
 
 
-def audit_event_list_visible(user) -> QuerySet[AuditEvent]:
+# A bound holding at least this many cases pages its events newest first by scanning the trail
+# and testing each event's case against the bound's cases hashed once; a smaller bound reads
+# its cases' events through the (case, id) index and sorts them (common/keyset.py).
+AUDIT_SCAN_CASES = 500
+
+
+class _HashedIn(Func):
+    """`(<case in the bound's cases>) IS TRUE`: the same test, which PostgreSQL runs as a
+    hashed subplan instead of turning it into a join that looks each event's case and
+    organisation up (9,000 index probes for one page of a province's 1.26 M-event trail)."""
+
+    template = "(%(expressions)s) IS TRUE"
+    output_field = BooleanField()
+
+
+def audit_event_list_visible(user, *, paged: bool = False) -> QuerySet[AuditEvent]:
     """The audit trail's events: all for national coordinators and auditors, the events on
-    cases within the bound for a subordinate federation's; nothing for others."""
+    cases within the bound for a subordinate federation's; nothing for others. `paged`: the
+    same events, in the shape that reads least for a page of them newest first (one query
+    more, to size the bound)."""
     reach = reach_of(user)
     events = AuditEvent.objects.all()
     if not reach.oversees:
         return events.none()
-    return reach.bounded(events, "case__organisation") if reach.bound is not None else events
+    if reach.bound is None:
+        return events
+    if not paged:
+        return reach.bounded(events, "case__organisation")
+    cases = reach.bounded(Case.objects.all()).order_by().values("pk")
+    if cases[:AUDIT_SCAN_CASES].count() < AUDIT_SCAN_CASES:
+        return reach.bounded(events, "case__organisation")
+    return events.alias(reached=_HashedIn(Q(case__in=cases))).filter(reached=True)
 
 
 def reads_logs(user) -> bool:

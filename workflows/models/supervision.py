@@ -410,7 +410,11 @@ class ScoreEntry(models.Model):
 
     class Meta:
         ordering = ["period", "department", "pk"]
-        indexes = [models.Index(fields=["period", "department"])]
+        indexes = [
+            models.Index(fields=["period", "department"]),
+            # A federation's latest scored month: each department's newest entry.
+            models.Index(fields=["department", "period"], name="scoreentry_department_period"),
+        ]
         verbose_name = _("score entry")
         verbose_name_plural = _("score entries")
 

@@ -47,12 +47,13 @@ def _start_of(day) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
-def _filtered_events(request):
+def _filtered_events(request, *, paged: bool = False):
     """(form, events) for the filters in the query string; invalid filters match nothing
-    (the page answers 400 with the errors beside the fields, the CSV a 400 naming them)."""
+    (the page answers 400 with the errors beside the fields, the CSV a 400 naming them).
+    `paged`: for reading a page at a time (the desk), not the whole list (the CSV)."""
     form = AuditFilterForm(request.GET or None, verbs=selectors.audit_verb_list())
     if not form.is_bound:
-        return form, selectors.audit_event_list(request.user)
+        return form, selectors.audit_event_list(request.user, paged=paged)
     if not form.is_valid():
         return form, selectors.audit_event_list(request.user).none()
     data = form.cleaned_data
@@ -65,6 +66,7 @@ def _filtered_events(request):
         measure_code="" if case.isdigit() else case,
         since=_start_of(data["since"]) if data["since"] else None,
         until=_start_of(data["until"] + timedelta(days=1)) if data["until"] else None,
+        paged=paged,
     )
     return form, events
 
@@ -72,7 +74,7 @@ def _filtered_events(request):
 @desk_view
 @replica_view
 def audit_trail(request):
-    form, events = _filtered_events(request)
+    form, events = _filtered_events(request, paged=True)
     # By id, newest first: no COUNT(*) over the trail, and the 1,000th page costs the first's.
     page = keyset_page(
         events,

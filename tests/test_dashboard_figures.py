@@ -170,6 +170,13 @@ def test_the_case_list_pages_in_order_past_its_count_ceiling(client, catalogue, 
         response = client.get(url, {"sort": sort, "page": number})
         page = response.context["page"]
         shown += [case.pk for case in page.object_list]
+        content = response.content.decode()
+        for case in page.object_list:  # each row: its case, organisation and current step
+            assert (
+                f'<tr data-case="{case.pk}"><td><a href="/workflows/cases/{case.pk}/">' in content
+            )
+            assert f'data-label="Organisation">{case.organisation.title}</td>' in content
+            assert f'data-label="Current step">{case.current_step.title}</td>' in content
         if number == 1:
             assert page.paginator.capped and page.paginator.count == 3
             assert "More than 3 cases" in response.content.decode()

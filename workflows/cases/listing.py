@@ -124,7 +124,7 @@ COUNT_CEILING = 1000
 class CappedPaginator(Paginator):
     """A Paginator whose count stops COUNT_CEILING rows past the start of the page asked for
     (`capped` then says the count is a floor), and whose page rows come from `rows(offset,
-    limit)`: a list page picks its ids alone and loads their relations after."""
+    limit, capped)`: a list page picks its ids alone and loads their relations after."""
 
     def __init__(self, counted: QuerySet, per_page: int, *, asked, rows, ceiling=None):
         super().__init__(counted, per_page)
@@ -147,7 +147,7 @@ class CappedPaginator(Paginator):
         number = self.validate_number(number)
         bottom = (number - 1) * self.per_page
         top = min(bottom + self.per_page, self.count)
-        return self._get_page(self.rows(bottom, top - bottom), number, self)
+        return self._get_page(self.rows(bottom, top - bottom, self.capped), number, self)
 
 
 def case_ids_by_measure(

@@ -267,11 +267,13 @@ def case_page(cases, sort: str, asked) -> listing.CappedPaginator:
     a page's ids are picked alone, then its 50 rows loaded with their relations."""
     order = _case_order(sort)
 
-    def rows(offset: int, limit: int) -> list:
+    def rows(offset: int, limit: int, capped: bool) -> list:
         # The catalogue's 30 measures, read once: their order and each row's measure.
         measures = Measure.objects.using(cases.db).select_related("aspect").in_bulk()
         ids = None
-        if sort.lstrip("-") == "measure":
+        # Measure by measure only when the cases are many: a list narrowed by its filters or
+        # by a person's reach (a few hundred cases) sorts faster at once than 30 times over.
+        if capped and sort.lstrip("-") == "measure":
             ids = listing.case_ids_by_measure(
                 cases,
                 measures=measures.values(),

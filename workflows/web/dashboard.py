@@ -2,6 +2,7 @@
 and the leader's wall view. Every figure comes from reports/figures.py, as the PDF's do; every
 case comes through the user's reach (common/reach.py)."""
 
+import functools
 import hashlib
 from collections.abc import Callable
 from urllib.parse import urlencode
@@ -60,9 +61,16 @@ LIGHT_WORDS = {
 }
 
 
+@functools.cache
+def _list_path() -> str:
+    """The case list's path: reversed once per process (the charts link it 300 times for the
+    national federation's hundred below; the routes never change at runtime)."""
+    return reverse("workflows:dashboard_cases")
+
+
 def _list_url(**params) -> str:
     query = urlencode({k: v for k, v in params.items() if v not in (None, "")})
-    return reverse("workflows:dashboard_cases") + ("?" + query if query else "")
+    return _list_path() + ("?" + query if query else "")
 
 
 def _chart_data(figs: figures.Figures, code: str) -> dict:

@@ -401,6 +401,28 @@ def test_case_list_is_paginated_and_shows_only_visible_cases(api):
     assert api("network_work.staff").get(f"{CASES}{case_3_7}/").status_code == 404
 
 
+def test_case_list_rows_are_what_the_case_serializer_gives(api, demo_users):
+    """The list builds its rows from plain values; they must stay CaseSerializer's, field for
+    field, for open and finished cases, with and without a parent, deadline and launcher."""
+    from workflows.api.serializers import CaseSerializer
+    from workflows.models import Case
+
+    open_id = launch_over_api(api, "2.2")
+    done_id = launch_over_api(api, "3.7")
+    child_id = launch_over_api(api, "2.1")
+    moment = timezone.now().replace(microsecond=123456)
+    Case.objects.filter(pk=done_id).update(is_open=False, current_step=None, launched_by=None)
+    Case.objects.filter(pk=done_id).update(finished=moment, rag="red", percent_complete=100)
+    Case.objects.filter(pk=child_id).update(parent_case=open_id, deadline_cap=moment)
+
+    listed = api("coordinator.office").get(CASES).json()["results"]
+    cases = Case.objects.in_bulk([row["id"] for row in listed])
+    expected = CaseSerializer([cases[row["id"]] for row in listed], many=True).data
+
+    assert {row["id"] for row in listed} == {open_id, done_id, child_id}
+    assert [list(row.items()) for row in listed] == [list(row.items()) for row in expected]
+
+
 def test_measures_lists_the_programme_in_the_request_language(api):
     case_id = launch_over_api(api, "2.2")
     coordinator = api("coordinator.office")
@@ -435,6 +457,31 @@ def test_measures_lists_the_programme_in_the_request_language(api):
     assert zh_row["title"] == zh_row["title_zh"]
     assert rows["3.7"]["status"] == "none"
     assert rows["3.7"]["case"] is None
+
+
+@pytest.mark.parametrize("params", [{}, {"level": "national"}])
+def test_measure_rows_are_what_the_measure_row_serializer_gives(api, demo_users, params):
+    """The measures list builds its rows without DRF fields; they must stay
+    MeasureRowSerializer's, field for field: a case with an assignee, one without, none."""
+    from workflows.api.serializers import MeasureRowSerializer
+    from workflows.cases import selectors
+    from workflows.models import LeaderRole
+
+    claimed = launch_over_api(api, "2.2")
+    launch_over_api(api, "3.7")
+    staff = api("network_work.staff")
+    assert staff.post(task_url(open_task(staff, claimed)["id"], "claim")).status_code == 200
+
+    listed = api("coordinator.office").get("/api/v1/measures/", params).json()
+    programme = selectors.programme_rows(
+        demo_users("coordinator.office"), level=params.get("level")
+    )
+    rows = [row for _aspect, rows in programme for row in rows]
+    keys = dict(LeaderRole.objects.values_list("pk", "key"))
+    expected = MeasureRowSerializer(rows, many=True, context={"leader_keys": keys}).data
+
+    assert any(row["assignee"] == "network_work.staff" for row in listed)
+    assert [list(row.items()) for row in listed] == [list(row.items()) for row in expected]
 
 
 def count_queries(client: APIClient, url: str) -> tuple[int, object]:

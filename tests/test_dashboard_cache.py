@@ -141,6 +141,108 @@ def test_my_work_count_is_kept_per_person_until_a_write(client, coordinator, aud
     assert count(staff) == waiting - 1 + still_theirs
 
 
+MEASURES = "/api/v1/measures/"
+
+
+def _measures(client, **params) -> tuple[dict, int]:
+    """The API's measures by code, and the queries the request read."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(MEASURES, params)
+    assert response.status_code == 200
+    return {row["code"]: row for row in response.json()}, len(queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_measures_are_kept_until_a_write_commits(client, coordinator, launch):
+    case = launch("1.1")
+    client.force_login(coordinator)
+    first, missed = _measures(client)
+    again, hit = _measures(client)
+    assert again == first and hit < missed
+    assert first["1.1"]["current_step"] == open_item_of(case).step.key
+
+    advance(client, case)  # the plan is submitted: a new step, a new stamp
+    client.force_login(coordinator)
+    after, _ = _measures(client)
+    assert (
+        after["1.1"]["current_step"] == open_item_of(case).step.key != first["1.1"]["current_step"]
+    )
+    # The language is part of the key: the Chinese titles are never served as the English.
+    chinese = client.get(MEASURES, HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert {r["title"] for r in chinese} != {r["title"] for r in after.values()}
+
+
+def test_a_sibling_federation_never_gets_another_federations_cached_measures(client, catalogue):
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    people = get_user_model().objects.get
+    world = lambda username: people(username=username)  # noqa: E731
+    launch_in(world, "1.1", "beijing")
+    launch_in(world, "1.2", "shanghai")
+
+    client.force_login(world("beijing.coordinator"))
+    beijing, _ = _measures(client)
+    client.force_login(world("shanghai.coordinator"))
+    shanghai, _ = _measures(client)
+    assert beijing["1.1"]["organisation"] == "beijing" and beijing["1.2"]["case"] is None
+    assert shanghai["1.2"]["organisation"] == "shanghai" and shanghai["1.1"]["case"] is None
+    # By level: the national coordinator's page of provincial cases is not beijing's.
+    client.force_login(world("coordinator.office"))
+    national, _ = _measures(client, level="provincial")
+    assert {row["organisation"] for row in national.values()} == {"beijing", "shanghai"}
+    client.force_login(world("beijing.coordinator"))
+    provincial, _ = _measures(client, level="provincial")
+    assert {row["organisation"] for row in provincial.values()} == {"beijing"}
+
+
+def _cases(client, **params) -> tuple[dict, int]:
+    """The API's case list (its body), and the queries the request read."""
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get("/api/v1/cases/", params)
+    assert response.status_code == 200
+    return response.json(), len(queries)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_api_case_list_is_kept_until_a_write_commits(client, coordinator, launch):
+    first_case = launch("1.1")
+    client.force_login(coordinator)
+    first, missed = _cases(client, limit=1)
+    again, hit = _cases(client, limit=1)
+    assert again == first and hit < missed
+    assert (first["count"], first["next"]) == (1, None)
+    # Another page of the same list is its own entry, its links this request's.
+    other, _ = _cases(client, limit=1, offset=1)
+    assert other["results"] == [] and other["previous"].endswith("limit=1")
+
+    second_case = launch("1.2")  # audited: the stamp moves when it commits
+    after, _ = _cases(client, limit=1)
+    assert [row["id"] for row in after["results"]] == [second_case.pk]
+    assert after["count"] == 2 and after["next"].endswith("limit=1&offset=1")
+    assert first["results"][0]["id"] == first_case.pk
+
+
+def test_a_sibling_federation_never_gets_another_federations_cached_cases(client, catalogue):
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    people = get_user_model().objects.get
+    world = lambda username: people(username=username)  # noqa: E731
+    launch_in(world, "1.1", "beijing")
+    launch_in(world, "1.2", "shanghai")
+
+    seen = {}
+    for username in ("beijing.coordinator", "shanghai.coordinator", "beijing.coordinator"):
+        client.force_login(world(username))
+        body, _ = _cases(client)
+        seen.setdefault(username, []).append({row["organisation"] for row in body["results"]})
+    assert seen["beijing.coordinator"] == [{"beijing"}, {"beijing"}]
+    assert seen["shanghai.coordinator"] == [{"shanghai"}]
+    # The filters are part of the key: the national coordinator's whole list, then one province.
+    client.force_login(world("coordinator.office"))
+    everything, _ = _cases(client)
+    shanghai, _ = _cases(client, organisation="shanghai")
+    assert {row["organisation"] for row in everything["results"]} == {"beijing", "shanghai"}
+    assert {row["organisation"] for row in shanghai["results"]} == {"shanghai"}
+
+
 def test_the_wall_view_keeps_its_figures_until_a_write(client, coordinator, launch):
     wall = reverse("workflows:dashboard_wall")
     figures_fragment = "workflows/_figures.html"

@@ -69,6 +69,39 @@ def test_ledgers_exports_and_the_case_list_cost_the_same_queries_at_two_sizes(
     assert large == small, list(zip(PAGES, small, large, strict=True))
 
 
+def test_the_api_lists_read_afresh_cost_the_same_queries_at_two_sizes(client, demo_users, launch):
+    """The API's lists are cached under the change stamp (api/cases.py); the warm requests
+    above are hits, so here the stamp moves before each request and every one is a miss."""
+    from workflows.common import change_stamp
+
+    lists = [
+        ("coordinator.office", "/api/v1/cases/", None),
+        ("network_work.head", "/api/v1/cases/", None),
+        ("network_work.staff", "/api/v1/cases/", {"organisation": "acftu"}),
+        ("coordinator.office", "/api/v1/measures/", None),
+        ("coordinator.office", "/api/v1/measures/", {"level": "national"}),
+        ("network_work.head", "/api/v1/measures/", None),
+    ]
+
+    def misses() -> list[int]:
+        counts = []
+        for user, url, params in lists:
+            client.force_login(demo_users(user))
+            client.get(url, params or {})
+            change_stamp.bump()
+            with CaptureQueriesContext(connection) as captured:
+                assert client.get(url, params or {}).status_code == 200
+            counts.append(len(captured))
+        return counts
+
+    for code in SMALL:
+        launch(code)
+    small = misses()
+    for code in LARGE[len(SMALL) :]:
+        launch(code)
+    assert misses() == small, list(zip(lists, small, misses(), strict=True))
+
+
 def test_the_case_list_counts_up_to_a_ceiling_and_still_links_on(
     client, demo_users, launch, settings
 ):

@@ -6,7 +6,11 @@ service decides, so a visible task the caller may not act on is the service's 40
 its reason.
 """
 
+import hashlib
+
+from django.core.cache import cache
 from django.db.models import QuerySet
+from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -24,15 +28,21 @@ from workflows.api.inputs import (
     CascadeInput,
     CascadeResultSerializer,
     LaunchInput,
-    filter_scope,
     page_number,
     parse_input,
     scope_filters,
 )
 from workflows.api.pagination import CappedCountPagination
-from workflows.api.serializers import CaseDetailSerializer, CaseSerializer, MeasureRowSerializer
+from workflows.api.serializers import (
+    CaseDetailSerializer,
+    CaseSerializer,
+    MeasureRowSerializer,
+    case_list_data,
+    measure_rows_data,
+)
 from workflows.cases import cascade_jobs, selectors
 from workflows.cases import launch as cases_launch
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
@@ -40,6 +50,29 @@ from workflows.models import (
     Case,
     LeaderRole,
 )
+
+# As long as the dashboard's programme (web/dashboard.PROGRAMME_CACHE_SECONDS): what time alone
+# changes (a task falling overdue shows in `rag` after the lights sweep, which bumps) and writes
+# made outside the code show within a minute.
+API_LIST_CACHE_SECONDS = 60
+
+
+def _cache_key(name: str, request, *parts) -> str:
+    """A cache key for one of the API's lists as the caller sees it now.
+
+    The lists change only with writes that bump the change stamp; the key holds what else they
+    depend on, as the dashboard's programme does (web/dashboard.programme_cached): the caller's
+    reach (common/reach.reach_key: never one federation's rows for another), the language and
+    time zone, and the list's own `parts` (filters, page).
+    """
+    key = (
+        change_stamp.current(access.user_scope_path(request.user)),  # the caller's federation
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        access.reach_key(request.user),
+        *parts,
+    )
+    return f"reformflow:api-{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
 
 
 @extend_schema(tags=["measures"])
@@ -71,23 +104,40 @@ class MeasureListView(GenericAPIView):
         50 to a page (`?page=`).
         """
         organisation, level = scope_filters(request)
-        programme = selectors.programme_rows(
-            request.user,
-            organisation=organisation,
-            level=level,
-            page=page_number(request),
+        page = page_number(request)
+        user = request.user
+        home = access.user_organisation(user)
+        key = _cache_key(
+            "measures",
+            request,
+            home.pk if home else None,
+            organisation.pk if organisation else None,
+            level or "",
+            page if level else 1,
         )
-        rows = [row for _aspect, rows in programme for row in rows]
-        leader_ids = {row.measure.supervising_leader_id for row in rows}
-        leader_keys = dict(LeaderRole.objects.filter(pk__in=leader_ids).values_list("pk", "key"))
-        serializer = MeasureRowSerializer(rows, many=True, context={"leader_keys": leader_keys})
-        headers = {}
-        if programme.page is not None:
-            headers = {
-                "X-Total-Count": str(programme.page.paginator.count),
-                "X-Page-Count": str(programme.page.paginator.num_pages),
-            }
-        return Response(serializer.data, headers=headers)
+        cached = cache.get(key)
+        if cached is None:
+            cached = _measure_rows(user, organisation, level, page)
+            cache.set(key, cached, change_stamp.keep_seconds(API_LIST_CACHE_SECONDS))
+        data, headers = cached
+        return Response(data, headers=headers)
+
+
+def _measure_rows(user, organisation, level, page) -> tuple[list[dict], dict[str, str]]:
+    """The measures list's body and headers, read afresh."""
+    programme = selectors.programme_rows(user, organisation=organisation, level=level, page=page)
+    rows = [row for _aspect, rows in programme for row in rows]
+    leader_ids = {row.measure.supervising_leader_id for row in rows}
+    leader_keys = dict(
+        LeaderRole.objects.filter(pk__in=leader_ids).order_by().values_list("pk", "key")
+    )
+    headers = {}
+    if programme.page is not None:
+        headers = {
+            "X-Total-Count": str(programme.page.paginator.count),
+            "X-Page-Count": str(programme.page.paginator.num_pages),
+        }
+    return measure_rows_data(rows, leader_keys), headers
 
 
 @extend_schema(tags=["cases"])
@@ -118,15 +168,35 @@ class CaseViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         """Cases the caller can see, newest first (`count` stops at offset + 1,000)."""
-        # The page's ids are picked alone, then its rows read with their relations: joining
-        # every visible case to six tables before the sort cost more than the page itself.
-        visible = filter_scope(access.case_list_visible(request.user), request)
-        ids = self.paginate_queryset(
-            visible.order_by("-created", "-pk").values_list("pk", flat=True)
+        organisation, level = scope_filters(request)
+        paginator = self.paginator
+        limit, offset = paginator.window(request)
+        key = _cache_key(
+            "cases",
+            request,
+            organisation.pk if organisation else None,
+            level or "",
+            limit,
+            offset,
+            paginator.count_ceiling,
         )
-        rows = self.get_queryset().order_by().in_bulk(ids)
-        page = [rows[pk] for pk in ids if pk in rows]
-        return self.get_paginated_response(CaseSerializer(page, many=True).data)
+        cached = cache.get(key)
+        if cached is None:
+            visible = access.case_list_visible(request.user)
+            if organisation is not None:
+                visible = visible.filter(organisation=organisation)
+            if level is not None:
+                visible = visible.filter(organisation__level__key=level)
+            # The page's ids are picked alone, then its rows read as plain values (same output
+            # as CaseSerializer, whose fields cost more than the queries; tests/test_api.py).
+            ids = paginator.paginate_queryset(
+                visible.order_by("-created", "-pk").values_list("pk", flat=True), request, self
+            )
+            cached = (paginator.count, case_list_data(selectors.case_list_rows(ids)))
+            cache.set(key, cached, change_stamp.keep_seconds(API_LIST_CACHE_SECONDS))
+        else:
+            paginator.paginate_known(request, count=cached[0])
+        return paginator.get_paginated_response(cached[1])
 
     @extend_schema(
         operation_id="case_get", responses={200: CaseDetailSerializer, **error_responses(404)}

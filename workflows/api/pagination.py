@@ -33,6 +33,19 @@ class StrictLimitOffsetPagination(LimitOffsetPagination):
         self._strict(request, self.offset_query_param, 0)
         return super().paginate_queryset(queryset, request, view)
 
+    def window(self, request) -> tuple[int, int]:
+        """The request's (limit, offset), checked as paginate_queryset checks them (a 400)."""
+        self._strict(request, self.limit_query_param, 1)
+        self._strict(request, self.offset_query_param, 0)
+        return self.get_limit(request), self.get_offset(request)
+
+    def paginate_known(self, request, *, count: int) -> None:
+        """Ready get_paginated_response as paginate_queryset would, for a page read from the
+        cache with its `count`: the links are built from this request."""
+        self.request = request
+        self.limit, self.offset = self.window(request)
+        self.count = count
+
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         minimums = {self.limit_query_param: 1, self.offset_query_param: 0}

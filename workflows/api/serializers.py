@@ -39,6 +39,10 @@ def _case_status(case: Case | None) -> str:
     return "open" if case.is_open else "done"
 
 
+# One field instance formats every datetime as the serializers' fields do (time zone, ISO 8601).
+_DATETIME = serializers.DateTimeField()
+
+
 class MeasureRowSerializer(serializers.Serializer):
     """One programme row: the measure, then the latest case the caller can see (or nulls)."""
 
@@ -73,6 +77,39 @@ class MeasureRowSerializer(serializers.Serializer):
 
     def get_status(self, row) -> str:
         return _case_status(row.case)
+
+
+def measure_rows_data(rows, leader_keys: dict[int, str]) -> list[dict]:
+    """MeasureRowSerializer's output for selectors.programme_rows' rows, built without a DRF
+    field per value: the same keys in the same order (tests/test_api.py compares the two).
+    `leader_keys`: each supervising leader role's key by id."""
+    when = _DATETIME.to_representation
+    data = []
+    for row in rows:
+        measure, case, item = row.measure, row.case, row.open_item
+        assignee = item.assignee if item is not None else None
+        step = case.current_step if case is not None else None
+        data.append(
+            {
+                "code": str(measure.code),
+                "aspect": str(measure.aspect.code),
+                "title": str(measure.title),
+                "title_en": str(measure.title_en),
+                "title_zh": str(measure.title_zh),
+                "provenance": str(measure.provenance),
+                "lead_department": str(measure.lead_department.key),
+                "supervising_leader": leader_keys[measure.supervising_leader_id],
+                "case": case.pk if case is not None else None,
+                "organisation": case.organisation.code if case is not None else None,
+                "status": _case_status(case),
+                "current_step": step.key if step is not None else None,
+                "assignee": assignee.username if assignee is not None else None,
+                "percent_complete": case.percent_complete if case is not None else None,
+                "rag": case.rag if case is not None else None,
+                "due_at": when(item.due_at) if item is not None and item.due_at else None,
+            }
+        )
+    return data
 
 
 class CaseSerializer(serializers.ModelSerializer):
@@ -110,6 +147,32 @@ class CaseSerializer(serializers.ModelSerializer):
 
     def get_status(self, case) -> str:
         return _case_status(case)
+
+
+def case_list_data(rows: list[dict]) -> list[dict]:
+    """CaseSerializer's output for selectors.case_list_rows' plain rows: the same keys in the
+    same order, built without a DRF field per value (tests/test_api.py compares the two)."""
+    when = _DATETIME.to_representation
+    return [
+        {
+            "id": row["id"],
+            "measure": row["measure"],
+            "organisation": row["organisation"],
+            "level": row["level"],
+            "parent_case": row["parent_case"],
+            "deadline_cap": when(row["deadline_cap"]),
+            "lead_department": row["lead_department"],
+            "supervising_leader": row["supervising_leader"],
+            "status": "open" if row["is_open"] else "done",
+            "current_step": row["current_step"],
+            "percent_complete": row["percent_complete"],
+            "rag": row["rag"],
+            "created": when(row["created"]),
+            "finished": when(row["finished"]),
+            "launched_by": row["launched_by"],
+        }
+        for row in rows
+    ]
 
 
 class CaseTaskSerializer(serializers.ModelSerializer):

@@ -5,6 +5,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from django.contrib.auth import get_user_model
 from django.core.paginator import Paginator
 from django.db.models import Avg, Count, F, OuterRef, Prefetch, Q, QuerySet, Subquery
 from django.http import Http404
@@ -17,10 +18,13 @@ from workflows.models import (
     AuditEvent,
     AuditVerification,
     Case,
+    Department,
     Evidence,
+    LeaderRole,
     Measure,
     Notification,
     Organisation,
+    OrganisationLevel,
     Rag,
     Report,
     StepTemplate,
@@ -299,6 +303,58 @@ def case_rollup(
         rows=rows,
         page=rows_page,
     )
+
+
+def _column_of(model, field: str, key: str) -> Subquery:
+    """`model`'s `field` for the row whose pk is the outer row's `key` (one index probe)."""
+    return Subquery(model.objects.filter(pk=OuterRef(key)).order_by().values(field))
+
+
+# The API case list's JSON names, each with the column or annotation case_list_rows reads.
+CASE_LIST_COLUMNS = {
+    "id": "pk",
+    "measure": "measure_code",
+    "organisation": "organisation__code",
+    "level": "level_key",
+    "parent_case": "parent_case_id",
+    "deadline_cap": "deadline_cap",
+    "lead_department": "department_key",
+    "supervising_leader": "leader_key",
+    "is_open": "is_open",
+    "current_step": "step_key",
+    "percent_complete": "percent_complete",
+    "rag": "rag",
+    "created": "created",
+    "finished": "finished",
+    "launched_by": "launched_by_name",
+}
+
+
+def case_list_rows(ids: list[int]) -> list[dict]:
+    """The API case list's columns as plain values (no model instance per row), named as its
+    JSON names them, in the order of `ids`; one query.
+
+    The relations are scalar subqueries rather than joins: joining all eight (two of them
+    outer) cost PostgreSQL 12 ms of planning for a page of 50 on the national data set, the
+    subqueries 0.5 ms planning and 1.6 ms to run (EXPLAIN ANALYZE, issue 20).
+    """
+    rows = (
+        Case.objects.filter(pk__in=ids)
+        .order_by()
+        .annotate(
+            measure_code=_column_of(Measure, "code", "measure_id"),
+            level_key=_column_of(OrganisationLevel, "key", "organisation__level_id"),
+            department_key=_column_of(Department, "key", "lead_department_id"),
+            leader_key=_column_of(LeaderRole, "key", "supervising_leader_id"),
+            step_key=_column_of(StepTemplate, "key", "current_step_id"),
+            launched_by_name=_column_of(get_user_model(), "username", "launched_by_id"),
+        )
+        .values(*CASE_LIST_COLUMNS.values())
+    )
+    by_id = {
+        row["pk"]: {name: row[column] for name, column in CASE_LIST_COLUMNS.items()} for row in rows
+    }
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 def case_get_visible(user, case_id: int) -> Case:

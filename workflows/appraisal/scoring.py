@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import Count, F, FloatField, Q, Sum
+from django.db.models import Count, F, FloatField, Max, Q, Sum
 from django.db.models.functions import Cast, Coalesce, NullIf
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
@@ -358,9 +358,19 @@ def bulletin_get(*, period: dt.date, organisation: Organisation | None = None) -
 def latest_period(organisation: Organisation | None = None) -> dt.date | None:
     """The latest month with score entries (of the organisation's departments, if given)."""
     entries = ScoreEntry.objects.all()
-    if organisation is not None:
-        entries = entries.filter(department__organisation=organisation)
-    return entries.order_by("-period").values_list("period", flat=True).first()
+    if organisation is None:
+        return entries.order_by("-period").values_list("period", flat=True).first()
+    # Each department's latest month, through the department index, then the latest of those:
+    # the newest-first scan of every entry found none for the national federation only after
+    # reading all 400,000 (1.2 s, most of its dashboard's cold render; issue 20).
+    latest = (
+        entries.filter(department__in=organisation.departments.order_by().values("pk"))
+        .order_by()
+        .values("department")
+        .annotate(latest=Max("period"))
+        .values_list("latest", flat=True)
+    )
+    return max(latest, default=None)
 
 
 def period_default(organisation: Organisation | None = None, *, now=None) -> dt.date:

@@ -111,7 +111,9 @@ def _change_stamp_bumped_at_once(request, monkeypatch):
         return
     from workflows.common import change_stamp
 
-    monkeypatch.setattr(change_stamp, "_hook_once", lambda using: change_stamp.bump())
+    monkeypatch.setattr(
+        change_stamp, "_hook_once", lambda using, cases=None: change_stamp.bump_cases(cases, using)
+    )
 
 
 @pytest.fixture(autouse=True)

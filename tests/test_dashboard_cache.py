@@ -241,3 +241,63 @@ def test_a_sibling_federation_never_gets_another_federations_cached_cases(client
     shanghai, _ = _cases(client, organisation="shanghai")
     assert {row["organisation"] for row in everything["results"]} == {"beijing", "shanghai"}
     assert {row["organisation"] for row in shanghai["results"]} == {"shanghai"}
+
+
+def test_the_wall_view_keeps_its_figures_until_a_write(client, coordinator, launch):
+    wall = reverse("workflows:dashboard_wall")
+    figures_fragment = "workflows/_figures.html"
+    launch("1.1")
+    client.force_login(coordinator)
+    first = client.get(wall)
+    assert figures_fragment in [t.name for t in first.templates]
+    again = client.get(wall)
+    assert figures_fragment not in [t.name for t in again.templates]
+    assert 'id="rf-chart-data"' in again.content.decode()
+    launch("1.2")  # audited: the stamp moves on
+    after = client.get(wall)
+    assert figures_fragment in [t.name for t in after.templates]
+    assert after.context["figures"].launched == 2
+
+
+def test_a_write_retires_the_pages_of_its_federation_and_those_above_only(client, catalogue):
+    """Stamps per federation (issue 20): a write on a case in shanghai keeps beijing's cached
+    page and retires shanghai's and the national one; a write on a national case, or one that
+    names no case, retires every page below too."""
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    people = get_user_model().objects.get
+    world = lambda username: people(username=username)  # noqa: E731
+    launch_in(world, "1.1", "beijing")
+    readers = ("beijing.coordinator", "shanghai.coordinator", "coordinator.office")
+
+    def rendered_for() -> dict[str, bool]:
+        seen = {}
+        for username in readers:
+            client.force_login(world(username))
+            seen[username] = rendered(client.get(DASHBOARD))
+        return seen
+
+    rendered_for()
+    assert not any(rendered_for().values())
+    launch_in(world, "1.2", "shanghai")
+    assert rendered_for() == {
+        "beijing.coordinator": False,
+        "shanghai.coordinator": True,
+        "coordinator.office": True,
+    }
+    launch_in(world, "2.2", "acftu")  # the national federation's own case
+    assert all(rendered_for().values())
+    change_stamp.bump_on_commit()  # a write that names no case
+    assert all(rendered_for().values())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_bump_per_transaction_takes_the_widest_scope_of_its_writes():
+    from django.core.cache import cache
+
+    stamp, tree = cache.get(change_stamp.KEY), change_stamp.current("/1/2/")
+    with transaction.atomic():
+        change_stamp.bump_on_commit(cases=[10**9])  # a case: its federation's stamps
+        change_stamp.bump_on_commit("approved")  # no case: every page
+        assert change_stamp.current("/1/2/") == tree
+    assert cache.get(change_stamp.KEY) not in (None, stamp)
+    assert change_stamp.current("/1/2/") != tree

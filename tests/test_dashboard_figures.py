@@ -148,6 +148,46 @@ def test_the_case_list_and_figures_keep_to_the_users_reach(client, catalogue):
     assert {(r.code, r.launched) for r in rollup} >= {("beijing", 1), ("shanghai", 1)}
 
 
+@pytest.mark.parametrize("sort", ["measure", "-measure", "organisation", "-launched"])
+def test_the_case_list_pages_in_order_past_its_count_ceiling(client, catalogue, monkeypatch, sort):
+    """Page after page, the list shows the cases in the sort's order (on PostgreSQL the measure
+    order is read measure by measure); past the ceiling the count is a floor that links on."""
+    from tests.test_reach import launch_in
+    from workflows.cases import listing
+    from workflows.web import dashboard
+
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    world = get_user_model().objects.get
+    for code in ("1.1", "2.2", "1.2", "3.1"):
+        for organisation in ("shanghai", "acftu", "beijing"):
+            launch_in(lambda u: world(username=u), code, organisation)
+    monkeypatch.setattr(dashboard, "LIST_PAGE_SIZE", 2)
+    monkeypatch.setattr(listing, "COUNT_CEILING", 3)
+    client.force_login(world(username="coordinator.office"))
+    url = reverse("workflows:dashboard_cases")
+    shown, number = [], 1
+    while True:
+        response = client.get(url, {"sort": sort, "page": number})
+        page = response.context["page"]
+        shown += [case.pk for case in page.object_list]
+        content = response.content.decode()
+        for case in page.object_list:  # each row: its case, organisation and current step
+            assert (
+                f'<tr data-case="{case.pk}"><td><a href="/workflows/cases/{case.pk}/">' in content
+            )
+            assert f'data-label="Organisation">{case.organisation.title}</td>' in content
+            assert f'data-label="Current step">{case.current_step.title}</td>' in content
+        if number == 1:
+            assert page.paginator.capped and page.paginator.count == 3
+            assert "More than 3 cases" in response.content.decode()
+        if not page.has_next():
+            break
+        number += 1
+    order = dashboard._case_order(sort)
+    assert shown == list(Case.objects.order_by(*order).values_list("pk", flat=True))
+    assert len(shown) == 12 and not page.paginator.capped
+
+
 def _count(client, url) -> int:
     client.get(url)
     with CaptureQueriesContext(connection) as queries:

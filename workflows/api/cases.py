@@ -66,7 +66,7 @@ def _cache_key(name: str, request, *parts) -> str:
     time zone, and the list's own `parts` (filters, page).
     """
     key = (
-        change_stamp.current(),
+        change_stamp.current(access.user_scope_path(request.user)),  # the caller's federation
         translation.get_language(),
         timezone.get_current_timezone_name(),
         access.reach_key(request.user),

@@ -95,7 +95,8 @@ def audit_record(
         created_at=timezone.now(),
     )
     with transaction.atomic():
-        change_stamp.bump_on_commit(verb)  # cached pages go stale once this commits
+        # Cached pages go stale once this commits (those of the case's federations, if any).
+        change_stamp.bump_on_commit(verb, cases=[case.pk if case is not None else None])
         event.save(force_insert=True)
         audit_seal_after_commit()
     return event
@@ -111,7 +112,9 @@ def audit_record_many(events: list[dict]) -> list[AuditEvent]:
     # One time for all, so the sealer's (created_at, id) order is their insert order.
     rows = [_event(**fields, created_at=now) for fields in events]
     with transaction.atomic():
-        change_stamp.bump_on_commit(*(e["verb"] for e in events))  # pages cached go stale
+        change_stamp.bump_on_commit(  # pages cached go stale (of the cases' federations)
+            *(e["verb"] for e in events), cases=[event.case_id for event in rows]
+        )
         created = AuditEvent.objects.bulk_create(rows, batch_size=1000)
         audit_seal_after_commit()
     return created

@@ -1,20 +1,26 @@
-"""Filters, sort and paging of task lists (inbox, queue; the my-work list can reuse it).
+"""Filters, sort and paging of task lists (inbox, queue; the my-work list can reuse it), and
+the paging of the dashboard's case list (a capped count, the page's ids picked alone).
 
 `parse_list_params` checks the query string once (a 400 naming the field when it is bad),
 `apply_list_filters` narrows an already reach-checked queryset (it never widens one), and
 `ListParams.querystring` rebuilds the query for pager links and saved views.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
+from functools import cached_property
 from urllib.parse import urlencode
 
+from django.core.paginator import Paginator
+from django.db import connections
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from workflows.common import bounds
-from workflows.models import Outcome, StepKind, WorkItem
+from workflows.models import Case, Measure, Outcome, StepKind, WorkItem
 
 SORTS = {
     "due": ("due_at", "created_at", "pk"),
@@ -106,3 +112,81 @@ def list_context(params: ListParams) -> dict:
         "sort_choices": list(SORT_LABELS.items()),
         "pager_query": params.querystring(),
     }
+
+
+# --------------------------------------------------------------------------- case pages
+
+# How far past the page asked for a case list counts: a national list holds 90,000 cases, and
+# counting them all for every page cost more than reading the page (as the API's cases).
+COUNT_CEILING = 1000
+
+
+class CappedPaginator(Paginator):
+    """A Paginator whose count stops COUNT_CEILING rows past the start of the page asked for
+    (`capped` then says the count is a floor), and whose page rows come from `rows(offset,
+    limit, capped)`: a list page picks its ids alone and loads their relations after."""
+
+    def __init__(self, counted: QuerySet, per_page: int, *, asked, rows, ceiling=None):
+        super().__init__(counted, per_page)
+        try:
+            self.asked = max(1, int(asked))
+        except (TypeError, ValueError):
+            self.asked = 1
+        self.ceiling = COUNT_CEILING if ceiling is None else ceiling
+        self.rows = rows
+        self.capped = False
+
+    @cached_property
+    def count(self) -> int:
+        limit = min((self.asked - 1) * self.per_page, 2**62) + self.ceiling
+        counted = self.object_list.order_by()[: limit + 1].count()
+        self.capped = counted > limit
+        return min(counted, limit)
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        top = min(bottom + self.per_page, self.count)
+        return self._get_page(self.rows(bottom, top - bottom, self.capped), number, self)
+
+
+def case_ids_by_measure(
+    cases: QuerySet[Case], *, measures: Iterable[Measure], descending: bool, offset: int, limit: int
+) -> list[int] | None:
+    """The ids of `cases` from `offset`, in the dashboard's measure order (aspect and measure
+    position, the first descending if asked, then organisation code and id; `measures`: every
+    measure, with its aspect); None where the database cannot read them this way (SQLite: the
+    caller sorts in one query).
+
+    Sorting every visible case by four columns of three tables read all 90,000 of a national
+    list for each page. Here each measure's cases are sorted alone (through the case's
+    measure index), measure after measure in order, and PostgreSQL stops at the page's last
+    row: page one reads a measure or two."""
+    connection = connections[cases.db]
+    if connection.vendor != "postgresql" or limit <= 0:
+        return None
+    keys = {
+        m.pk: (-m.aspect.position if descending else m.aspect.position, m.position)
+        for m in measures
+    }
+    if not keys:
+        return []
+    rank = {key: at for at, key in enumerate(sorted(set(keys.values())))}
+    inner = (
+        cases.filter(measure_id=RawSQL("m.measure_id", ()))
+        .order_by("organisation__code", "pk")
+        .values_list("pk", "organisation__code")[: offset + limit]
+    )
+    inner_sql, inner_params = inner.query.sql_with_params()
+    measures = ", ".join(["(%s, %s)"] * len(keys))
+    # Only placeholders and the ORM's own SQL are put together here; every value is a param.
+    head = (
+        "SELECT page.pk FROM (SELECT * FROM (VALUES %s) AS v(rank, measure_id) ORDER BY rank) AS m"
+    )
+    lateral = " CROSS JOIN LATERAL (%s) AS page(pk, code)"
+    tail = " ORDER BY m.rank, page.code, page.pk LIMIT %s OFFSET %s"
+    sql = head.replace("%s", measures) + lateral.replace("%s", inner_sql) + tail
+    params = [value for pk, key in keys.items() for value in (rank[key], pk)]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*params, *inner_params, limit, offset])
+        return [row[0] for row in cursor.fetchall()]

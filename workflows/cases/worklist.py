@@ -144,7 +144,8 @@ def work_count(user) -> int:
     cached = getattr(reach, "_work_count", None)
     if cached is not None:
         return cached
-    parts = ("work_count", change_stamp.current(), access.reach_key(user, personal=True))
+    stamp = change_stamp.current(access.user_scope_path(user))
+    parts = ("work_count", stamp, access.reach_key(user, personal=True))
     key = "reformflow:work_count:" + hashlib.sha256(repr(parts).encode()).hexdigest()
     count = cache.get(key)
     if count is None:

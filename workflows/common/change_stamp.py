@@ -10,10 +10,20 @@ what the dashboard shows without an audit event (docs/architecture.md lists them
 Each bump stores a fresh random token rather than incrementing a counter: the database cache
 (used without Redis) increments by read-then-write, and two concurrent bumps could leave a
 value a reader had already seen. A stamp lost from the cache is replaced by a fresh token too.
+
+Per federation (issue 20): at national scale a write somewhere must not retire every
+federation's cached pages. A write that names its cases (`bump_on_commit(cases=...)`) moves
+only the stamps of their organisations: each one's own stamp and the subtree stamp of it and
+of every organisation above it. A reader bounded by a federation (common/reach.py: it never
+sees a case outside that subtree) caches under the global stamp, its federation's subtree
+stamp and the own stamps of the organisations above it (a write on a case up there, a
+cascade, may change what is below). A write that names no case moves the global stamp:
+every cached page is stale, as before.
 """
 
 import logging
 import secrets
+from collections.abc import Iterable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -24,6 +34,10 @@ from workflows.common.db_router import REPLICA, ReplicaRouter
 logger = logging.getLogger(__name__)
 
 KEY = "reformflow:change_stamp"
+# + an organisation path: every case at or below it; "" is the whole tree.
+SUBTREE = "reformflow:change_stamp:tree:"
+# + an organisation path: the cases of that organisation alone.
+OWN = "reformflow:change_stamp:own:"
 # Audited events that change nothing a cached page shows: sign-ins and reads. Every other
 # verb bumps; a new read-only verb only costs cache hits until it is listed here.
 READ_ONLY_VERBS = frozenset(
@@ -40,13 +54,25 @@ READ_ONLY_VERBS = frozenset(
 )
 
 
-def current() -> str:
-    """The stamp now (one cache read); a stamp the cache lost starts again as a new token."""
-    stamp = cache.get(KEY)
-    if stamp is None:
-        cache.add(KEY, secrets.token_hex(8), timeout=None)
-        stamp = cache.get(KEY)
-    return stamp
+def _ancestors(path: str) -> list[str]:
+    """The paths above an organisation's ("/1/7/42/": "/1/", "/1/7/"), nearest last."""
+    parts = [part for part in path.split("/") if part]
+    return ["/" + "/".join(parts[:depth]) + "/" for depth in range(1, len(parts))]
+
+
+def current(bound: str | None = None) -> str:
+    """The stamp now for a reader bounded by the organisation path `bound` (None: the whole
+    tree), one cache read; a stamp the cache lost starts again as a new token."""
+    keys = [KEY, SUBTREE + (bound or "")]
+    if bound:
+        keys += [OWN + path for path in _ancestors(bound)]
+    found = cache.get_many(keys)
+    missing = [key for key in keys if found.get(key) is None]
+    if missing:
+        for key in missing:
+            cache.add(key, secrets.token_hex(8), timeout=None)
+        found = cache.get_many(keys)
+    return ".".join(str(found.get(key)) for key in keys)
 
 
 def keep_seconds(seconds: float) -> float:
@@ -58,45 +84,86 @@ def keep_seconds(seconds: float) -> float:
     return seconds
 
 
-def bump() -> None:
-    """Leave the current stamp behind: every page cached under it is stale from now on."""
-    cache.set(KEY, secrets.token_hex(8), timeout=None)
+def bump(paths: Iterable[str] | None = None) -> None:
+    """Leave the current stamps behind: of the organisations at `paths` (and their subtree
+    stamps up to the whole tree's), or of every page when no path is given."""
+    if paths is None:
+        cache.set(KEY, secrets.token_hex(8), timeout=None)
+        return
+    token = secrets.token_hex(8)
+    keys = {SUBTREE: token}
+    for path in set(paths):
+        keys[OWN + path] = token
+        keys.update((SUBTREE + above, token) for above in (*_ancestors(path), path))
+    cache.set_many(keys, timeout=None)
 
 
-def _bump_logged() -> None:
-    try:
+def bump_cases(cases: frozenset[int] | None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Bump for a write on these cases (their organisations' stamps), or for every page when
+    `cases` is None."""
+    if cases is None:
         bump()
+        return
+    from workflows.models import Case  # here: models import this module's callers
+
+    paths = (
+        Case.objects.using(using)
+        .filter(pk__in=cases)
+        .order_by()
+        .values_list("organisation__path", flat=True)
+        .distinct()
+    )
+    bump(list(paths))
+
+
+def _bump_logged(cases: frozenset[int] | None, using: str) -> None:
+    try:
+        bump_cases(cases, using)
     except Exception:  # a cache outage must not undo a committed write
         logger.exception("change stamp: bump failed; cached pages expire by their timeout")
 
 
-def bump_on_commit(*verbs: str, using: str = DEFAULT_DB_ALIAS) -> None:
+def bump_on_commit(
+    *verbs: str, cases: Iterable[int | None] | None = None, using: str = DEFAULT_DB_ALIAS
+) -> None:
     """Bump once the current transaction commits (at once outside one); one bump however
     many writes the transaction makes (a cascade appends thousands of events). `verbs`: the
-    audited events written; none but READ_ONLY_VERBS, no bump."""
+    audited events written; none but READ_ONLY_VERBS, no bump. `cases`: the ids of the cases
+    written, when every change is on those cases (a None among them, or no `cases`: every
+    page is stale)."""
     if verbs and READ_ONLY_VERBS.issuperset(verbs):
         return
-    _hook_once(using)
+    scope = None
+    if cases is not None:
+        ids = set(cases)
+        scope = None if None in ids else frozenset(ids)
+    _hook_once(using, scope)
 
 
-def _hook_once(using: str) -> None:
+def _hook_once(using: str, cases: frozenset[int] | None = None) -> None:
     conn = transaction.get_connection(using)
     if not conn.in_atomic_block:
-        _bump_logged()
+        _bump_logged(cases, using)
         return
     # The hook registered earlier in this transaction is still pending if it sits where it
     # was put in the same list: Django starts a new list on commit, rollback and on the
     # rollback of a savepoint that held hooks, so a rolled-back bump is registered again.
+    # A pending hook takes this write's cases into its own (None: every page).
     hooks = conn.run_on_commit
     mark = getattr(conn, "_reformflow_stamp_hook", None)
     if mark is not None:
-        marked, at, pending = mark
+        marked, at, pending, scope = mark
         if marked is hooks and at < len(hooks) and hooks[at][1] is pending:
+            if cases is None:
+                scope["cases"] = None
+            elif scope["cases"] is not None:
+                scope["cases"] = scope["cases"] | cases
             return
+    scope = {"cases": cases}
 
     def hook() -> None:  # a new function each time: its identity marks this registration
-        _bump_logged()
+        _bump_logged(scope["cases"], using)
 
     at = len(hooks)
     transaction.on_commit(hook, using=using)
-    conn._reformflow_stamp_hook = (conn.run_on_commit, at, hook)
+    conn._reformflow_stamp_hook = (conn.run_on_commit, at, hook, scope)

@@ -39,7 +39,7 @@ def notification_rows(
     if case is not None:
         # A message about a case opens it to its recipient (common/reach.py): cached pages
         # of that reach go stale once the rows are committed.
-        change_stamp.bump_on_commit()
+        change_stamp.bump_on_commit(cases=[case.pk])
     people = {u.pk: u for u in users if u is not None and u.is_active}
     if stand_ins is None:
         stand_ins = stand_ins_of(people) if people else {}

@@ -192,7 +192,9 @@ def cases_lights_refresh(*, cases: list[Case], now=None, rules=None, calendar=No
         LightChange.objects.bulk_create(changes)
         if changes or new:
             # Not audited, yet the dashboard shows lights: cached pages go stale on commit.
-            change_stamp.bump_on_commit()
+            # Only the federations of the cases whose lights changed (issue 20).
+            changed = {change.case_id for change in changes} | {light.case_id for light in new}
+            change_stamp.bump_on_commit(cases=changed)
     return lights
 
 

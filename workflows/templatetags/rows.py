@@ -295,3 +295,50 @@ def programme_head() -> str:
     """The dashboard's table head, repeated over each of the seven aspects: built once per
     language (ten translations each time added up to a tenth of the page)."""
     return _programme_head()
+
+
+@per_language
+def _case_list_labels():
+    return _labels(
+        gettext("Organisation"),
+        gettext("Lead department"),
+        gettext("Progress"),
+        gettext("Launched"),
+        gettext("Current step"),
+    )
+
+
+@register.simple_tag
+def case_list_rows(cases) -> str:
+    """The rows of the dashboard's case list (workflows/dashboard_cases.html): one per case."""
+    labels = _case_list_labels()
+    completed = words()["Completed"]
+    html = []
+    for case in cases:
+        if case.is_open:
+            step = case.current_step.title if case.current_step_id is not None else ""
+            step = step or DASH
+        else:
+            step = completed
+        html.append(
+            format_html(
+                '<tr data-case="{}"><td><a href="{}">{} {}</a></td><td data-label="{}">{}</td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}%</td>'
+                '<td data-label="{}">{}</td><td data-label="{}">{}</td></tr>',
+                case.pk,
+                _url("workflows:case", case.pk),
+                case.measure.code,
+                case.measure.title,
+                labels[0],
+                case.organisation.title,
+                labels[1],
+                case.lead_department.title,
+                labels[2],
+                case.percent_complete,
+                labels[3],
+                local_datetime(case.created, "SHORT_DATE_FORMAT"),
+                labels[4],
+                step,
+            )
+        )
+    return safe_join(html, "\n")

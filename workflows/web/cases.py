@@ -266,13 +266,10 @@ def _case_context(request, case_id) -> dict:
 
 
 def _cascade_form(case, user, data=None):
-    choices = cascade.cascade_choices(case, user)
-    if data is None:
-        # The page offers only the federations still without their case (the table lists the
-        # others); a repeated post of one already cascaded is still accepted and answered
-        # "already there", as the service is idempotent.
-        cascaded = set(case.child_cases.values_list("organisation", flat=True))
-        choices = [o for o in choices if o.pk not in cascaded]
+    # The page offers only the federations still without their case (the table lists the
+    # others); a repeated post of one already cascaded is still accepted and answered
+    # "already there", as the service is idempotent.
+    choices = cascade.cascade_choices(case, user, uncascaded=data is None)
     return forms.CascadeForm(data, choices=choices) if choices else None
 
 

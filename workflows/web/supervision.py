@@ -129,7 +129,7 @@ def case_supervision(request, case_id):
             parts=(case_id,),
             build=lambda: (
                 "workflows/supervision/_case_main.html",
-                _supervision_context(request, selectors.case_get_detail(case_id)),
+                _supervision_context(request, supervision_selectors.case_get_supervised(case_id)),
             ),
         )
         return render(

@@ -173,13 +173,13 @@ def cascade_batch(
     return created, existing
 
 
-def cascade_choices(case: Case, user) -> list[Organisation]:
-    """Organisations directly below the case's that the measure applies to (for the form)."""
+def cascade_choices(case: Case, user, *, uncascaded: bool = False) -> list[Organisation]:
+    """Organisations directly below the case's that the measure applies to (for the form);
+    `uncascaded`: only those still without their child case (in the same query)."""
     if not case.is_open or not access.can_coordinate(user, case.organisation):
         return []
     levels = case.measure.applies_to_levels or []
-    return list(
-        Organisation.objects.filter(parent=case.organisation, level__key__in=levels)
-        .select_related("level")
-        .order_by("level__rank", "code")
-    )
+    below = Organisation.objects.filter(parent=case.organisation, level__key__in=levels)
+    if uncascaded:
+        below = below.exclude(pk__in=Case.objects.filter(parent_case=case).values("organisation"))
+    return list(below.select_related("level").order_by("level__rank", "code"))

@@ -357,10 +357,15 @@ def case_list_rows(ids: list[int]) -> list[dict]:
     return [by_id[pk] for pk in ids if pk in by_id]
 
 
-def case_get_visible(user, case_id: int) -> Case:
-    """The case with everything its pages show, if the user may see it; else Http404."""
+def case_check_visible(user, case_id: int) -> None:
+    """Nothing if the user may see the case; else Http404 (one query)."""
     if not access.case_list_visible(user).filter(pk=case_id).exists():
         raise Http404
+
+
+def case_get_visible(user, case_id: int) -> Case:
+    """The case with everything its pages show, if the user may see it; else Http404."""
+    case_check_visible(user, case_id)
     return case_get_detail(case_id)
 
 

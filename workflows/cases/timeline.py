@@ -54,8 +54,10 @@ def case_timeline(
     *,
     as_of: datetime | None = None,
     items: list[WorkItem] | None = None,
+    changes: list[DeadlineChange] | None = None,
 ) -> Timeline | None:
-    """The case's steps in order with their marks; None before any step opened."""
+    """The case's steps in order with their marks; None before any step opened. `items` (in
+    opening order) and `changes` (by time) when the caller has read them already."""
     as_of = as_of or timezone.now()
     if items is None:
         items = list(
@@ -68,9 +70,11 @@ def case_timeline(
         items = [i for i in items if i.status != WorkItemStatus.CANCELED]
     if not items:
         return None
-    changes: dict[int, list[DeadlineChange]] = {}
-    for change in DeadlineChange.objects.filter(work_item__case=case).order_by("at", "pk"):
-        changes.setdefault(change.work_item_id, []).append(change)
+    if changes is None:
+        changes = list(DeadlineChange.objects.filter(work_item__case=case).order_by("at", "pk"))
+    by_item: dict[int, list[DeadlineChange]] = {}
+    for change in changes:
+        by_item.setdefault(change.work_item_id, []).append(change)
     steps = []
     for item in items:
         step = TimelineStep(
@@ -85,7 +89,7 @@ def case_timeline(
             returned=item.outcome == Outcome.RETURNED,
             late=bool(item.due_at and (item.finished_at or as_of) > item.due_at),
         )
-        for change in changes.get(item.pk, []):
+        for change in by_item.get(item.pk, []):
             if change.kind == DeadlineChangeKind.EXTENDED:
                 step.extensions.append(change.at)
             elif change.kind == DeadlineChangeKind.PAUSED:

@@ -35,3 +35,10 @@ def cycle_get_for_user(user, cycle_id: int) -> CycleAccess:
     return CycleAccess(
         cycle=cycle, case=case, partner=partner, lead_member=lead_member_may_act(user, case)
     )
+
+
+def case_get_supervised(case_id: int) -> Case:
+    """The case as its supervision page shows it: measure, organisation (who may urge) and
+    lights joined in one query, none of the case page's other relations. Reach is the
+    caller's (cases.selectors.case_check_visible)."""
+    return Case.objects.select_related("measure", "organisation", "light").get(pk=case_id)

@@ -11,9 +11,10 @@ import functools
 
 from django import template
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import dateformat, timezone
 from django.utils.translation import gettext
 
+from workflows.common import wording
 from workflows.templatetags.badges import (
     due_badge,
     format_html,
@@ -342,3 +343,35 @@ def case_list_rows(cases) -> str:
             )
         )
     return safe_join(html, "\n")
+
+
+@register.simple_tag
+def event_rows(events) -> str:
+    """A case's history, one <li> per audit event (the latest hundred on the case page): when,
+    who (unless a substitute acted for someone, which the phrase says), what, the step and the
+    reason. A template loop spent about a millisecond per event."""
+    system = gettext("system")
+    html = []
+    for event in events:
+        who = ""
+        if not wording.on_behalf_name(event):
+            actor = wording.person(event.actor) if event.actor_id else (event.actor_name or system)
+            who = format_html("{} · ", actor)
+        step = ""
+        if event.work_item_id is not None and event.work_item is not None:
+            step = format_html(" · {}", event.work_item.step.title)
+        html.append(
+            format_html(
+                '\n  <li class="rf-event" id="event-{}" data-verb="{}"><time datetime="{}">{}'
+                "</time> · {}<strong>{}</strong>{}{}</li>\n",
+                event.pk,
+                event.verb,
+                dateformat.format(timezone.localtime(event.created_at), "c"),
+                local_datetime(event.created_at),
+                who,
+                wording.event_sentence_by(event),
+                step,
+                format_html(" — {}", event.reason) if event.reason else "",
+            )
+        )
+    return safe_join(html, "")

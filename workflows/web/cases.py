@@ -44,6 +44,7 @@ from workflows.models.organisation import bilingual
 from workflows.web import forms
 from workflows.web.dashboard import dashboard_context, programme_cached
 from workflows.web.flash import error_text
+from workflows.web.fragments import fragment_cached
 
 PAGE_SIZE = 50
 # Home shows this many of My work's most urgent items.
@@ -211,7 +212,23 @@ def archive(request):
 
 @login_required
 def case_detail(request, case_id):
-    case = selectors.case_get_visible(request.user, case_id)
+    # Reach first, on every request; the page itself is read and rendered once per change
+    # stamp, user and language (web/fragments.py).
+    selectors.case_check_visible(request.user, case_id)
+    main, extra = fragment_cached(
+        request,
+        name="case",
+        parts=(case_id,),
+        build=lambda: ("workflows/_case_main.html", _case_context(request, case_id)),
+    )
+    return render(
+        request, "workflows/case_detail.html", {"main": main, "heading": extra["heading"]}
+    )
+
+
+def _case_context(request, case_id) -> dict:
+    """Everything the case page shows (workflows/_case_main.html)."""
+    case = selectors.case_get_detail(case_id)
     # The latest events only: a national case collects one per child completing, and the audit
     # desk has the whole trail, paged (the page links to it).
     events = AuditEvent.objects.filter(case=case)
@@ -219,42 +236,40 @@ def case_detail(request, case_id):
         list(events.select_related("work_item__step", "actor").order_by("-pk")[:CASE_HISTORY_SHOWN])
     )
     latest.reverse()
-    return render(
-        request,
-        "workflows/case_detail.html",
-        {
-            "case": case,
-            "items": selectors.work_item_list_for_case(case),
-            "events": latest,
-            "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
-            "can_see_desk": access.reads_logs(request.user),
-            "progress": case.progress_updates.select_related("author", "work_item__step"),
-            "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
-            "comments": case.comments.select_related("author"),
-            "comment_form": forms.CommentForm(),
-            "deadline_changes": DeadlineChange.objects.filter(work_item__case=case).select_related(
-                "work_item__step", "by"
-            ),
-            "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
-            "can_comment": not access.is_auditor(request.user),
-            "is_coordinator": access.is_coordinator(request.user),
-            "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
-            "cascade_form": _cascade_form(case, request.user),
-            # Steps against their due dates (workflows/timeline.py), as in the completion PDF.
-            "timeline": timeline_svg(case_timeline(case)),
-            "completion_report": case.reports.filter(kind="completion").order_by("-pk").first(),
-        },
+    # The tasks once for the table and the timeline; the deadline changes once for the list
+    # and the timeline.
+    items = list(selectors.work_item_list_for_case(case))
+    deadline_changes = list(
+        DeadlineChange.objects.filter(work_item__case=case).select_related("work_item__step", "by")
     )
+    return {
+        "extra": {"heading": case.measure.code},
+        "case": case,
+        "items": items,
+        "events": latest,
+        "events_total": events.count() if len(latest) == CASE_HISTORY_SHOWN else len(latest),
+        "can_see_desk": access.reads_logs(request.user),
+        "progress": case.progress_updates.select_related("author", "work_item__step"),
+        "evidence": case.evidence.select_related("uploaded_by", "work_item__step"),
+        "comments": case.comments.select_related("author"),
+        "comment_form": forms.CommentForm(),
+        "deadline_changes": deadline_changes,
+        "escalations": Escalation.objects.filter(case=case).select_related("work_item__step"),
+        "can_comment": not access.is_auditor(request.user),
+        "is_coordinator": access.is_coordinator(request.user),
+        "rollup": selectors.case_rollup(case, page=request.GET.get("children")),
+        "cascade_form": _cascade_form(case, request.user),
+        # Steps against their due dates (workflows/timeline.py), as in the completion PDF.
+        "timeline": timeline_svg(case_timeline(case, items=items, changes=deadline_changes)),
+        "completion_report": case.reports.filter(kind="completion").order_by("-pk").first(),
+    }
 
 
 def _cascade_form(case, user, data=None):
-    choices = cascade.cascade_choices(case, user)
-    if data is None:
-        # The page offers only the federations still without their case (the table lists the
-        # others); a repeated post of one already cascaded is still accepted and answered
-        # "already there", as the service is idempotent.
-        cascaded = set(case.child_cases.values_list("organisation", flat=True))
-        choices = [o for o in choices if o.pk not in cascaded]
+    # The page offers only the federations still without their case (the table lists the
+    # others); a repeated post of one already cascaded is still accepted and answered
+    # "already there", as the service is idempotent.
+    choices = cascade.cascade_choices(case, user, uncascaded=data is None)
     return forms.CascadeForm(data, choices=choices) if choices else None
 
 

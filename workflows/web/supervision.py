@@ -26,6 +26,7 @@ from workflows.supervision import instructions as supervision_instructions
 from workflows.supervision import orders as supervision_orders
 from workflows.supervision import selectors as supervision_selectors
 from workflows.web.flash import error_text, form_errors, run_and_report
+from workflows.web.fragments import fragment_cached
 from workflows.web.supervision_forms import (
     ExtensionDecisionForm,
     ExtensionRequestForm,
@@ -118,56 +119,70 @@ _ACTIONS = {
 @login_required
 def case_supervision(request, case_id):
     """A case's supervision page; its forms post back here with an `action`."""
+    if request.method != "POST":
+        # Reach first, on every request; the page itself is read and rendered once per change
+        # stamp, user and language (web/fragments.py).
+        selectors.case_check_visible(request.user, case_id)
+        main, extra = fragment_cached(
+            request,
+            name="supervision",
+            parts=(case_id,),
+            build=lambda: (
+                "workflows/supervision/_case_main.html",
+                _supervision_context(request, supervision_selectors.case_get_supervised(case_id)),
+            ),
+        )
+        return render(
+            request, "workflows/supervision/case.html", {"main": main, "heading": extra["heading"]}
+        )
     case = selectors.case_get_visible(request.user, case_id)
     url = reverse("workflows:supervision", args=[case.pk])
-    if request.method == "POST":
-        action = request.POST.get("action", "")
-        if action not in _ACTIONS:
-            messages.error(request, _("Unknown action."))
-            return redirect(url)
-        form_class, apply, done = _ACTIONS[action]
-        form = form_class(request.POST)
-        if not form.is_valid():
-            form_errors(request, form)
-            return redirect(url)
-        run_and_report(request, lambda: apply(case, request.user, form.cleaned_data), done)
+    action = request.POST.get("action", "")
+    if action not in _ACTIONS:
+        messages.error(request, _("Unknown action."))
         return redirect(url)
+    form_class, apply, done = _ACTIONS[action]
+    form = form_class(request.POST)
+    if not form.is_valid():
+        form_errors(request, form)
+        return redirect(url)
+    run_and_report(request, lambda: apply(case, request.user, form.cleaned_data), done)
+    return redirect(url)
+
+
+def _supervision_context(request, case) -> dict:
+    """Everything a case's supervision page shows (workflows/supervision/_case_main.html)."""
     user = request.user
     open_item = base.case_open_item(case)
     requests = case.extension_requests.select_related("requested_by", "work_item__step")
     requests = requests.prefetch_related("decisions__by")
     lead_member = base.lead_member_may_act(user, case)
-    return render(
-        request,
-        "workflows/supervision/case.html",
-        {
-            "case": case,
-            "light": getattr(case, "light", None),
-            "task_lights": lights.task_lights(open_item) if open_item else None,
-            "history": lights.light_history(case),
-            "open_item": open_item,
-            "cycles": case.cycles.select_related("report", "carried_from").order_by(
-                "-period_start"
-            ),
-            "requests": requests,
-            "orders": case.supervision_orders.select_related(
-                "issued_by", "responded_by", "summons__department_head"
-            ),
-            "instructions": case.instructions.select_related("leader", "replied_by"),
-            "now": timezone.now(),
-            "can_request": lead_member and open_item is not None and open_item.due_at is not None,
-            "can_decide_head": base.is_lead_head(user, case),
-            "can_decide_leader": base.is_supervising_leader(user, case),
-            "lead_member": lead_member,
-            "is_coordinator": access.is_coordinator(user),
-            "is_leader": access.is_leader(user) and not access.is_auditor(user),
-            "request_form": ExtensionRequestForm(),
-            "order_form": OrderForm(),
-            "instruction_form": InstructionForm(),
-            "pending": extensions.EXTENSION_PENDING,
-            "order_open": OrderStatus.OPEN,
-        },
-    )
+    return {
+        "extra": {"heading": case.measure.code},
+        "case": case,
+        "light": getattr(case, "light", None),
+        "task_lights": lights.task_lights(open_item) if open_item else None,
+        "history": lights.light_history(case),
+        "open_item": open_item,
+        "cycles": case.cycles.select_related("report", "carried_from").order_by("-period_start"),
+        "requests": requests,
+        "orders": case.supervision_orders.select_related(
+            "issued_by", "responded_by", "summons__department_head"
+        ),
+        "instructions": case.instructions.select_related("leader", "replied_by"),
+        "now": timezone.now(),
+        "can_request": lead_member and open_item is not None and open_item.due_at is not None,
+        "can_decide_head": base.is_lead_head(user, case),
+        "can_decide_leader": base.is_supervising_leader(user, case),
+        "lead_member": lead_member,
+        "is_coordinator": access.is_coordinator(user),
+        "is_leader": access.is_leader(user) and not access.is_auditor(user),
+        "request_form": ExtensionRequestForm(),
+        "order_form": OrderForm(),
+        "instruction_form": InstructionForm(),
+        "pending": extensions.EXTENSION_PENDING,
+        "order_open": OrderStatus.OPEN,
+    }
 
 
 @login_required

@@ -1,0 +1,58 @@
+"""A page's main part rendered once and kept while the change stamp holds (issue 20): the case
+page and its supervision page read two dozen queries and render hundreds of rows, the same for
+every request until a write commits.
+
+The key holds the stamp, the language and time zone, the user's reach (common/reach.reach_key)
+and the user themselves (the forms and buttons follow their roles on the case), the page and
+its query string: a fragment never serves another federation, person or language. Its CSRF
+tokens are rendered as a placeholder and replaced by the request's own on every answer. What
+time alone changes (a step falling overdue, days overdue, today's mark on the timeline) waits
+at most PAGE_CACHE_SECONDS, the dashboard's bound.
+"""
+
+import hashlib
+from collections.abc import Callable
+
+from django.core.cache import cache
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.utils import timezone, translation
+from django.utils.safestring import SafeString
+
+from workflows.common import change_stamp
+from workflows.common import reach as access
+
+PAGE_CACHE_SECONDS = 60
+# Letters only: escaping leaves it as it is wherever a template puts the token.
+_CSRF_PLACEHOLDER = "rfcsrfplaceholderQx7Zk"  # noqa: S105 - a stand-in, not a secret
+
+
+def fragment_cached(
+    request, *, name: str, parts: tuple, build: Callable[[], tuple[str, dict]]
+) -> tuple[SafeString, dict]:
+    """(the fragment's HTML, its `extra` values) for this request, from the cache when the
+    stamp holds. `build()` returns (template name, context); the context's "extra" (a dict of
+    plain values, e.g. the page heading) is kept beside the HTML."""
+    user = request.user
+    key_parts = (
+        change_stamp.current(),
+        translation.get_language(),
+        timezone.get_current_timezone_name(),
+        access.reach_key(user),
+        user.pk,
+        name,
+        parts,
+        request.get_full_path(),
+    )
+    key = f"reformflow:fragment:{name}:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is None:
+        template, context = build()
+        context = {**context, "csrf_token": _CSRF_PLACEHOLDER}
+        html = render_to_string(template, context, request)
+        cached = (html, context.get("extra", {}))
+        cache.set(key, cached, change_stamp.keep_seconds(PAGE_CACHE_SECONDS))
+    html, extra = cached
+    # Rendered (autoescaped) templates; the token is the request's own, made of letters and
+    # digits, so marking the result safe escapes nothing twice.
+    return SafeString(html.replace(_CSRF_PLACEHOLDER, get_token(request))), extra  # nosec B703 B308

@@ -35,7 +35,7 @@ def fragment_cached(
     plain values, e.g. the page heading) is kept beside the HTML."""
     user = request.user
     key_parts = (
-        change_stamp.current(),
+        change_stamp.current(access.user_scope_path(user)),  # the reader's federation
         translation.get_language(),
         timezone.get_current_timezone_name(),
         access.reach_key(user),

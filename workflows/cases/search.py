@@ -21,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from workflows.common import bounds
 from workflows.common.reach import organisation_list_visible, reach_of
-from workflows.models import Measure
+from workflows.models import Case, Measure
 
 MAX_QUERY_LENGTH = 100
 MAX_WORDS = 5
@@ -135,13 +135,34 @@ def people_search(user, q: str) -> QuerySet:
 SEARCHES = {"measures": measure_search, "cases": case_search, "people": people_search}
 
 
+def _cases_by_pk(pks: list[int]) -> QuerySet[Case]:
+    return Case.objects.select_related("measure", "organisation").filter(pk__in=pks)
+
+
+# Kinds whose page is found as keys first, then loaded by key: sorting 3,000 matching cases
+# with their process, measure and organisation rows attached cost more than the rest of the
+# search (58 ms of a national coordinator's `2.2`); sorting the keys alone does not.
+LOADERS = {"cases": _cases_by_pk}
+
+
 class CappedPaginator(Paginator):
     """A paginator whose count stops at COUNT_CEILING rows past the page's first: exact below
     it, a floor at it (`capped`), so no search counts 90,000 cases to show five."""
 
-    def __init__(self, object_list, per_page: int, number: int):
+    def __init__(self, object_list, per_page: int, number: int, load=None):
         super().__init__(object_list, per_page)
         self.ceiling = (number - 1) * per_page + COUNT_CEILING
+        self.load = load
+
+    def page(self, number) -> Page:
+        """The page; with `load`, its rows' keys are read in order first and the rows then
+        loaded by key (`load(keys)`), one query more."""
+        page = super().page(number)
+        if self.load is not None:
+            keys = list(page.object_list.values_list("pk", flat=True))
+            rows = {row.pk: row for row in self.load(keys)} if keys else {}
+            page.object_list = [rows[key] for key in keys]
+        return page
 
     @cached_property
     def count(self) -> int:
@@ -170,6 +191,10 @@ def search(user, query: SearchInput) -> list[Group]:
     for kind in kinds:
         rows = SEARCHES[kind](user, query.q)
         groups.append(
-            Group(kind, str(KINDS[kind]), CappedPaginator(rows, size, number).get_page(number))
+            Group(
+                kind,
+                str(KINDS[kind]),
+                CappedPaginator(rows, size, number, LOADERS.get(kind)).get_page(number),
+            )
         )
     return groups

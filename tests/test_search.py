@@ -172,7 +172,13 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
         assert api.get(API, {"q": "2"}).status_code == 200
 
 
-def test_every_word_must_name_the_cases_measure_or_its_organisation(world):
+@pytest.mark.parametrize("inline", [200, 0])
+def test_every_word_must_name_the_cases_measure_or_its_organisation(world, monkeypatch, inline):
+    from workflows.cases import search as finder
+
+    # Organisations named by a word go to the cases' query as ids, or (past the limit) as
+    # the organisations' own query: the same cases either way.
+    monkeypatch.setattr(finder, "INLINE_ORGANISATIONS", inline)
     shanghai_case = launch_in(world, "2.2", "shanghai")
     beijing_case = launch_in(world, "2.2", "beijing")
     other = launch_in(world, "1.1", "shanghai")

@@ -170,3 +170,46 @@ def test_the_query_count_stays_fixed_at_two_data_sizes(
     api.get(API, {"q": "2"})
     with django_assert_max_num_queries(12):
         assert api.get(API, {"q": "2"}).status_code == 200
+
+
+@pytest.mark.parametrize("inline", [200, 0])
+def test_every_word_must_name_the_cases_measure_or_its_organisation(world, monkeypatch, inline):
+    from workflows.cases import search as finder
+
+    # Organisations named by a word go to the cases' query as ids, or (past the limit) as
+    # the organisations' own query: the same cases either way.
+    monkeypatch.setattr(finder, "INLINE_ORGANISATIONS", inline)
+    shanghai_case = launch_in(world, "2.2", "shanghai")
+    beijing_case = launch_in(world, "2.2", "beijing")
+    other = launch_in(world, "1.1", "shanghai")
+    national = world("coordinator.office")
+    # One word names the measure, the other the organisation: only their case.
+    found = {hit["id"] for hit in hits(national, "2.2 shanghai", kind="cases")["cases"]}
+    assert shanghai_case.pk in found
+    assert beijing_case.pk not in found and other.pk not in found
+    # A word naming nothing finds no case, whatever the other words name.
+    assert hits(national, "2.2 zzzqqq", kind="cases")["cases"] == []
+    # Organisations are matched by title too, and cases keep their order (measure code).
+    title_word = Organisation.objects.get(code="shanghai").title_en.split()[0]
+    by_title = [hit["id"] for hit in hits(national, title_word, kind="cases")["cases"]]
+    assert {shanghai_case.pk, other.pk} <= set(by_title)
+    assert by_title.index(other.pk) < by_title.index(shanghai_case.pk)  # 1.1 before 2.2
+
+
+def test_counts_stop_at_the_ceiling_and_say_so(world, client, monkeypatch):
+    from workflows.cases import search as finder
+
+    for organisation in ("acftu", "beijing", "shanghai"):
+        launch_in(world, "2.2", organisation)
+    national = world("coordinator.office")
+    response = api_as(national).get(API, {"q": "2.2", "kind": "cases"})
+    group = response.json()["groups"][0]
+    assert (group["count"], group["capped"]) == (3, False)
+    monkeypatch.setattr(finder, "COUNT_CEILING", 2)
+    response = api_as(national).get(API, {"q": "2.2", "kind": "cases"})
+    group = response.json()["groups"][0]
+    assert (group["count"], group["capped"]) == (2, True)
+    assert len(group["results"]) == 2
+    client.force_login(national)
+    page = client.get(SEARCH, {"q": "2.2"}).content.decode()
+    assert "(2+)" in page

@@ -76,7 +76,12 @@ class SearchView(GenericAPIView):
                         "SearchGroup",
                         {
                             "kind": serializers.CharField(),
-                            "count": serializers.IntegerField(),
+                            "count": serializers.IntegerField(
+                                help_text="Exact below the page's offset + 1000; a floor at it"
+                            ),
+                            "capped": serializers.BooleanField(
+                                help_text="Whether there may be more hits than `count`"
+                            ),
                             "page": serializers.IntegerField(),
                             "pages": serializers.IntegerField(),
                             "results": SearchHitSerializer(many=True),
@@ -99,6 +104,7 @@ class SearchView(GenericAPIView):
                     {
                         "kind": group.kind,
                         "count": group.page.paginator.count,
+                        "capped": group.page.paginator.capped,
                         "page": group.page.number,
                         "pages": group.page.paginator.num_pages,
                         "results": [_hit(group.kind, row) for row in group.page.object_list],

@@ -197,7 +197,7 @@ def test_every_word_must_name_the_cases_measure_or_its_organisation(world, monke
 
 
 def test_counts_stop_at_the_ceiling_and_say_so(world, client, monkeypatch):
-    from workflows.cases import search as finder
+    from workflows.cases import listing
 
     for organisation in ("acftu", "beijing", "shanghai"):
         launch_in(world, "2.2", organisation)
@@ -205,7 +205,7 @@ def test_counts_stop_at_the_ceiling_and_say_so(world, client, monkeypatch):
     response = api_as(national).get(API, {"q": "2.2", "kind": "cases"})
     group = response.json()["groups"][0]
     assert (group["count"], group["capped"]) == (3, False)
-    monkeypatch.setattr(finder, "COUNT_CEILING", 2)
+    monkeypatch.setattr(listing, "COUNT_CEILING", 2)
     response = api_as(national).get(API, {"q": "2.2", "kind": "cases"})
     group = response.json()["groups"][0]
     assert (group["count"], group["capped"]) == (2, True)

@@ -6,19 +6,20 @@ query, whatever the data; cases add one query for the measures and organisations
 
 At national scale (90,000 cases, 117,000 people, issue 20) the words are matched against the
 small tables (30 measures, 3,000 organisations) once, never once per case row, and the counts
-stop at COUNT_CEILING past the page (`CappedPaginator`). People and organisations are matched
-through trigram indexes on PostgreSQL (migration 0025).
+stop at COUNT_CEILING past the page (cases/listing.py's `CappedPaginator`, the one capped
+count of the web pages). People and organisations are matched through trigram indexes on
+PostgreSQL (migration 0028).
 """
 
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.core.paginator import Page, Paginator
+from django.core.paginator import Page
 from django.db.models import Q, QuerySet, Value
-from django.utils.functional import cached_property
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from workflows.cases.listing import CappedPaginator
 from workflows.common import bounds
 from workflows.common.reach import organisation_list_visible, reach_of
 from workflows.models import Case, Measure
@@ -30,7 +31,6 @@ OVERVIEW_SIZE = 5
 PAGE_SIZE = 20
 # Counts stop this far past the page's first row: "1000+" reads as well as "9003" and costs a
 # fraction (as the API's CappedCountPagination).
-COUNT_CEILING = 1000
 KINDS = {
     "measures": gettext_lazy("Measures"),
     "cases": gettext_lazy("Cases"),
@@ -165,33 +165,19 @@ def _cases_by_pk(pks: list[int]) -> QuerySet[Case]:
 LOADERS = {"cases": _cases_by_pk}
 
 
-class CappedPaginator(Paginator):
-    """A paginator whose count stops at COUNT_CEILING rows past the page's first: exact below
-    it, a floor at it (`capped`), so no search counts 90,000 cases to show five."""
+def _paginator(rows: QuerySet, size: int, number: int, load=None) -> CappedPaginator:
+    """The one capped paginator (cases/listing.py) over a kind's rows; with `load`, the page's
+    keys are read in order first and the rows then loaded by key (`load(keys)`), one query
+    more, so no search sorts thousands of wide rows to show five."""
 
-    def __init__(self, object_list, per_page: int, number: int, load=None):
-        super().__init__(object_list, per_page)
-        self.ceiling = (number - 1) * per_page + COUNT_CEILING
-        self.load = load
+    def page_rows(offset: int, limit: int, _capped: bool) -> list:
+        if load is None:
+            return list(rows[offset : offset + limit])
+        keys = list(rows.values_list("pk", flat=True)[offset : offset + limit])
+        loaded = {row.pk: row for row in load(keys)} if keys else {}
+        return [loaded[key] for key in keys]
 
-    def page(self, number) -> Page:
-        """The page; with `load`, its rows' keys are read in order first and the rows then
-        loaded by key (`load(keys)`), one query more."""
-        page = super().page(number)
-        if self.load is not None:
-            keys = list(page.object_list.values_list("pk", flat=True))
-            rows = {row.pk: row for row in self.load(keys)} if keys else {}
-            page.object_list = [rows[key] for key in keys]
-        return page
-
-    @cached_property
-    def count(self) -> int:
-        return self.object_list.order_by()[: self.ceiling].count()
-
-    @property
-    def capped(self) -> bool:
-        """Whether there may be more rows than `count`."""
-        return self.count >= self.ceiling
+    return CappedPaginator(rows, size, asked=number, rows=page_rows)
 
 
 @dataclass
@@ -214,7 +200,7 @@ def search(user, query: SearchInput) -> list[Group]:
             Group(
                 kind,
                 str(KINDS[kind]),
-                CappedPaginator(rows, size, number, LOADERS.get(kind)).get_page(number),
+                _paginator(rows, size, number, LOADERS.get(kind)).get_page(number),
             )
         )
     return groups

@@ -35,7 +35,7 @@ def drop_indexes(apps, schema_editor):
 class Migration(migrations.Migration):
     dependencies = [
         ("auth", "0012_alter_user_first_name_max_length"),
-        ("workflows", "0024_audit_seal"),
+        ("workflows", "0027_scoreentry_department_period"),
     ]
 
     operations = [migrations.RunPython(create_indexes, drop_indexes)]

@@ -23,7 +23,6 @@ from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
-    Department,
     ExtensionRequest,
     ExtensionStatus,
     FeedbackCycle,
@@ -108,7 +107,7 @@ def _sources(user) -> dict[str, QuerySet]:
     # A partner department is named in the catalogue by its key and resolved in the case's
     # own organisation; it owes input until one of its people has given it.
     owed = Q(pk__in=[])
-    for pk, key, organisation_id in _departments(lead):
+    for pk, key, organisation_id in reach.department_rows:
         given = PartnerInput.objects.filter(cycle=OuterRef("pk"), department=pk)
         owed |= Q(
             Q(case__organisation=organisation_id, case__measure__partner_departments__key=key)
@@ -118,13 +117,6 @@ def _sources(user) -> dict[str, QuerySet]:
         Q(status=CycleStatus.OPEN) & owed
     ).distinct()
     return sources
-
-
-def _departments(ids) -> list[tuple[int, str, int]]:
-    if not ids:
-        return []
-    rows = Department.objects.filter(pk__in=ids).order_by("pk")
-    return list(rows.values_list("pk", "key", "organisation_id"))
 
 
 _DUE = {

@@ -21,14 +21,12 @@ call `check_can_act` themselves before touching a task.
 """
 
 from dataclasses import dataclass
-from functools import cache, cached_property
+from functools import cached_property
 from typing import cast
 
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, F, IntegerField, Q, QuerySet, Value
 from django.utils.translation import gettext as _
 
 from workflows.common import roles, substitution
@@ -44,7 +42,6 @@ from workflows.models import (
     Profile,
     Report,
     ReportKind,
-    Substitution,
     WorkItem,
 )
 
@@ -67,86 +64,59 @@ class _Facts:
     held: frozenset[tuple[int, str, str, int]] = frozenset()
 
 
-# Whom the user stands in for today (common/substitution.py's rule), then reach's facts: one
-# UNION ALL of index lookups. Parameters: see _facts_read. The user's own posts and those of
-# whom they stand in for are apart: an OR of the two would keep PostgreSQL off both indexes.
-_STAND_IN = (
-    "SELECT s.person_id FROM {substitution} s"
-    " WHERE s.substitute_id = %s AND s.ended = %s AND s.starts_on <= %s AND s.ends_on >= %s"
-)
-_POSTS = (
-    "SELECT '{kind}', d.id, d.key, o.path, d.organisation_id FROM {table} d {join}"
-    " JOIN {organisation} o ON o.id = d.organisation_id WHERE {holder} {match}"
-)
-_FACTS = (
-    "SELECT 'group', g.id, g.name, '', NULL FROM {group} g"
-    " JOIN {user_groups} ug ON ug.{ug_group} = g.id WHERE ug.{ug_user} = %s"
-    " UNION ALL SELECT 'home', o.id, '', o.path, o.parent_id FROM {profile} p"
-    " JOIN {organisation} o ON o.id = p.organisation_id WHERE p.user_id = %s"
-    " UNION ALL SELECT 'person', s.person_id, '', '', NULL FROM {substitution} s"
-    " WHERE s.substitute_id = %s AND s.ended = %s AND s.starts_on <= %s AND s.ends_on >= %s"
-)
-
-
-@cache
-def _facts_sql() -> str:
-    """The query `_facts_read` sends, built once from the models' table names: written out
-    because the ORM's compiler took longer over its nine parts than the database takes to
-    answer them (issue 20). Only table and column names are put in; values are parameters."""
-    q = connection.ops.quote_name
-    user_groups = get_user_model()._meta.get_field("groups")
-    staff = Department._meta.get_field("staff")
-    names = {
-        "group": q(Group._meta.db_table),
-        "user_groups": q(user_groups.m2m_db_table()),
-        "ug_user": q(user_groups.m2m_column_name()),
-        "ug_group": q(user_groups.m2m_reverse_name()),
-        "profile": q(Profile._meta.db_table),
-        "organisation": q(Organisation._meta.db_table),
-        "substitution": q(Substitution._meta.db_table),
-    }
-    stand_in = _STAND_IN.format(**names)
-    sql = [_FACTS.format(**names)]
-    for kind, table, join, holder in (
-        ("head", Department, "", "d.head_id"),
-        ("staff", Department, "JOIN {staff} m ON m.{department} = d.id", "m.{user}"),
-        ("leader", LeaderRole, "", "d.holder_id"),
-    ):
-        join = join.format(
-            staff=q(staff.m2m_db_table()),
-            department=q(staff.m2m_column_name()),
-            user=q(staff.m2m_reverse_name()),
-        )
-        holder = holder.format(user=q(staff.m2m_reverse_name()))
-        for match in ("= %s", f"IN ({stand_in})"):
-            sql.append(
-                _POSTS.format(
-                    kind=kind,
-                    table=q(table._meta.db_table),
-                    join=join,
-                    holder=holder,
-                    match=match,
-                    organisation=names["organisation"],
-                )
-            )
-    return " UNION ALL ".join(sql)
-
-
 def _facts_read(user) -> _Facts:
     """The user's groups, home federation, whom they stand in for today, and the departments
     and leader posts of them all: one UNION ALL query of index lookups (a page used to ask
     them in six to eight queries before doing anything else, issue 20)."""
-    stand_in = [user.pk, False, *substitution.today_bounds()]
-    params = [user.pk, user.pk, *stand_in]
-    for _kind in ("head", "staff", "leader"):
-        params += [user.pk, *stand_in]  # the user's own posts, then those they stand in for
-    with connection.cursor() as cursor:
-        cursor.execute(_facts_sql(), params)
-        rows = cursor.fetchall()
+    text, number = CharField(), IntegerField()
+    stand_in = substitution.represented_query(user).values("person_id")
+
+    def part(rows: QuerySet, kind: str, pk, key, path, organisation) -> QuerySet:
+        rows = rows.order_by().annotate(
+            rf_kind=Value(kind, output_field=text),
+            rf_pk=pk,
+            rf_key=key,
+            rf_path=path,
+            rf_organisation=organisation,
+        )
+        return rows.values_list("rf_kind", "rf_pk", "rf_key", "rf_path", "rf_organisation")
+
+    def posts(model, kind: str, holder: str) -> list[QuerySet]:
+        # The user's own and the stood-in-for people's as two parts: an OR of the two would
+        # keep PostgreSQL from reading either through its index.
+        columns = (F("pk"), F("key"), F("organisation__path"), F("organisation_id"))
+        return [
+            part(model.objects.filter(**{holder: user}), kind, *columns),
+            part(model.objects.filter(**{f"{holder}__in": stand_in}), kind, *columns),
+        ]
+
+    none_text, none_number = Value("", output_field=text), Value(None, output_field=number)
+    parts = [
+        part(Group.objects.filter(user=user), "group", F("pk"), F("name"), none_text, none_number),
+        part(
+            Profile.objects.filter(user=user, organisation__isnull=False),
+            "home",
+            F("organisation_id"),
+            none_text,
+            F("organisation__path"),
+            F("organisation__parent_id"),
+        ),
+        part(
+            substitution.represented_query(user),
+            "person",
+            F("person_id"),
+            none_text,
+            none_text,
+            none_number,
+        ),
+        *posts(Department, "head", "head"),
+        *posts(Department, "staff", "staff"),
+        *posts(LeaderRole, "leader", "holder"),
+    ]
     found: dict[str, set] = {"group": set(), "person": set(), "head": set()}
     found.update(staff=set(), leader=set())
     home: tuple | None = None
-    for kind, pk, key, path, organisation in rows:
+    for kind, pk, key, path, organisation in parts[0].union(*parts[1:], all=True):
         if kind == "group":
             found[kind].add(key)
         elif kind == "home":

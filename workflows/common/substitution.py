@@ -20,20 +20,14 @@ def _active(today: dt.date | None = None):
     return Substitution.objects.filter(ended=False, starts_on__lte=today, ends_on__gte=today)
 
 
-def today_bounds() -> tuple[dt.date, dt.date]:
-    """(starts_on at most, ends_on at least) of a substitution active today, as `_active`
-    filters them (for reach's written-out query, common/reach.py)."""
-    today = _today()
-    return today, today
-
-
 def represented_query(user):
-    """The rows of the people `user` stands in for today, unevaluated."""
+    """The rows of the people `user` stands in for today, unevaluated (reach reads them in the
+    same query as the user's posts: common/reach.py)."""
     return _active().filter(substitute=user).order_by()
 
 
 def represented_known(user, ids: frozenset[int]) -> None:
-    """Keep `ids`, read elsewhere (reach's one query, common/reach.py), as `represented(user)`."""
+    """Keep `ids`, read elsewhere from `represented_query`, as `represented(user)`."""
     user._reformflow_represented = ids
 
 

@@ -229,3 +229,36 @@ def test_my_work_pages_most_urgent_first_across_kinds_at_a_fixed_query_count(
         assert seen == [(e.kind, e.pk) for e in whole]
         last = client.get(API, {"limit": 2, "offset": 2}).json()
         assert last["previous"].endswith("limit=2&offset=0")
+
+
+def test_a_my_work_page_is_kept_per_person_and_language_until_a_write(
+    client, case, demo_users, coordinator
+):
+    """The page's items are kept in the shared cache under the person's reach, the language
+    and the change stamp: a second read asks only what reach needs and the calendar; another
+    person, another language or any write reads afresh; the days left follow the clock."""
+    from django.contrib.auth import get_user_model
+    from django.utils import translation
+
+    def fresh_list(user):
+        return worklist.work_list(get_user_model().objects.get(pk=user.pk))
+
+    staff, head = demo_users("network_work.staff"), demo_users("network_work.head")
+    with at(LAUNCHED):
+        first = fresh_list(staff)
+        assert [e.kind for e in first] == ["task"] and first[0].days_left is not None
+        with CaptureQueriesContext(connection) as queries:
+            assert fresh_list(staff) == first
+        tables = " ".join(q["sql"] for q in queries.captured_queries)
+        assert len(queries) == 3, tables  # the user, reach's one query, the calendar
+        assert "workflows_workitem" not in tables
+        assert fresh_list(head) == []  # the staff queue's task is not the head's to do
+        with translation.override("zh-hans"):
+            assert fresh_list(staff)[0].what != first[0].what
+    with at(LAUNCHED + dt.timedelta(days=7)):
+        later = fresh_list(staff)
+        assert [e.pk for e in later] == [e.pk for e in first]
+        assert later[0].days_left < first[0].days_left
+    with at(LAUNCHED):
+        advance(client, case)  # the staff member submits the plan: the stamp moves
+        assert first[0].pk not in [e.pk for e in fresh_list(staff)]

@@ -16,6 +16,7 @@ from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Va
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from workflows.cases import selectors
@@ -23,7 +24,6 @@ from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
-    Department,
     ExtensionRequest,
     ExtensionStatus,
     FeedbackCycle,
@@ -34,8 +34,9 @@ from workflows.models import (
 )
 from workflows.models.supervision import CycleStatus, OrderStatus
 
-# Seconds a user's My work count is kept in the shared cache; every write that can change it
-# (a task, extension request, order, instruction or cycle opened or closed) moves the stamp.
+# Seconds a user's My work count and pages are kept in the shared cache; every write that can
+# change them (a task, extension request, order, instruction or cycle opened, closed or moved,
+# a title renamed) moves the stamp.
 WORK_COUNT_CACHE_SECONDS = 300
 
 # What each kind of item asks of the person, as the list and the API name it.
@@ -108,7 +109,7 @@ def _sources(user) -> dict[str, QuerySet]:
     # A partner department is named in the catalogue by its key and resolved in the case's
     # own organisation; it owes input until one of its people has given it.
     owed = Q(pk__in=[])
-    for pk, key, organisation_id in _departments(lead):
+    for pk, key, organisation_id in reach.department_rows:
         given = PartnerInput.objects.filter(cycle=OuterRef("pk"), department=pk)
         owed |= Q(
             Q(case__organisation=organisation_id, case__measure__partner_departments__key=key)
@@ -118,13 +119,6 @@ def _sources(user) -> dict[str, QuerySet]:
         Q(status=CycleStatus.OPEN) & owed
     ).distinct()
     return sources
-
-
-def _departments(ids) -> list[tuple[int, str, int]]:
-    if not ids:
-        return []
-    rows = Department.objects.filter(pk__in=ids).order_by("pk")
-    return list(rows.values_list("pk", "key", "organisation_id"))
 
 
 _DUE = {
@@ -137,6 +131,15 @@ _DUE = {
 }
 
 
+def _cache_key(user, name: str, *parts) -> str:
+    """A shared-cache key of the user's reach (their own: what they act on), the change stamp
+    and `parts`: no entry is ever served to another reach or after a write that could change
+    it."""
+    stamp = change_stamp.current(access.user_scope_path(user))
+    key = (name, stamp, access.reach_key(user, personal=True), *parts)
+    return f"reformflow:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
+
+
 def work_count(user) -> int:
     """How many items wait for the user: one query, kept for the rest of the request and in
     the shared cache until the change stamp moves (the count is in every page's menu)."""
@@ -144,9 +147,7 @@ def work_count(user) -> int:
     cached = getattr(reach, "_work_count", None)
     if cached is not None:
         return cached
-    stamp = change_stamp.current(access.user_scope_path(user))
-    parts = ("work_count", stamp, access.reach_key(user, personal=True))
-    key = "reformflow:work_count:" + hashlib.sha256(repr(parts).encode()).hexdigest()
+    key = _cache_key(user, "work_count")
     count = cache.get(key)
     if count is None:
         count = _work_count(user)
@@ -189,7 +190,22 @@ def work_list(
     `offset` on, across every kind.
 
     One query picks the page's items, then one per kind on the page loads them, so the cost
-    is fixed whatever the data and however deep the page."""
+    is fixed whatever the data and however deep the page. The page is kept in the shared
+    cache as the count is (per reach, language and change stamp); the working days left are
+    counted afresh on every request, since time alone moves them."""
+    key = _cache_key(user, "work_list", get_language(), offset, limit)
+    entries = cache.get(key)
+    if entries is None:
+        entries = _work_entries(user, limit=limit, offset=offset)
+        cache.set(key, entries, change_stamp.keep_seconds(WORK_COUNT_CACHE_SECONDS))
+    if not any(entry.due_at for entry in entries):
+        return entries
+    calendar = calendar or WorkingCalendar.load()
+    today = timezone.localdate()
+    return [_with_days_left(entry, calendar, today) for entry in entries]
+
+
+def _work_entries(user, *, limit: int, offset: int) -> list[WorkEntry]:
     sources = _sources(user)
     if not sources:
         return []
@@ -210,9 +226,7 @@ def work_list(
             related.append("work_item")
         for row in model.objects.filter(pk__in=wanted[kind]).select_related(*related):
             loaded[kind, row.pk] = _entry(kind, row)
-    calendar = calendar or WorkingCalendar.load()
-    today = timezone.localdate()
-    return [_with_days_left(loaded[key], calendar, today) for key in keys if key in loaded]
+    return [loaded[key] for key in keys if key in loaded]
 
 
 _MODELS = {

@@ -20,6 +20,17 @@ def _active(today: dt.date | None = None):
     return Substitution.objects.filter(ended=False, starts_on__lte=today, ends_on__gte=today)
 
 
+def represented_query(user):
+    """The rows of the people `user` stands in for today, unevaluated (reach reads them in the
+    same query as the user's posts: common/reach.py)."""
+    return _active().filter(substitute=user).order_by()
+
+
+def represented_known(user, ids: frozenset[int]) -> None:
+    """Keep `ids`, read elsewhere from `represented_query`, as `represented(user)`."""
+    user._reformflow_represented = ids
+
+
 def represented(user) -> frozenset[int]:
     """The people `user` stands in for today (one query, kept on the user object)."""
     cached = getattr(user, "_reformflow_represented", None)
@@ -27,10 +38,8 @@ def represented(user) -> frozenset[int]:
         return cached
     ids: frozenset[int] = frozenset()
     if getattr(user, "is_authenticated", False):
-        ids = frozenset(
-            _active().filter(substitute=user).order_by().values_list("person_id", flat=True)
-        )
-        user._reformflow_represented = ids
+        ids = frozenset(represented_query(user).values_list("person_id", flat=True))
+        represented_known(user, ids)
     return ids
 
 

@@ -12,6 +12,7 @@ import functools
 from django import template
 from django.urls import reverse
 from django.utils import dateformat, timezone
+from django.utils.text import Truncator
 from django.utils.translation import gettext
 
 from workflows.common import wording
@@ -375,3 +376,63 @@ def event_rows(events) -> str:
             )
         )
     return safe_join(html, "")
+
+
+@register.simple_tag
+def audit_rows(events) -> str:
+    """The audit desk's table rows, one per event (fifty a page): number, when, who, what, the
+    case, the step, the reason and the details. The template loop (with its date filter and
+    the details' nested loop) was two thirds of the desk's CPU at national scale."""
+    system = gettext("system")
+    html = []
+    for event in events:
+        who = wording.person(event.actor) if event.actor_id else (event.actor_name or system)
+        case = DASH
+        if event.case_id:
+            case = format_html(
+                '<a href="{}">{} (#{})</a>',
+                _url("workflows:case", event.case_id),
+                event.case.measure.code,
+                event.case_id,
+            )
+        step = DASH
+        if event.work_item_id:
+            step = event.work_item.step.title
+        details = ""
+        if event.data:
+            details = format_html(
+                '<dl class="rf-data">{}</dl>',
+                safe_join(
+                    (
+                        format_html(
+                            "<div><dt>{}</dt> <dd>{}</dd></div>", label, _truncate(value, 300)
+                        )
+                        for label, value in wording.event_details(event)
+                    ),
+                    "",
+                ),
+            )
+        html.append(
+            format_html(
+                "\n    <tr>\n      <td>{}</td>\n"
+                '      <td><time datetime="{}">{}</time></td>\n'
+                "      <td>{}</td>\n      <td><strong>{}</strong></td>\n"
+                "      <td>{}</td>\n      <td>{}</td>\n      <td>{}</td>\n      <td>{}</td>\n"
+                "    </tr>",
+                event.pk,
+                dateformat.format(timezone.localtime(event.created_at), "c"),
+                local_datetime(event.created_at),
+                who,
+                wording.event_sentence_by(event),
+                case,
+                step,
+                event.reason or DASH,
+                details,
+            )
+        )
+    return safe_join(html, "")
+
+
+def _truncate(value, length: int) -> str:
+    """As the `truncatechars` filter: at most `length` characters, an ellipsis included."""
+    return Truncator(value).chars(length)

@@ -3,11 +3,38 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext_lazy as _
 
 from workflows.common import wording
 from workflows.common.bounds import validate_date_in_horizon
 from workflows.models import Aspect, Measure
+
+
+class QuickSelect(forms.Select):
+    """A flat <select> written in Python. Django renders each option through its own templates,
+    and the audit desk's hundred actions were a third of the page's CPU at national scale; the
+    markup (attributes, `selected`, escaping) is the same."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        chosen = {str(v) for v in self.format_value(value)}
+        options = (
+            format_html(
+                '<option value="{}"{}>{}</option>',
+                option,
+                mark_safe(" selected") if str(option) in chosen else "",  # noqa: S308 # nosec B308 B703 - a constant
+                label,
+            )
+            for option, label in self.choices
+        )
+        return format_html(
+            '<select name="{}"{}>\n  {}\n</select>',
+            name,
+            flatatt(self.build_attrs(self.attrs, attrs)),
+            mark_safe("\n  ".join(options)),  # noqa: S308 # nosec B308 B703 - each escaped by format_html
+        )
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -149,7 +176,7 @@ class NotificationPreferenceForm(forms.Form):
 class AuditFilterForm(forms.Form):
     """The audit desk's filters; every field is optional."""
 
-    verb = forms.ChoiceField(label=_("Action"), required=False)
+    verb = forms.ChoiceField(label=_("Action"), required=False, widget=QuickSelect)
     actor = forms.CharField(
         label=_("User"), required=False, help_text=_("A username, or “system”.")
     )

@@ -133,10 +133,10 @@ def bump_on_commit(
     page is stale)."""
     if verbs and READ_ONLY_VERBS.issuperset(verbs):
         return
-    scope = None
+    scope: frozenset[int] | None = None
     if cases is not None:
         ids = set(cases)
-        scope = None if None in ids else frozenset(ids)
+        scope = None if None in ids else frozenset(i for i in ids if i is not None)
     _hook_once(using, scope)
 
 

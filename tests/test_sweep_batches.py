@@ -33,6 +33,17 @@ DUE = due_at_for(dt.date(2027, 3, 22))
 FIRST_REMINDER = at_local(dt.date(2027, 3, 17), dt.time(9))
 
 
+@pytest.fixture(autouse=True)
+def _change_stamp_bumped_at_once(monkeypatch):
+    """Overrides conftest's stand-in: here every bump is the whole tree's. A sweep batch bumps
+    once, at its commit, looking up its cases' federations in one query; the stand-in bumps at
+    each write instead (these tests never commit), one lookup per write, which would count
+    against the sweep's own statements."""
+    from workflows.common import change_stamp
+
+    monkeypatch.setattr(change_stamp, "_hook_once", lambda using, cases=None: change_stamp.bump())
+
+
 @pytest.fixture
 def item(launch, open_item):
     with time_machine.travel(OPENED, tick=False):

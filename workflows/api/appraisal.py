@@ -274,7 +274,7 @@ class _LedgerView(GenericAPIView):
             "federation": organisation.title,
             "date": today.isoformat(),
         }
-        page = request.query_params.get("page") if below == "1" else None
+        page = request.query_params.get("page")
         sheet = ledger.ledger_page(
             request.user, organisation=organisation, below=below == "1", page=page
         )

@@ -1,6 +1,7 @@
 """Database helpers that several concerns need in exactly the same form."""
 
 from django.db import IntegrityError, transaction
+from django.db.models import BooleanField, Func
 
 
 def insert_skipping_conflicts(model, rows: list, *, batch_size: int | None = None) -> list:
@@ -22,3 +23,13 @@ def insert_skipping_conflicts(model, rows: list, *, batch_size: int | None = Non
                 continue
             inserted.append(row)
         return inserted
+
+
+class HashedIn(Func):
+    """`(<condition>) IS TRUE`, e.g. a case among a bound's cases: the same test, which
+    PostgreSQL runs as a hashed subplan instead of turning it into a join that looks each row's
+    case and organisation up (9,000 index probes for one page of a province's 1.26 M-event
+    audit trail)."""
+
+    template = "(%(expressions)s) IS TRUE"
+    output_field = BooleanField()

@@ -20,16 +20,16 @@ viewflow does not check permissions when transitions are called from code, so th
 call `check_can_act` themselves before touching a task.
 """
 
-from dataclasses import dataclass
 from functools import cached_property
 from typing import cast
 
-from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
-from django.db.models import BooleanField, CharField, F, Func, IntegerField, Q, QuerySet, Value
+from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from workflows.common import roles, substitution
+from workflows.common.db import HashedIn
+from workflows.common.reach_facts import Facts, facts_read
 from workflows.models import (
     DECIDED_KINDS,
     AuditEvent,
@@ -39,104 +39,12 @@ from workflows.models import (
     LeaderRole,
     Notification,
     Organisation,
-    Profile,
     Report,
     ReportKind,
     WorkItem,
 )
 
 # --------------------------------------------------------------------------- the rule
-
-
-@dataclass(frozen=True)
-class _Facts:
-    """What reach is worked out from, as one query reads it (`_facts_read`)."""
-
-    groups: frozenset[str] = frozenset()
-    home_id: int | None = None
-    home_path: str = ""
-    home_is_root: bool = False
-    represented: frozenset[int] = frozenset()
-    # (pk, key, organisation path, organisation id) of each department headed / staffed and
-    # leader post held, by the user and those they stand in for today.
-    headed: frozenset[tuple[int, str, str, int]] = frozenset()
-    staffed: frozenset[tuple[int, str, str, int]] = frozenset()
-    held: frozenset[tuple[int, str, str, int]] = frozenset()
-
-
-def _facts_read(user) -> _Facts:
-    """The user's groups, home federation, whom they stand in for today, and the departments
-    and leader posts of them all: one UNION ALL query of index lookups (a page used to ask
-    them in six to eight queries before doing anything else, issue 20)."""
-    text, number = CharField(), IntegerField()
-    stand_in = substitution.represented_query(user).values("person_id")
-
-    def part(rows: QuerySet, kind: str, pk, key, path, organisation) -> QuerySet:
-        rows = rows.order_by().annotate(
-            rf_kind=Value(kind, output_field=text),
-            rf_pk=pk,
-            rf_key=key,
-            rf_path=path,
-            rf_organisation=organisation,
-        )
-        return rows.values_list("rf_kind", "rf_pk", "rf_key", "rf_path", "rf_organisation")
-
-    def posts(model, kind: str, holder: str) -> list[QuerySet]:
-        # The user's own and the stood-in-for people's as two parts: an OR of the two would
-        # keep PostgreSQL from reading either through its index.
-        columns = (F("pk"), F("key"), F("organisation__path"), F("organisation_id"))
-        return [
-            part(model.objects.filter(**{holder: user}), kind, *columns),
-            part(model.objects.filter(**{f"{holder}__in": stand_in}), kind, *columns),
-        ]
-
-    none_text, none_number = Value("", output_field=text), Value(None, output_field=number)
-    parts = [
-        part(Group.objects.filter(user=user), "group", F("pk"), F("name"), none_text, none_number),
-        part(
-            Profile.objects.filter(user=user, organisation__isnull=False),
-            "home",
-            F("organisation_id"),
-            none_text,
-            F("organisation__path"),
-            F("organisation__parent_id"),
-        ),
-        part(
-            substitution.represented_query(user),
-            "person",
-            F("person_id"),
-            none_text,
-            none_text,
-            none_number,
-        ),
-        *posts(Department, "head", "head"),
-        *posts(Department, "staff", "staff"),
-        *posts(LeaderRole, "leader", "holder"),
-    ]
-    found: dict[str, set] = {"group": set(), "person": set(), "head": set()}
-    found.update(staff=set(), leader=set())
-    home: tuple | None = None
-    for kind, pk, key, path, organisation in parts[0].union(*parts[1:], all=True):
-        if kind == "group":
-            found[kind].add(key)
-        elif kind == "home":
-            home = (pk, path, organisation is None)
-        elif kind == "person":
-            found[kind].add(pk)
-        else:
-            found[kind].add((pk, key, path, organisation))
-    represented = frozenset(found["person"])
-    substitution.represented_known(user, represented)
-    return _Facts(
-        groups=frozenset(found["group"]),
-        home_id=home[0] if home else None,
-        home_path=home[1] if home else "",
-        home_is_root=home[2] if home else False,
-        represented=represented,
-        headed=frozenset(found["head"]),
-        staffed=frozenset(found["staff"]),
-        held=frozenset(found["leader"]),
-    )
 
 
 class Reach:
@@ -149,10 +57,10 @@ class Reach:
         self.authenticated = bool(user.is_authenticated)
 
     @cached_property
-    def facts(self) -> _Facts:
+    def facts(self) -> Facts:
         if not self.authenticated:
-            return _Facts()
-        return _facts_read(self.user)
+            return Facts()
+        return facts_read(self.user)
 
     @cached_property
     def groups(self) -> frozenset[str]:
@@ -547,15 +455,6 @@ def notification_list_visible(user) -> QuerySet[Notification]:
 AUDIT_SCAN_CASES = 500
 
 
-class _HashedIn(Func):
-    """`(<case in the bound's cases>) IS TRUE`: the same test, which PostgreSQL runs as a
-    hashed subplan instead of turning it into a join that looks each event's case and
-    organisation up (9,000 index probes for one page of a province's 1.26 M-event trail)."""
-
-    template = "(%(expressions)s) IS TRUE"
-    output_field = BooleanField()
-
-
 def audit_event_list_visible(user, *, paged: bool = False) -> QuerySet[AuditEvent]:
     """The audit trail's events: all for national coordinators and auditors, the events on
     cases within the bound for a subordinate federation's; nothing for others. `paged`: the
@@ -572,7 +471,7 @@ def audit_event_list_visible(user, *, paged: bool = False) -> QuerySet[AuditEven
     cases = reach.bounded(Case.objects.all()).order_by().values("pk")
     if cases[:AUDIT_SCAN_CASES].count() < AUDIT_SCAN_CASES:
         return reach.bounded(events, "case__organisation")
-    return events.alias(reached=_HashedIn(Q(case__in=cases))).filter(reached=True)
+    return events.alias(reached=HashedIn(Q(case__in=cases))).filter(reached=True)
 
 
 def reads_logs(user) -> bool:

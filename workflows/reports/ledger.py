@@ -83,9 +83,9 @@ class Ledger:
 def _ledger_federations(organisation: Organisation, below: bool, page) -> tuple[dict, str]:
     """({organisation id: title} in path order, note) of the federations this file shows: the
     organisation alone, or `below` one file's worth of its subtree (`page`, from 1)."""
+    page = _page_number(page)  # checked even where one file holds everything: a bad one is a 400
     if not below:
         return {organisation.pk: organisation.title}, ""
-    page = _page_number(page)
     subtree = Organisation.objects.filter(path__startswith=organisation.path)
     total = subtree.count()  # the federations, not their cases: a few thousand at most
     pages = max(1, -(-total // LEDGER_FEDERATIONS_PER_FILE))

@@ -179,7 +179,7 @@ def ledger_export(request, fmt):
         "federation": organisation.title,
         "date": today.isoformat(),
     }
-    page = request.GET.get("page") if below else None
+    page = request.GET.get("page")
     sheet = ledger.ledger_page(request.user, organisation=organisation, below=below, page=page)
     content = render_file(sheet.rows, title=title, note=sheet.note)
     response = HttpResponse(content, content_type=content_type)

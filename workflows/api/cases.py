@@ -6,11 +6,8 @@ service decides, so a visible task the caller may not act on is the service's 40
 its reason.
 """
 
-import hashlib
-
 from django.core.cache import cache
 from django.db.models import QuerySet
-from django.utils import timezone, translation
 from django.utils.decorators import method_decorator
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -42,7 +39,7 @@ from workflows.api.serializers import (
 )
 from workflows.cases import cascade_jobs, selectors
 from workflows.cases import launch as cases_launch
-from workflows.common import change_stamp
+from workflows.common import change_stamp, page_cache
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
@@ -55,24 +52,6 @@ from workflows.models import (
 # changes (a task falling overdue shows in `rag` after the lights sweep, which bumps) and writes
 # made outside the code show within a minute.
 API_LIST_CACHE_SECONDS = 60
-
-
-def _cache_key(name: str, request, *parts) -> str:
-    """A cache key for one of the API's lists as the caller sees it now.
-
-    The lists change only with writes that bump the change stamp; the key holds what else they
-    depend on, as the dashboard's programme does (web/dashboard.programme_cached): the caller's
-    reach (common/reach.reach_key: never one federation's rows for another), the language and
-    time zone, and the list's own `parts` (filters, page).
-    """
-    key = (
-        change_stamp.current(access.user_scope_path(request.user)),  # the caller's federation
-        translation.get_language(),
-        timezone.get_current_timezone_name(),
-        access.reach_key(request.user),
-        *parts,
-    )
-    return f"reformflow:api-{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
 
 
 @extend_schema(tags=["measures"])
@@ -107,9 +86,9 @@ class MeasureListView(GenericAPIView):
         page = page_number(request)
         user = request.user
         home = access.user_organisation(user)
-        key = _cache_key(
-            "measures",
-            request,
+        key = page_cache.cache_key(
+            "api-measures",
+            request.user,
             home.pk if home else None,
             organisation.pk if organisation else None,
             level or "",
@@ -171,9 +150,9 @@ class CaseViewSet(viewsets.GenericViewSet):
         organisation, level = scope_filters(request)
         paginator = self.paginator
         limit, offset = paginator.window(request)
-        key = _cache_key(
-            "cases",
-            request,
+        key = page_cache.cache_key(
+            "api-cases",
+            request.user,
             organisation.pk if organisation else None,
             level or "",
             limit,

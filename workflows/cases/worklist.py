@@ -8,7 +8,6 @@ queries whatever the data; the count behind the menu and the pager is one query.
 """
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 
 from django.core.cache import cache
@@ -20,7 +19,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from workflows.cases import selectors
-from workflows.common import change_stamp
+from workflows.common import change_stamp, page_cache
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
@@ -131,15 +130,6 @@ _DUE = {
 }
 
 
-def _cache_key(user, name: str, *parts) -> str:
-    """A shared-cache key of the user's reach (their own: what they act on), the change stamp
-    and `parts`: no entry is ever served to another reach or after a write that could change
-    it."""
-    stamp = change_stamp.current(access.user_scope_path(user))
-    key = (name, stamp, access.reach_key(user, personal=True), *parts)
-    return f"reformflow:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
-
-
 def work_count(user) -> int:
     """How many items wait for the user: one query, kept for the rest of the request and in
     the shared cache until the change stamp moves (the count is in every page's menu)."""
@@ -147,7 +137,7 @@ def work_count(user) -> int:
     cached = getattr(reach, "_work_count", None)
     if cached is not None:
         return cached
-    key = _cache_key(user, "work_count")
+    key = page_cache.cache_key("work_count", user, personal=True, localised=False)
     count = cache.get(key)
     if count is None:
         count = _work_count(user)
@@ -193,7 +183,9 @@ def work_list(
     is fixed whatever the data and however deep the page. The page is kept in the shared
     cache as the count is (per reach, language and change stamp); the working days left are
     counted afresh on every request, since time alone moves them."""
-    key = _cache_key(user, "work_list", get_language(), offset, limit)
+    key = page_cache.cache_key(
+        "work_list", user, get_language(), offset, limit, personal=True, localised=False
+    )
     entries = cache.get(key)
     if entries is None:
         entries = _work_entries(user, limit=limit, offset=offset)

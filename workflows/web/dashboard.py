@@ -3,7 +3,6 @@ and the leader's wall view. Every figure comes from reports/figures.py, as the P
 case comes through the user's reach (common/reach.py)."""
 
 import functools
-import hashlib
 from collections.abc import Callable
 from urllib.parse import urlencode
 
@@ -14,13 +13,13 @@ from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
 from workflows.cases import listing, selectors
-from workflows.common import change_stamp
+from workflows.common import change_stamp, page_cache
 from workflows.common import reach as access
 from workflows.common.db_router import replica_view
 from workflows.models import (
@@ -148,27 +147,6 @@ def dashboard_context(user, organisation: Organisation | None) -> dict:
     }
 
 
-def _cache_key(request, kind: str, *parts) -> str:
-    """A rendered fragment's key: everything it depends on besides `parts` (the filters): the
-    change stamp, the language and time zone, what decides the user's reach
-    (common/reach.reach_key: never one federation's figures for another), their home
-    federation and role."""
-    user = request.user
-    home = access.user_organisation(user)
-    everything = (
-        # The stamps of what the user's reach covers: their federation's subtree (a write in
-        # a sibling federation keeps this page).
-        change_stamp.current(access.user_scope_path(user)),
-        translation.get_language(),
-        timezone.get_current_timezone_name(),
-        access.reach_key(user),
-        home.pk if home else None,
-        access.is_coordinator(user),
-        *parts,
-    )
-    return f"reformflow:{kind}:" + hashlib.sha256(repr(everything).encode()).hexdigest()
-
-
 def _render_cached(request, key: str, template: str, build: Callable[[], dict]):
     """(`template` rendered from `build()`'s context, whether it has figures, the context or
     None when read from the cache); kept while the change stamp holds."""
@@ -189,11 +167,15 @@ def programme_cached(
     """The dashboard's programme rendered (workflows/_dashboard_main.html from `build()`'s
     context) and whether it has charts; from the cache while the change stamp holds.
 
-    The key holds everything the fragment depends on (`_cache_key`) and the filters.
+    The key holds everything the fragment depends on (`common/page_cache.cache_key`, with the
+    home federation and role) and the filters.
     """
-    key = _cache_key(
-        request,
+    home = access.user_organisation(request.user)
+    key = page_cache.cache_key(
         "programme",
+        request.user,
+        home.pk if home else None,  # with the role: the programme's tiles are the home's
+        access.is_coordinator(request.user),
         organisation.pk if organisation else None,
         level or "",
         request.GET.get("page", "") if level else "",
@@ -344,7 +326,14 @@ def dashboard_cases(request):
 def dashboard_wall(request):
     organisation = _organisation_param(request.user, request.GET, "organisation")
     # The figures as the dashboard's, rendered once per change stamp (as its programme).
-    key = _cache_key(request, "wall", organisation.pk if organisation else None)
+    home = access.user_organisation(request.user)
+    key = page_cache.cache_key(
+        "wall",
+        request.user,
+        home.pk if home else None,
+        access.is_coordinator(request.user),
+        organisation.pk if organisation else None,
+    )
     html, charts, context = _render_cached(
         request,
         key,

@@ -10,17 +10,14 @@ time alone changes (a step falling overdue, days overdue, today's mark on the ti
 at most PAGE_CACHE_SECONDS, the dashboard's bound.
 """
 
-import hashlib
 from collections.abc import Callable
 
 from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
-from django.utils import timezone, translation
 from django.utils.safestring import SafeString
 
-from workflows.common import change_stamp
-from workflows.common import reach as access
+from workflows.common import change_stamp, page_cache
 
 PAGE_CACHE_SECONDS = 60
 # Letters only: escaping leaves it as it is wherever a template puts the token.
@@ -34,17 +31,8 @@ def fragment_cached(
     stamp holds. `build()` returns (template name, context); the context's "extra" (a dict of
     plain values, e.g. the page heading) is kept beside the HTML."""
     user = request.user
-    key_parts = (
-        change_stamp.current(access.user_scope_path(user)),  # the reader's federation
-        translation.get_language(),
-        timezone.get_current_timezone_name(),
-        access.reach_key(user),
-        user.pk,
-        name,
-        parts,
-        request.get_full_path(),
-    )
-    key = f"reformflow:fragment:{name}:" + hashlib.sha256(repr(key_parts).encode()).hexdigest()
+    # The person too: the forms and buttons follow their roles on the case.
+    key = page_cache.cache_key(f"fragment:{name}", user, user.pk, parts, request.get_full_path())
     cached = cache.get(key)
     if cached is None:
         template, context = build()

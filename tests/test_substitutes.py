@@ -130,3 +130,35 @@ def test_reach_is_read_in_one_query_with_the_stood_in_for_persons_posts(demo_use
     assert posts[0] == set(departments.values_list("key", "organisation__path"))
     assert rows == tuple(departments.order_by("pk").values_list("pk", "key", "organisation_id"))
     assert access.user_organisation(staff) == staff.profile.organisation
+
+
+def test_reach_facts_are_each_users_own_and_follow_the_day(demo_users):
+    """What reach is worked out from is read by a statement compiled once per database with
+    stand-ins for the user and the day (common/reach_facts.py): each user gets their own facts,
+    and a substitution counts only on the days it covers."""
+    from unittest import mock
+
+    from workflows.common import reach_facts
+
+    staff, head = demo_users("network_work.staff"), demo_users("network_work.head")
+    other = demo_users("grassroots_work.staff")
+    substitutes.substitution_set(
+        person=staff,
+        substitute=other,
+        starts_on=_today() + dt.timedelta(days=2),
+        ends_on=_today() + dt.timedelta(days=4),
+        by=staff,
+    )
+    head_facts, staff_facts = reach_facts.facts_read(head), reach_facts.facts_read(staff)
+    assert {key for _, key, _, _ in head_facts.headed} == {"network_work"}
+    assert not head_facts.staffed and not staff_facts.headed
+    assert {key for _, key, _, _ in staff_facts.staffed} == {"network_work"}
+    # The same statement as the ORM builds it for this user and day, row for row.
+    query = reach_facts.facts_query(other, _today())
+    assert sorted(reach_facts._rows(other), key=repr) == sorted(query, key=repr)
+    assert reach_facts.facts_read(other).represented == frozenset()
+    later = _today() + dt.timedelta(days=3)
+    with mock.patch.object(reach_facts.substitution, "local_today", return_value=later):
+        facts = reach_facts.facts_read(other)
+    assert facts.represented == frozenset({staff.pk})
+    assert "network_work" in {key for _, key, _, _ in facts.staffed}

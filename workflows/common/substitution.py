@@ -11,19 +11,21 @@ from workflows.common.calendar import local_date
 from workflows.models import Department, LeaderRole, Substitution
 
 
-def _today() -> dt.date:
+def local_today() -> dt.date:
+    """Today's date where the programme runs: a stand-in is named from one date to another."""
     return local_date(timezone.now())
 
 
 def _active(today: dt.date | None = None):
-    today = today or _today()
+    today = today or local_today()
     return Substitution.objects.filter(ended=False, starts_on__lte=today, ends_on__gte=today)
 
 
-def represented_query(user):
-    """The rows of the people `user` stands in for today, unevaluated (reach reads them in the
-    same query as the user's posts: common/reach.py)."""
-    return _active().filter(substitute=user).order_by()
+def represented_query(user, today: dt.date | None = None):
+    """The rows of the people `user` (a user or their id) stands in for on `today` (by default
+    today), unevaluated (reach reads them in the same query as the user's posts:
+    common/reach_facts.py)."""
+    return _active(today).filter(substitute=user).order_by()
 
 
 def represented_known(user, ids: frozenset[int]) -> None:

@@ -85,11 +85,10 @@ class MeasureListView(GenericAPIView):
         organisation, level = scope_filters(request)
         page = page_number(request)
         user = request.user
-        home = access.user_organisation(user)
         key = page_cache.cache_key(
             "api-measures",
             request.user,
-            home.pk if home else None,
+            access.user_organisation_id(user),
             organisation.pk if organisation else None,
             level or "",
             page if level else 1,

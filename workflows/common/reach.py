@@ -84,9 +84,9 @@ class Reach:
     @cached_property
     def home(self) -> Organisation | None:
         """The home organisation itself (read only by the pages that show or default to it)."""
-        if self.facts.home_id is None:
+        if (home_id := self.facts.home_id) is None:
             return None
-        return Organisation.objects.select_related("level").get(pk=self.facts.home_id)
+        return Organisation.objects.select_related("level").get(pk=home_id)
 
     @cached_property
     def bound(self) -> str | None:
@@ -105,8 +105,7 @@ class Reach:
 
     @cached_property
     def departments(self) -> tuple[frozenset[int], frozenset[int]]:
-        """(departments the user heads, departments the user is staff of), with those of the
-        people they stand in for."""
+        """(departments headed, departments staffed), with those of whom they stand in for."""
         facts = self.facts
         return (
             frozenset(row[0] for row in facts.headed),
@@ -239,6 +238,10 @@ def oversees_cases(user) -> bool:
 def user_organisation(user) -> Organisation | None:
     """The user's home organisation (Profile.organisation), cached per request object."""
     return reach_of(user).home
+
+
+def user_organisation_id(user) -> int | None:
+    return reach_of(user).facts.home_id  # the home organisation's id, without reading it
 
 
 def user_scope_path(user) -> str | None:

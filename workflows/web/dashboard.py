@@ -170,11 +170,10 @@ def programme_cached(
     The key holds everything the fragment depends on (`common/page_cache.cache_key`, with the
     home federation and role) and the filters.
     """
-    home = access.user_organisation(request.user)
     key = page_cache.cache_key(
         "programme",
         request.user,
-        home.pk if home else None,  # with the role: the programme's tiles are the home's
+        access.user_organisation_id(request.user),  # with the role: the tiles are the home's
         access.is_coordinator(request.user),
         organisation.pk if organisation else None,
         level or "",
@@ -326,11 +325,10 @@ def dashboard_cases(request):
 def dashboard_wall(request):
     organisation = _organisation_param(request.user, request.GET, "organisation")
     # The figures as the dashboard's, rendered once per change stamp (as its programme).
-    home = access.user_organisation(request.user)
     key = page_cache.cache_key(
         "wall",
         request.user,
-        home.pk if home else None,
+        access.user_organisation_id(request.user),
         access.is_coordinator(request.user),
         organisation.pk if organisation else None,
     )

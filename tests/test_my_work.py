@@ -262,3 +262,25 @@ def test_a_my_work_page_is_kept_per_person_and_language_until_a_write(
     with at(LAUNCHED):
         advance(client, case)  # the staff member submits the plan: the stamp moves
         assert first[0].pk not in [e.pk for e in fresh_list(staff)]
+
+
+def test_home_counts_are_kept_until_a_hand_off_moves_them(client, case, demo_users):
+    """Home's inbox and queue counts come from the shared cache, under the person's own reach
+    and the change stamp: a claim retires them, and another person never gets them."""
+    from workflows.cases import services
+
+    staff, other = demo_users("network_work.staff"), demo_users("grassroots_work.staff")
+    home = reverse("workflows:index")
+    client.force_login(staff)
+    page = client.get(home).content.decode()
+    assert "0 tasks in your inbox" in page and "1 unclaimed task in your queues" in page
+    with CaptureQueriesContext(connection) as warm:
+        client.get(home)
+    assert not any("COUNT(" in q["sql"].upper() for q in warm.captured_queries)
+    client.force_login(other)
+    assert "0 unclaimed tasks in your queues" in client.get(home).content.decode()
+    with at(LAUNCHED):
+        services.task_claim(item=open_item_of(case), user=staff)
+    client.force_login(staff)
+    page = client.get(home).content.decode()
+    assert "1 task in your inbox" in page and "0 unclaimed tasks in your queues" in page

@@ -10,7 +10,6 @@ queries whatever the data; the count behind the menu and the pager is one query.
 import datetime as dt
 from dataclasses import dataclass
 
-from django.core.cache import cache
 from django.db.models import DateTimeField, Exists, F, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -19,7 +18,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from workflows.cases import selectors
-from workflows.common import change_stamp, page_cache
+from workflows.common import page_cache
 from workflows.common import reach as access
 from workflows.common.calendar import WorkingCalendar, local_date
 from workflows.models import (
@@ -138,10 +137,7 @@ def work_count(user) -> int:
     if cached is not None:
         return cached
     key = page_cache.cache_key("work_count", user, personal=True, localised=False)
-    count = cache.get(key)
-    if count is None:
-        count = _work_count(user)
-        cache.set(key, count, change_stamp.keep_seconds(WORK_COUNT_CACHE_SECONDS))
+    count = page_cache.kept(key, lambda: _work_count(user), WORK_COUNT_CACHE_SECONDS)
     reach._work_count = count
     return count
 
@@ -186,10 +182,9 @@ def work_list(
     key = page_cache.cache_key(
         "work_list", user, get_language(), offset, limit, personal=True, localised=False
     )
-    entries = cache.get(key)
-    if entries is None:
-        entries = _work_entries(user, limit=limit, offset=offset)
-        cache.set(key, entries, change_stamp.keep_seconds(WORK_COUNT_CACHE_SECONDS))
+    entries = page_cache.kept(
+        key, lambda: _work_entries(user, limit=limit, offset=offset), WORK_COUNT_CACHE_SECONDS
+    )
     if not any(entry.due_at for entry in entries):
         return entries
     calendar = calendar or WorkingCalendar.load()

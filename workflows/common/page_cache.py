@@ -2,11 +2,16 @@
 API's lists, My work and the case pages' main part are each kept in the shared cache under it."""
 
 import hashlib
+from collections.abc import Callable
+from typing import TypeVar
 
+from django.core.cache import cache
 from django.utils import timezone, translation
 
 from workflows.common import change_stamp
 from workflows.common import reach as access
+
+T = TypeVar("T")
 
 
 def cache_key(name: str, user, *parts, personal: bool = False, localised: bool = True) -> str:
@@ -22,3 +27,14 @@ def cache_key(name: str, user, *parts, personal: bool = False, localised: bool =
         *parts,
     )
     return f"reformflow:{name}:" + hashlib.sha256(repr(key).encode()).hexdigest()
+
+
+def kept(key: str, build: Callable[[], T], seconds: int) -> T:
+    """What `build()` returns, from the shared cache under `key` (a `cache_key`) while the
+    change stamp holds, at most `seconds` (`change_stamp.keep_seconds`); built and kept when
+    missing. `build()` must not return None (None is a miss)."""
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, change_stamp.keep_seconds(seconds))
+    return value

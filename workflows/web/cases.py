@@ -27,8 +27,8 @@ from workflows.cases import (
 from workflows.cases import evidence as cases_evidence
 from workflows.cases import launch as cases_launch
 from workflows.cases.timeline import case_timeline, timeline_svg
+from workflows.common import page_cache, wording
 from workflows.common import reach as access
-from workflows.common import wording
 from workflows.common.db_router import replica_view
 from workflows.models import (
     AuditEvent,
@@ -74,8 +74,16 @@ def home(request):
         # Home opens on the most urgent of My work.
         "work": worklist.work_list(user, limit=HOME_WORK_SHOWN),
         "work_count": worklist.work_count(user),
-        "inbox_count": selectors.work_item_list_inbox(user).count(),
-        "queue_count": selectors.work_item_list_queue(user).count(),
+        # The inbox's and the queues' counts, kept as My work's count is (per own reach and
+        # change stamp: every hand-off bumps it).
+        **page_cache.kept(
+            page_cache.cache_key("home_counts", user, personal=True, localised=False),
+            lambda: {
+                "inbox_count": selectors.work_item_list_inbox(user).count(),
+                "queue_count": selectors.work_item_list_queue(user).count(),
+            },
+            worklist.WORK_COUNT_CACHE_SECONDS,
+        ),
         "source": CatalogueSource.objects.first(),
     }
     return render(request, "workflows/home.html", context)

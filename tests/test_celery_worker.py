@@ -115,3 +115,79 @@ def test_worker_and_beat_on_redis_fire_an_overdue_deadline(
     assert set(Notification.objects.filter(work_item=item).values_list("status", flat=True)) == {
         "sent"
     }
+
+
+def test_a_level_cascade_runs_as_a_job_on_a_worker_on_redis(transactional_db, catalogue, tmp_path):
+    """A cascade past the inline limit is queued by the request, which answers at once; a real
+    worker on Redis makes the children and counts its progress to the end."""
+    from django.contrib.auth import get_user_model
+
+    from tests.conftest import DEMO_PASSWORD
+    from workflows.cases.launch import case_launch
+    from workflows.demo.accounts import demo_seed
+    from workflows.models import CascadeJob, Case, Measure
+
+    demo_seed(password=DEMO_PASSWORD, provinces=3, prefectures=1)
+    coordinator = get_user_model().objects.get(username="coordinator.office")
+    national, _ = case_launch(measure=Measure.objects.get(code="3.1"), by=coordinator)
+    port = free_port()
+    controller, _inbox = start_smtp(port)
+    db = settings.DATABASES["default"]
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings.local",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": _redis_test_url(),
+        "EMAIL_URL": f"smtp://127.0.0.1:{port}",
+        "NOTIFICATION_QUIET_HOURS": "",
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo"]
+        + ["--loglevel", "info"],
+        cwd=ROOT,
+        env=env,
+        stdout=(tmp_path / "worker.log").open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    # The request, in a process of its own with the real settings: three provinces are past an
+    # inline limit of two, so the service queues a job and returns it without waiting.
+    request = (
+        "from django.contrib.auth import get_user_model\n"
+        "from workflows.cases import cascade_jobs\n"
+        "from workflows.models import Case\n"
+        "cascade_jobs.CASCADE_INLINE_MAX = 2\n"
+        f"job = cascade_jobs.cascade_request(case=Case.objects.get(pk={national.pk}),"
+        " by=get_user_model().objects.get(username='coordinator.office'), level='provincial')\n"
+        "print('answered', type(job).__name__, job.state, job.done, job.total)\n"
+    )
+    try:
+        answer = subprocess.run(
+            [sys.executable, "manage.py", "shell", "-c", request],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        assert "answered CascadeJob queued 0 3" in answer.stdout, answer.stdout + answer.stderr
+        job = CascadeJob.objects.get(case=national)
+        wait_for(
+            lambda: CascadeJob.objects.get(pk=job.pk).is_finished, timeout=90, what="the job's end"
+        )
+    finally:
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=30)
+        controller.stop()
+    log = (tmp_path / "worker.log").read_text()
+    job.refresh_from_db()
+    assert (job.state, job.done, job.failed, job.total) == ("done", 3, 0, 3), log[-3000:]
+    assert job.percent == 100
+    children = Case.objects.filter(parent_case=national)
+    assert sorted(children.values_list("organisation__code", flat=True)) == [
+        "beijing",
+        "guangdong",
+        "shanghai",
+    ]
+    assert "tasks.cascades.run_cascade_job" in log and "succeeded" in log, log[-3000:]

@@ -93,11 +93,9 @@ class MeasureListView(GenericAPIView):
             level or "",
             page if level else 1,
         )
-        cached = cache.get(key)
-        if cached is None:
-            cached = _measure_rows(user, organisation, level, page)
-            cache.set(key, cached, change_stamp.keep_seconds(API_LIST_CACHE_SECONDS))
-        data, headers = cached
+        data, headers = page_cache.kept(
+            key, lambda: _measure_rows(user, organisation, level, page), API_LIST_CACHE_SECONDS
+        )
         return Response(data, headers=headers)
 
 

@@ -11,7 +11,7 @@ import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 from openpyxl import load_workbook
 
 from workflows.models import (
@@ -102,6 +102,37 @@ def test_a_ledger_below_a_federation_comes_a_files_worth_of_federations_at_a_tim
     assert api.status_code == 200
 
 
+def test_a_ledger_file_holds_five_federations_and_says_so_in_both_languages(
+    client, coordinator, spread
+):
+    from workflows.models import OrganisationLevel
+    from workflows.organisations.services import organisation_create
+
+    provincial = OrganisationLevel.objects.get(key="provincial")
+    for number in range(4):
+        organisation_create(
+            code=f"province-{number}",
+            title_en=f"Province {number}",
+            level=provincial,
+            parent=Organisation.national(),
+        )
+    total = Organisation.objects.count()
+    assert ledger.LEDGER_FEDERATIONS_PER_FILE == 5 and total > 5
+    pages = -(-total // 5)
+    client.force_login(coordinator)
+    _title, note, _header, rows = _sheet(client.get(LEDGER, {"below": "1"}))
+    assert note == (
+        f"This file lists federations 1 to 5 of the {total} in and below "
+        f"{Organisation.national().title_en} (5 to a file). Add page=1 to page={pages} to the "
+        "address for the others."
+    )
+    first_five = Organisation.objects.order_by("path").values_list("title_en", flat=True)[:5]
+    assert {r["Federation"] for r in rows} <= set(first_five)
+    zh = _sheet(client.get(LEDGER, {"below": "1"}, HTTP_ACCEPT_LANGUAGE="zh-hans"))[1]
+    assert f"共 {total} 个工会中的第 1 至 5 个（每个文件 5 个）" in zh
+    assert f"page=1 至 page={pages}" in zh
+
+
 def test_a_ledger_file_costs_the_same_queries_on_any_page(client, coordinator, spread, monkeypatch):
     monkeypatch.setattr(ledger, "LEDGER_FEDERATIONS_PER_FILE", 1)
     client.force_login(coordinator)
@@ -159,6 +190,86 @@ def test_an_audit_csv_period_longer_than_a_year_is_a_400_in_both_languages(
     assert words in response.content.decode()
     year = {"since": (today - timedelta(days=365)).isoformat(), "until": today.isoformat()}
     assert client.get(AUDIT_CSV, year).status_code == 200
+
+
+def _csv_line_as_objects_word_it(event, language: str) -> list[str]:
+    """An event's CSV line as the export wrote it from model objects before it read values
+    (issue 20): the reference the values and memoised words must match byte for byte."""
+    import json
+
+    from workflows.common import wording
+    from workflows.reports.exports import cell_value
+
+    with translation.override(language):
+        wording.events_primed([event])
+        action = wording.event_sentence_by(event)
+    return [
+        str(event.pk),
+        timezone.localtime(event.created_at).isoformat(),
+        event.verb,
+        cell_value(event.actor_name),
+        str(event.case_id or ""),
+        event.case.measure.code if event.case_id else "",
+        str(event.work_item_id or ""),
+        event.work_item.step.key if event.work_item_id else "",
+        cell_value(event.reason),
+        json.dumps(event.data, ensure_ascii=False, sort_keys=True),
+        cell_value(action),
+        str(event.seq or ""),
+        event.prev_hash or "",
+        event.hash or "",
+    ]
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_audit_csv_words_each_event_as_its_objects_would(
+    client, auditor, coordinator, launch, monkeypatch, language
+):
+    from django.contrib.auth import get_user_model
+
+    from tests.casework import open_item_of
+    from workflows.audit.sealer import audit_seal_pending
+    from workflows.audit.trail import audit_record
+
+    get_user_model().objects.filter(pk=auditor.pk).update(first_name="Li", last_name="Na")
+    get_user_model().objects.filter(pk=coordinator.pk).update(first_name="王", last_name="伟")
+    case = launch("2.2")
+    item = open_item_of(case)
+    beijing = Organisation.objects.exclude(pk=Organisation.national().pk).first()
+    details = [
+        ("case_cascaded", {"created": [beijing.code if beijing else "nowhere", "gone"]}),
+        ("task_assigned", {"to": auditor.username}),
+        ("task_assigned", {"to": coordinator.username}),  # the same verb, other words
+        ("task_reassigned", {"to": coordinator.username, "from": auditor.username}),
+        ("deadline_extended", {"to": "2027-03-01"}),
+        ("deadline_extended", {"to": "2027-04-01"}),
+        ("task_created", {"due_at": "2027-03-01T09:30:00+00:00", "step": 3}),
+        ("approved", {"on_behalf_of": auditor.username, "note": "好"}),
+        ("approved", {"on_behalf_of": auditor.username}),  # the same words: from the memo
+        ("submitted", ["not", "a", "dict"]),
+        ("made_up_verb", {}),
+    ]
+    for verb, data in details:
+        audit_record(
+            verb=verb, actor=coordinator, case=case, work_item=item, reason="=SUM(A1)", data=data
+        )
+    audit_record(verb="logged_in", data={"username": "someone", "ip": "127.0.0.1"})
+    audit_seal_pending()
+    audit_record(verb="approved", actor=auditor, case=case, data={"on_behalf_of": "nobody"})
+    monkeypatch.setattr(exports, "AUDIT_CSV_CHUNK", 3)  # words carried across chunks
+    monkeypatch.setattr(exports, "AUDIT_CSV_READ", 4)
+    client.force_login(auditor)
+    response = client.get(AUDIT_CSV, HTTP_ACCEPT_LANGUAGE=language)
+    assert response.status_code == 200
+    body = b"".join(response.streaming_content).decode("utf-8-sig")
+    header, *lines = list(csv.reader(io.StringIO(body)))
+    assert header == exports.AUDIT_CSV_HEADER
+    events = AuditEvent.objects.select_related("actor", "case__measure", "work_item__step")
+    by_id = {event.pk: event for event in events}
+    assert len(lines) == len(by_id) > len(details)
+    assert lines == [_csv_line_as_objects_word_it(by_id[int(line[0])], language) for line in lines]
+    on_behalf = [line[10] for line in lines if line[2] == "approved"]
+    assert any("Li Na" in words for words in on_behalf), on_behalf
 
 
 def test_the_audit_csv_reads_by_keyset_in_chain_order(client, auditor, launch, monkeypatch):

@@ -70,7 +70,9 @@ def ledger_columns() -> list[str]:
 
 # A ledger `below` a province or the nation spans hundreds of federations: one file holds
 # this many (about 30 rows each), and a note in it says which and how to ask for the others.
-LEDGER_FEDERATIONS_PER_FILE = 10
+# Five, not ten: a file's cost is per row (reading, wording, writing cells), so this bounds
+# a request's time (issue 20: ten took 532-734 ms at p50 under load).
+LEDGER_FEDERATIONS_PER_FILE = 5
 
 
 @dataclass
@@ -226,13 +228,18 @@ def ledger_page(
     for case in shown:
         by_measure.setdefault(case["measure_id"], []).append(case)
     rows = []
+    words = _RowWords()
     for measure in measures.order_by("aspect__position", "position"):
         # Below: only the measures with cases. Otherwise every measure, launched or not.
-        for case in by_measure.get(measure.pk) or ([] if below else [None]):
+        cases = by_measure.get(measure.pk) or ([] if below else [None])
+        if not cases:
+            continue
+        columns = _measure_columns(measure)
+        for case in cases:
             pk = case["pk"] if case else None
             rows.append(
                 _ledger_row(
-                    measure,
+                    columns,
                     case,
                     federation=federations[case["organisation_id"] if case else organisation.pk],
                     report=reports.get(pk),
@@ -240,42 +247,74 @@ def ledger_page(
                     missed=missed.get(pk, []),
                     orders=orders.get(pk, []),
                     now=now,
+                    words=words,
                 )
             )
     return Ledger(rows, note)
 
 
-def _ledger_row(measure, case, *, federation, report, item, missed, orders, now) -> LedgerRow:
-    """One row; `case` as _ledger_cases gives it, `report` (percent, note), `item` (due_at,
-    step title) and `orders` (colours) as ledger_page reads them."""
+def _measure_columns(measure) -> tuple[str, str, str, str, str]:
+    """(code, title, lead, partners, target) of a measure: the same on each federation's row,
+    so worked out once per measure."""
+    return (
+        measure.code,
+        measure.title,
+        measure.lead_department.title,
+        "、".join(d.title for d in measure.partner_departments.all()),
+        _("%(months)s months") % {"months": measure.target_months}
+        + (f" · {measure.summary_en}" if measure.summary_en else ""),
+    )
+
+
+class _RowWords:
+    """The words a file's rows repeat (dates, lights, fixed phrases), each worked out once in
+    the active language."""
+
+    def __init__(self):
+        self.dates: dict = {}
+        self.due = _("due")
+        self.not_launched = _("Not launched")
+
+    def when(self, value) -> str:
+        if value not in self.dates:
+            self.dates[value] = when(value)
+        return self.dates[value]
+
+
+def _ledger_row(
+    columns, case, *, federation, report, item, missed, orders, now, words
+) -> LedgerRow:
+    """One row; `columns` as _measure_columns gives them, `case` as _ledger_cases gives it,
+    `report` (percent, note), `item` (due_at, step title) and `orders` (colours) as
+    ledger_page reads them."""
     light = (case["light__deadline"], case["light__progress"]) if case else (None, None)
     issues = []
     if case:
         issues += [
-            _("missed report for the period from %(start)s") % {"start": when(start)}
+            _("missed report for the period from %(start)s") % {"start": words.when(start)}
             for start in missed
         ]
         issues += [_("open %(colour)s supervision order") % {"colour": colour} for colour in orders]
         if item is not None and item[0] and item[0] < now:
             issues.append(_("“%(step)s” overdue") % {"step": item[1]})
+    code, measure, lead, partners, target = columns
     return LedgerRow(
-        code=measure.code,
-        measure=measure.title,
-        lead=measure.lead_department.title,
-        partners="、".join(d.title for d in measure.partner_departments.all()),
-        target=_("%(months)s months") % {"months": measure.target_months}
-        + (f" · {measure.summary_en}" if measure.summary_en else ""),
+        code=code,
+        measure=measure,
+        lead=lead,
+        partners=partners,
+        target=target,
         progress=(
             f"{report[0]}% · {report[1]}"
             if report
-            else (f"{case['percent_complete']}%" if case else _("Not launched"))
+            else (f"{case['percent_complete']}%" if case else words.not_launched)
         ),
         light=(
             f"{_LIGHT_TEXT[light[0]]} / {_LIGHT_TEXT[light[1]]}" if light[0] is not None else "—"
         ),
         issues="；".join(issues) or "—",
         next_steps=(
-            f"{item[1]} ({_('due')} {when(local_date(item[0]))})"
+            f"{item[1]} ({words.due} {words.when(local_date(item[0]))})"
             if item is not None and item[0]
             else "—"
         ),
@@ -301,8 +340,6 @@ def _values(row: LedgerRow) -> list[str]:
 def ledger_xlsx(rows: list[LedgerRow], *, title: str, note: str = "") -> bytes:
     """The ledger as an XLSX workbook: a title row, the note's row if any, a header row, one
     row per measure, wrapped and aligned to the top."""
-    from copy import copy
-
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Alignment, Font
@@ -328,12 +365,14 @@ def ledger_xlsx(rows: list[LedgerRow], *, title: str, note: str = "") -> bytes:
     sheet.append(
         [styled(text, font=Font(bold=True), alignment=wrapped) for text in ledger_columns()]
     )
+    # One style for every body cell, shared, not copied: the values are all text, so openpyxl
+    # never changes a cell's number format (the one in-place change it makes to a style).
     body = styled(None, alignment=wrapped)._style
     for row in rows:
         cells = []
         for value in _values(row):
             cell = WriteOnlyCell(sheet, value=cell_value(value))
-            cell._style = copy(body)
+            cell._style = body
             cells.append(cell)
         sheet.append(cells)
     buffer = io.BytesIO()

@@ -1,14 +1,17 @@
 """The audit sealer: appends take no lock (two transactions append side by side), committed
-events are sealed into the chain in order, and verify_audit finds a seal overdue, an edited
-sealed row, and the trigger refuses a second seal."""
+events are sealed into the chain in order, verify_audit seals what waits before it checks
+(an event merely late is no break) and finds an event it cannot seal, an edited sealed row,
+and the trigger refuses a second seal."""
 
 import datetime as dt
 import threading
 
 import pytest
+import time_machine
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
 
+from workflows.audit import sealer
 from workflows.audit.sealer import SEAL_GRACE, audit_seal_pending
 from workflows.audit.trail import (
     audit_record,
@@ -47,16 +50,40 @@ def test_events_are_appended_unsealed_and_sealed_in_order(db):
     )
 
 
-def test_an_event_left_unsealed_past_the_grace_period_is_reported(db):
+def test_an_event_waiting_past_the_grace_period_is_sealed_then_verified(db):
+    """Inside a test's transaction the after-commit seal never runs: a run longer than the
+    grace period used to be refused. The check seals what waits, in order, and verifies it."""
+    sealed = audit_record(verb="test_sealed")
+    audit_seal_pending()
+    late = audit_record(verb="test_waiting")
+    later = audit_record(verb="test_waiting_too")
+
+    with time_machine.travel(timezone.now() + SEAL_GRACE * 2, tick=False):
+        result = audit_verification_run()
+
+    assert (result.ok, result.count, result.pending) == (True, 3, 0), result.problem
+    events = {e.pk: e for e in AuditEvent.objects.filter(pk__in=[sealed.pk, late.pk, later.pk])}
+    assert [events[pk].seq for pk in (sealed.pk, late.pk, later.pk)] == [1, 2, 3]
+    assert events[late.pk].prev_hash == events[sealed.pk].hash
+    assert events[later.pk].prev_hash == events[late.pk].hash
+    record = AuditEvent.objects.get(verb="audit_verified")
+    assert (record.data["ok"], record.data["sealed"]) == (True, 2)
+
+
+def test_an_event_the_sealer_cannot_seal_is_still_reported(db, monkeypatch):
     audit_record(verb="test_sealed")
     audit_seal_pending()
     late = audit_record(verb="test_never_sealed")
 
+    def refused(batch_size):
+        raise DatabaseError("workflows_auditevent is append-only: UPDATE refused")
+
+    monkeypatch.setattr(sealer, "_seal_batch", refused)
     assert audit_verify().ok  # young: merely pending
     check = audit_verify(now=timezone.now() + SEAL_GRACE + dt.timedelta(seconds=1))
 
     assert not check.ok and check.broken_event_id == late.pk
-    assert (check.count, check.pending) == (1, 1)
+    assert (check.count, check.pending, check.sealed) == (1, 1, 0)
     assert "1 events older than 5 minutes are not sealed" in check.problem
 
 
@@ -188,3 +215,63 @@ def test_a_sealed_row_edited_behind_the_trigger_is_found(db):
 
     assert not check.ok and check.broken_event_id == edited.pk
     assert "content does not match its hash" in check.problem
+
+
+@on_postgresql
+@pytest.mark.postgres
+def test_a_broken_chain_still_fails_after_the_check_seals_what_waits(db):
+    """Sealing first repairs nothing: a sealed row edited behind the trigger breaks the chain
+    whatever the check sealed after it, and a row unsealed behind the trigger (its old hash
+    kept) is refused its new seal by the trigger, so it is reported as not sealed."""
+    audit_record(verb="test_first")
+    edited = audit_record(verb="test_second", reason="as it was")
+    audit_seal_pending()
+    waiting = audit_record(verb="test_waiting")
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE workflows_auditevent DISABLE TRIGGER workflows_auditevent_append_only"
+        )
+        cursor.execute(
+            "UPDATE workflows_auditevent SET reason = 'rewritten' WHERE id = %s", [edited.pk]
+        )
+        cursor.execute(
+            "ALTER TABLE workflows_auditevent ENABLE TRIGGER workflows_auditevent_append_only"
+        )
+
+    with time_machine.travel(timezone.now() + SEAL_GRACE * 2, tick=False):
+        result = audit_verification_run()
+
+    assert not result.ok and result.broken_event_id == edited.pk
+    assert "content does not match its hash" in result.problem
+    waiting.refresh_from_db()
+    assert waiting.seq == 3  # sealed by the check, after the edited row
+
+
+@on_postgresql
+@pytest.mark.postgres
+def test_an_event_unsealed_behind_the_trigger_is_reported_not_resealed(db):
+    first = audit_record(verb="test_first")
+    unsealed = audit_record(verb="test_second")
+    audit_seal_pending()
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(
+            "ALTER TABLE workflows_auditevent DISABLE TRIGGER workflows_auditevent_append_only"
+        )
+        # Its seq taken away, its hashes kept: the trigger refuses a seal that changes them.
+        cursor.execute(
+            "UPDATE workflows_auditevent SET seq = NULL, prev_hash = %s WHERE id = %s",
+            ["e" * 64, unsealed.pk],
+        )
+        cursor.execute(
+            "ALTER TABLE workflows_auditevent ENABLE TRIGGER workflows_auditevent_append_only"
+        )
+
+    with time_machine.travel(timezone.now() + SEAL_GRACE * 2, tick=False):
+        check = audit_verify()
+
+    assert not check.ok and check.broken_event_id == unsealed.pk
+    assert (check.count, check.pending, check.sealed) == (1, 1, 0)
+    assert "are not sealed into the chain and could not be" in check.problem
+    assert AuditEvent.objects.get(pk=first.pk).seq == 1

@@ -127,6 +127,7 @@ DETAIL_LABELS = {
     "items": _("Items"),
     "revoked": _("Addresses revoked"),
     "on_behalf_of": _("On behalf of"),
+    "sealed": _("Sealed before the check"),
 }
 
 

@@ -16,8 +16,9 @@ def describe_break(result: AuditVerification) -> str:
 
 class Command(BaseCommand):
     help = (
-        "Walk the audit trail's hash chain in seq order and check that no event waits too long "
-        "for its seal; print OK with the count, or the first broken event and exit non-zero. "
+        "Seal the committed events waiting for their seal, walk the audit trail's hash chain in "
+        "seq order and check that no older event is left unsealed; print OK with the count, or "
+        "the first broken event and exit non-zero. "
         "Each run is stored for the audit desk and audited."
     )
 

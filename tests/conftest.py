@@ -114,6 +114,11 @@ def _change_stamp_bumped_at_once(request, monkeypatch):
     monkeypatch.setattr(
         change_stamp, "_hook_once", lambda using, cases=None: change_stamp.bump_cases(cases, using)
     )
+    monkeypatch.setattr(change_stamp, "_after_commit", lambda hook, using: hook())
+    # And the audit trail's stamp (the audit desk), which every appended event moves.
+    monkeypatch.setattr(
+        change_stamp, "trail_bump_on_commit", lambda using=None: change_stamp._trail_bump()
+    )
 
 
 @pytest.fixture(autouse=True)

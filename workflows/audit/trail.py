@@ -101,6 +101,7 @@ def audit_record(
     with transaction.atomic():
         # Cached pages go stale once this commits (those of the case's federations, if any).
         change_stamp.bump_on_commit(verb, cases=[case.pk if case is not None else None])
+        change_stamp.trail_bump_on_commit()  # the audit desk shows every verb
         event.save(force_insert=True)
         audit_seal_after_commit()
     return event
@@ -119,6 +120,7 @@ def audit_record_many(events: list[dict]) -> list[AuditEvent]:
         change_stamp.bump_on_commit(  # pages cached go stale (of the cases' federations)
             *(e["verb"] for e in events), cases=[event.case_id for event in rows]
         )
+        change_stamp.trail_bump_on_commit()
         created = AuditEvent.objects.bulk_create(rows, batch_size=1000)
         audit_seal_after_commit()
     return created

@@ -38,6 +38,9 @@ KEY = "reformflow:change_stamp"
 SUBTREE = "reformflow:change_stamp:tree:"
 # + an organisation path: the cases of that organisation alone.
 OWN = "reformflow:change_stamp:own:"
+# The audit trail's own: replaced after every commit that appended an event, whatever its
+# verb (a sign-in changes no page but the audit desk, which shows it).
+TRAIL = "reformflow:change_stamp:trail"
 # Audited events that change nothing a cached page shows: sign-ins and reads. Every other
 # verb bumps; a new read-only verb only costs cache hits until it is listed here.
 READ_ONLY_VERBS = frozenset(
@@ -116,6 +119,25 @@ def bump_cases(cases: frozenset[int] | None, using: str = DEFAULT_DB_ALIAS) -> N
     bump(list(paths))
 
 
+def bump_paths_on_commit(paths: Iterable[str] | None, using: str = DEFAULT_DB_ALIAS) -> None:
+    """Bump the stamps of the organisations at `paths` (None: every page) once the current
+    transaction commits (at once outside one): for writes that name federations rather than
+    cases (the appraisal's scores of a federation's departments)."""
+    chosen = None if paths is None else list(paths)
+
+    def hook() -> None:
+        try:
+            bump(chosen)
+        except Exception:  # a cache outage must not undo a committed write
+            logger.exception("change stamp: bump failed; cached pages expire by their timeout")
+
+    _after_commit(hook, using)
+
+
+def _after_commit(hook, using: str) -> None:
+    transaction.on_commit(hook, using=using)
+
+
 def _bump_logged(cases: frozenset[int] | None, using: str) -> None:
     try:
         bump_cases(cases, using)
@@ -167,3 +189,31 @@ def _hook_once(using: str, cases: frozenset[int] | None = None) -> None:
     at = len(hooks)
     transaction.on_commit(hook, using=using)
     conn._reformflow_stamp_hook = (conn.run_on_commit, at, hook, scope)
+
+
+def trail_current() -> str:
+    """The audit trail's stamp now (one cache read): it moves when any event is appended."""
+    token = cache.get(TRAIL)
+    if token is None:
+        cache.add(TRAIL, secrets.token_hex(8), timeout=None)
+        token = cache.get(TRAIL)
+    return str(token)
+
+
+def _trail_bump() -> None:
+    try:
+        cache.set(TRAIL, secrets.token_hex(8), timeout=None)
+    except Exception:  # a cache outage must not undo a committed write
+        logger.exception("change stamp: trail bump failed; the audit desk expires by its timeout")
+
+
+def trail_bump_on_commit(using: str = DEFAULT_DB_ALIAS) -> None:
+    """Move the trail's stamp once the current transaction commits (at once outside one), once
+    per transaction however many events it appends."""
+    conn = transaction.get_connection(using)
+    if not conn.in_atomic_block:
+        _trail_bump()
+        return
+    if any(entry[1] is _trail_bump for entry in conn.run_on_commit):
+        return
+    transaction.on_commit(_trail_bump, using=using)

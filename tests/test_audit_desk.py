@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from tests.casework import advance, case_url, open_item_of, task_url, walk_to_end
 from workflows.audit.sealer import audit_seal_pending
 from workflows.audit.trail import audit_record
+from workflows.common import change_stamp
 from workflows.models import AuditEvent, AuditVerification, Case, Comment, Measure, WorkItem
 
 AUDIT = reverse("workflows:audit")
@@ -110,6 +111,7 @@ def test_the_audit_page_costs_the_same_queries_for_many_events(
     launch("2.2")
     client.force_login(auditor)
     client.get(AUDIT)  # warm the per-user caches the same way for both counts
+    change_stamp._trail_bump()  # but not the page's own: its rendering is what is counted
     connection.queries_log.clear()  # a full log (9,000 queries) would capture nothing
     with django_assert_max_num_queries(12) as few:
         client.get(AUDIT)

@@ -16,13 +16,14 @@ from django.views.decorators.http import require_POST
 
 from workflows.audit.trail import audit_verification_run
 from workflows.cases import selectors
+from workflows.common import change_stamp, wording
 from workflows.common import reach as access
-from workflows.common import wording
 from workflows.common.bounds import InputRejected
 from workflows.common.db_router import replica_view
 from workflows.common.keyset import keyset_bound, keyset_page
 from workflows.reports import exports
 from workflows.web.forms import AuditFilterForm
+from workflows.web.fragments import fragment_cached
 from workflows.web.middleware import auditors_may_post
 
 PAGE_SIZE = 50
@@ -71,9 +72,7 @@ def _filtered_events(request, *, paged: bool = False):
     return form, events
 
 
-@desk_view
-@replica_view
-def audit_trail(request):
+def _audit_trail_main(request) -> tuple[str, dict]:
     form, events = _filtered_events(request, paged=True)
     # By id, newest first: no COUNT(*) over the trail, and the 1,000th page costs the first's.
     page = keyset_page(
@@ -86,20 +85,36 @@ def audit_trail(request):
     query = request.GET.copy()
     for key in ("before", "after", "page"):
         query.pop(key, None)
-    return render(
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        # The chain is one for the whole tree: its verification is the national desk's.
+        "verification": selectors.audit_verification_latest()
+        if access.sees_everything(request.user)
+        else None,
+        "can_verify": access.sees_everything(request.user),
+        "extra": {"status": 400 if form.is_bound and form.errors else 200},
+    }
+    return "workflows/desk/_audit_trail_main.html", context
+
+
+@desk_view
+@replica_view
+def audit_trail(request):
+    # Reach is checked above (desk_view) on every request; the page's main part is kept for
+    # those of equal reach under the change stamp (names on the rows), the trail's own stamp
+    # (every appended event moves it, a sign-in too: the desk shows them, and the verification
+    # run appends one), the language and time zone, the filters and the page cursor.
+    desk, extra = fragment_cached(
         request,
-        "workflows/desk/audit_trail.html",
-        {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            # The chain is one for the whole tree: its verification is the national desk's.
-            "verification": selectors.audit_verification_latest()
-            if access.sees_everything(request.user)
-            else None,
-            "can_verify": access.sees_everything(request.user),
-        },
-        status=400 if form.is_bound and form.errors else 200,
+        name="audit_desk",
+        parts=(change_stamp.trail_current(),),
+        build=lambda: _audit_trail_main(request),
+        personal=False,
+    )
+    return render(
+        request, "workflows/desk/audit_trail.html", {"desk": desk}, status=extra["status"]
     )
 
 

@@ -25,14 +25,21 @@ _CSRF_PLACEHOLDER = "rfcsrfplaceholderQx7Zk"  # noqa: S105 - a stand-in, not a s
 
 
 def fragment_cached(
-    request, *, name: str, parts: tuple, build: Callable[[], tuple[str, dict]]
+    request,
+    *,
+    name: str,
+    parts: tuple,
+    build: Callable[[], tuple[str, dict]],
+    personal: bool = True,
 ) -> tuple[SafeString, dict]:
     """(the fragment's HTML, its `extra` values) for this request, from the cache when the
     stamp holds. `build()` returns (template name, context); the context's "extra" (a dict of
-    plain values, e.g. the page heading) is kept beside the HTML."""
+    plain values, e.g. the page heading) is kept beside the HTML. `personal`: keyed by the
+    person too (their forms and buttons follow their roles); without it, shared by those of
+    equal reach (common/reach.reach_key: overseers of one role and federation)."""
     user = request.user
-    # The person too: the forms and buttons follow their roles on the case.
-    key = page_cache.cache_key(f"fragment:{name}", user, user.pk, parts, request.get_full_path())
+    person = (user.pk,) if personal else ()
+    key = page_cache.cache_key(f"fragment:{name}", user, *person, parts, request.get_full_path())
     cached = cache.get(key)
     if cached is None:
         template, context = build()

@@ -24,6 +24,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone, translation
 
 from workflows.audit.trail import audit_record
+from workflows.common import change_stamp
 from workflows.common import reach as access
 from workflows.common.calendar import SHANGHAI, local_date
 from workflows.models import (
@@ -202,6 +203,9 @@ def appraisal_compute(
     with transaction.atomic():
         stale.delete()
         ScoreEntry.objects.bulk_create(entries, batch_size=2000)
+        # The appraisal pages cached under the stamp go stale once the scores commit: the
+        # federation's (and those above it), or every page for a national month.
+        change_stamp.bump_paths_on_commit(None if organisation is None else [organisation.path])
     return entries
 
 

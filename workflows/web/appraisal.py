@@ -27,6 +27,7 @@ from workflows.models import (
     ScoreEntry,
 )
 from workflows.reports import ledger
+from workflows.web.fragments import fragment_cached
 
 ENTRIES_PAGE_SIZE = 50
 
@@ -69,30 +70,42 @@ def appraisal_page(request):
     """A federation's month: its departments ranked among themselves. Its coordinators (and
     those above) rebuild it from the audit trail."""
     organisation = _organisation(request)
-    period = _period(request, organisation)
     if request.method == "POST":
+        period = _period(request, organisation)
         appraisal.appraisal_rebuild(period=period, organisation=organisation, by=request.user)
         messages.success(request, _("The appraisal is recomputed."))
         query = urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code})
         return redirect(reverse("workflows:appraisal") + f"?{query}")
+    # The federation asked for is checked against reach above, on every request; the rest is
+    # kept for those of equal reach (and home: the federation menu) while the stamp holds
+    # (appraisal_compute moves it): the period, page and language are in the key.
+    home = access.organisation_default(request.user)
+    main, _extra = fragment_cached(
+        request,
+        name="appraisal",
+        parts=(home.pk if home else None, organisation.pk),
+        build=lambda: _appraisal_main(request, organisation),
+        personal=False,
+    )
+    return render(request, "workflows/supervision/appraisal.html", {"main": main})
+
+
+def _appraisal_main(request, organisation) -> tuple[str, dict]:
+    period = _period(request, organisation)
     ranking, page = appraisal.department_ranking_page(
         period=period, organisation=organisation, page=request.GET.get("page")
     )
-    return render(
-        request,
-        "workflows/supervision/appraisal.html",
-        {
-            "ranking": ranking,
-            "page": page,
-            "page_query": urlencode(
-                {"period": f"{period:%Y-%m}", "organisation": organisation.code}
-            ),
-            "period": period,
-            "organisation": organisation,
-            "organisations": _organisation_choices(request.user, organisation),
-            "can_rebuild": access.can_coordinate(request.user, organisation),
-        },
-    )
+    context = {
+        "ranking": ranking,
+        "page": page,
+        "page_query": urlencode({"period": f"{period:%Y-%m}", "organisation": organisation.code}),
+        "period": period,
+        "organisation": organisation,
+        "organisations": _organisation_choices(request.user, organisation),
+        "can_rebuild": access.can_coordinate(request.user, organisation),
+        "extra": {},
+    }
+    return "workflows/supervision/_appraisal_main.html", context
 
 
 @login_required

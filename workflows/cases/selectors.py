@@ -429,6 +429,25 @@ def notification_list(user, *, status: str | None = None) -> QuerySet[Notificati
     return rows.order_by("-created_at", "-pk")
 
 
+# What a row of the audit desk shows: the event, who (their name), the case's measure code and
+# the step's title.
+_DESK_ROW_FIELDS = (
+    "created_at",
+    "actor_name",
+    "verb",
+    "reason",
+    "data",
+    "actor__username",
+    "actor__first_name",
+    "actor__last_name",
+    "case__measure",
+    "case__measure__code",
+    "work_item__step",
+    "work_item__step__title_en",
+    "work_item__step__title_zh",
+)
+
+
 def audit_event_list(
     user,
     *,
@@ -442,10 +461,14 @@ def audit_event_list(
 ) -> QuerySet[AuditEvent]:
     """Audit events within the user's reach matching every given filter, newest first, with
     case and step joined. `actor` is a username ("system" for events without one); `until` is
-    exclusive. `paged`: read a page at a time (common/reach.audit_event_list_visible)."""
+    exclusive. `paged`: read a page at a time (common/reach.audit_event_list_visible), for the
+    desk, with only what its rows show (templatetags/rows.audit_rows)."""
     events = access.audit_event_list_visible(user, paged=paged).select_related(
         "case__measure", "work_item__step", "actor"
     )
+    if paged:
+        # A fifth of the desk's work on a miss was building the joined rows' other columns.
+        events = events.only(*_DESK_ROW_FIELDS)
     if verb:
         events = events.filter(verb=verb)
     if actor:

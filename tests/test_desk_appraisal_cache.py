@@ -102,8 +102,9 @@ def test_the_desk_is_never_served_to_another_federation_or_language(client, worl
 
 
 def _score(department: Department, points: int) -> ScoreEntry:
+    """An entry written by hand; the stamp moved as scoring moves it (appraisal_compute)."""
     case = Case.objects.filter(organisation=department.organisation).first()
-    return ScoreEntry.objects.create(
+    entry = ScoreEntry.objects.create(
         period=PERIOD,
         department=department,
         kind="on_time",
@@ -111,6 +112,8 @@ def _score(department: Department, points: int) -> ScoreEntry:
         rule_points=points,
         case=case,
     )
+    change_stamp.bump([department.organisation.path])
+    return entry
 
 
 def test_scoring_a_month_retires_the_cached_appraisal_of_that_federation(client, world):
@@ -174,4 +177,18 @@ def test_a_warm_hit_reads_as_many_queries_on_a_bigger_world(client, world):
     for department in Department.objects.filter(organisation__code="beijing"):
         _score(department, 2)
     many = (_warm_queries(client, AUDIT), _warm_queries(client, APPRAISAL, period))
+    ranking = client.get(APPRAISAL, period).content.decode()
+    assert ranking.count("/appraisal/departments/") > 1  # the bigger world is what is shown
     assert many == few and few[0] <= 6 and few[1] <= 6, (few, many)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_scoring_moves_the_federations_stamp_when_it_commits_not_before(demo_users):
+    from workflows.models import Organisation
+
+    national = Organisation.objects.get(parent__isnull=True)
+    stamp = change_stamp.current(national.path)
+    with transaction.atomic():
+        appraisal_compute(period=PERIOD, organisation=national)
+        assert change_stamp.current(national.path) == stamp
+    assert change_stamp.current(national.path) != stamp

@@ -4,15 +4,25 @@ a write in the reader's reach retires them, a write in another federation keeps 
 another federation, a person of another reach or another language never gets them."""
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.urls import reverse
 
-from tests.test_search import API, SEARCH, api_as, launch_in, world  # noqa: F401 - fixture
+from tests.conftest import DEMO_PASSWORD
+from tests.test_search import API, SEARCH, api_as, launch_in
 from workflows.common.reach import reach_of
+from workflows.demo.accounts import demo_seed
 from workflows.models import Measure
 
 pytestmark = pytest.mark.django_db
 
 RESULTS = "workflows/_search_results.html"
+
+
+@pytest.fixture
+def world(catalogue):
+    """acftu, provinces beijing and shanghai, a city under each (as tests/test_search.py)."""
+    demo_seed(password=DEMO_PASSWORD, provinces=2, prefectures=1)
+    return lambda username: get_user_model().objects.get(username=username)
 
 
 def rendered(response) -> bool:

@@ -8,6 +8,10 @@ from rest_framework.response import Response
 
 from workflows.api.errors import error_responses
 from workflows.cases import search as finder
+from workflows.common import page_cache
+
+# Seconds a result is kept (the change stamp retires it at the next write in reach).
+SEARCH_CACHE_SECONDS = 60
 
 
 class SearchHitSerializer(serializers.Serializer):
@@ -96,20 +100,26 @@ class SearchView(GenericAPIView):
     def get(self, request):
         """Each kind's page of hits (all kinds, 5 each, unless `kind` is given)."""
         query = finder.clean_search_input(request.query_params)
-        groups = finder.search(request.user, query) if query.q else []
-        return Response(
-            {
-                "q": query.q,
-                "groups": [
-                    {
-                        "kind": group.kind,
-                        "count": group.page.paginator.count,
-                        "capped": group.page.paginator.capped,
-                        "page": group.page.number,
-                        "pages": group.page.paginator.num_pages,
-                        "results": [_hit(group.kind, row) for row in group.page.object_list],
-                    }
-                    for group in groups
-                ],
-            }
+        if not query.q:
+            return Response({"q": query.q, "groups": []})
+        # Kept as the search page's results are (web/search.py): under the caller's change
+        # stamp, reach key, language and time zone, per query, kind and page.
+        key = page_cache.cache_key("api-search", request.user, query.q, query.kind, query.page)
+        groups = page_cache.kept(
+            key, lambda: _groups_data(request.user, query), SEARCH_CACHE_SECONDS
         )
+        return Response({"q": query.q, "groups": groups})
+
+
+def _groups_data(user, query: finder.SearchInput) -> list[dict]:
+    return [
+        {
+            "kind": group.kind,
+            "count": group.page.paginator.count,
+            "capped": group.page.paginator.capped,
+            "page": group.page.number,
+            "pages": group.page.paginator.num_pages,
+            "results": [_hit(group.kind, row) for row in group.page.object_list],
+        }
+        for group in finder.search(user, query)
+    ]

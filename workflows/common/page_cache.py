@@ -1,5 +1,6 @@
-"""One definition of a cached page's key (issue 20): the dashboard's programme and wall, the
-API's lists, My work and the case pages' main part are each kept in the shared cache under it."""
+"""One definition of a cached page's key (issue 20): the dashboard's programme, wall and case
+list, the API's lists, My work, the search's results and the case pages' main part are each
+kept in the shared cache under it."""
 
 import hashlib
 from collections.abc import Callable

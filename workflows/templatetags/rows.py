@@ -312,7 +312,7 @@ def _case_list_labels():
 
 @register.simple_tag
 def case_list_rows(cases) -> str:
-    """The rows of the dashboard's case list (workflows/dashboard_cases.html): one per case."""
+    """The rows of the dashboard's case list (workflows/_dashboard_cases_main.html), one a case."""
     labels = _case_list_labels()
     completed = words()["Completed"]
     html = []

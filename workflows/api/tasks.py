@@ -2,7 +2,6 @@
 progress, claim, reassign, deadline changes), each one service call.
 """
 
-from django.core.cache import cache
 from django.db.models import QuerySet
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -35,7 +34,7 @@ from workflows.api.serializers import (
     with_candidates,
 )
 from workflows.cases import selectors, services, task_rows
-from workflows.common import change_stamp, page_cache, reassignment
+from workflows.common import page_cache, reassignment
 from workflows.common import reach as access
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
@@ -88,18 +87,18 @@ class TaskViewSet(viewsets.GenericViewSet):
             offset,
             personal=True,
         )
-        cached = cache.get(key)
-        if cached is None:
+
+        def page() -> tuple[int, list[dict]]:
             tasks = selectors.work_item_list_open_for(request.user, rows=False)
             tasks = filter_scope(tasks, organisation, level, prefix="case__")
             # The page's ids alone, then its rows as plain values (the same JSON as
             # TaskSerializer's, whose fields and prefetches cost more than the rows).
             ids = paginator.paginate_queryset(tasks.values_list("pk", flat=True), request, self)
-            cached = (paginator.count, task_list_data(task_rows.task_list_rows(ids)))
-            cache.set(key, cached, change_stamp.keep_seconds(TASK_LIST_CACHE_SECONDS))
-        else:
-            paginator.paginate_known(request, count=cached[0])
-        return paginator.get_paginated_response(cached[1])
+            return paginator.count, task_list_data(task_rows.task_list_rows(ids))
+
+        count, data = page_cache.kept(key, page, TASK_LIST_CACHE_SECONDS)
+        paginator.paginate_known(request, count=count)  # the links, from this request
+        return paginator.get_paginated_response(data)
 
     @extend_schema(operation_id="task_get", responses={200: TaskSerializer, **error_responses(404)})
     def retrieve(self, request, pk):

@@ -50,20 +50,16 @@ def work_item_rows(items: QuerySet[WorkItem]) -> QuerySet[WorkItem]:
 
 
 def work_item_list_inbox(user) -> QuerySet[WorkItem]:
-    """Open tasks assigned to the user, oldest due first.
-
-    The actionable filter with the user as assignee is just that, so the queues the user
-    serves (three lookups) are not read: the inbox is the page people open most. Bounded as
-    that filter is: a task on a case outside the user's federation is not theirs to open,
-    and the cached inbox (web/cases.py) goes stale only with writes within that bound.
-    """
+    """Open tasks assigned to the user, oldest due first: the actionable filter with the user
+    as assignee, bounded as it is (a cached inbox goes stale only with writes in the reader's
+    federation), without reading the queues they serve (three lookups)."""
     reach = access.reach_of(user)
     if not reach.authenticated or reach.auditor:
         return WorkItem.objects.none()
-    mine = WorkItem.objects.filter(status=WorkItemStatus.OPEN, assignee=user)
-    return work_item_rows(reach.bounded(mine, "case__organisation")).order_by(
-        "due_at", "created_at"
+    mine = reach.bounded(
+        WorkItem.objects.filter(status="open", assignee=user), "case__organisation"
     )
+    return work_item_rows(mine).order_by("due_at", "created_at")
 
 
 def work_item_list_queue(user) -> QuerySet[WorkItem]:

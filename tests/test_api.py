@@ -423,6 +423,48 @@ def test_case_list_rows_are_what_the_case_serializer_gives(api, demo_users):
     assert [list(row.items()) for row in listed] == [list(row.items()) for row in expected]
 
 
+def test_task_list_rows_are_what_the_task_serializer_gives(api, demo_users, launch):
+    """The task list builds its rows from plain values; they must stay TaskSerializer's, field
+    for field: a queue with an inactive and a second member, a claimed, a head's, a leader's,
+    a paused and a finished task."""
+    from django.contrib.auth import get_user_model
+
+    from workflows.api.serializers import TaskSerializer, task_list_data, with_candidates
+    from workflows.cases import selectors, services
+    from workflows.cases.task_rows import task_list_rows
+
+    items = [
+        WorkItem.objects.get(case=launch(code), status="open")
+        for code in ("2.1", "2.2", "2.3", "2.4", "2.5", "3.1")
+    ]
+    queue, claimed, headed, led, paused, done = items
+    department = Department.objects.get(pk=queue.department_id)
+    users = get_user_model().objects
+    department.staff.add(users.create_user(username="aa.second", is_active=True))
+    department.staff.add(users.create_user(username="ab.away", is_active=False))
+    services.task_claim(item=claimed, user=demo_users("network_work.staff"))
+    WorkItem.objects.filter(pk=headed.pk).update(for_head=True)
+    WorkItem.objects.filter(pk=led.pk).update(
+        department=None, leader_role=led.case.supervising_leader_id
+    )
+    moment = timezone.now().replace(microsecond=123456)
+    WorkItem.objects.filter(pk=paused.pk).update(
+        paused_at=moment, pause_reason="Waiting.", original_due_at=moment
+    )
+    WorkItem.objects.filter(pk=done.pk).update(status="done", outcome="approved")
+    ids = [item.pk for item in reversed(items)]
+
+    fresh = with_candidates(selectors.work_item_rows(WorkItem.objects.all())).in_bulk(ids)
+    expected = TaskSerializer([fresh[pk] for pk in ids], many=True).data
+    listed = task_list_data(task_list_rows(ids))
+
+    assert [row["id"] for row in listed] == ids
+    staff = listed[-1]["candidates"]  # the queue's, active members only, by username
+    assert "aa.second" in staff and "ab.away" not in staff and staff == sorted(staff)
+    assert [list(row.items()) for row in listed] == [list(row.items()) for row in expected]
+    assert task_list_rows([]) == []
+
+
 def test_measures_lists_the_programme_in_the_request_language(api):
     case_id = launch_over_api(api, "2.2")
     coordinator = api("coordinator.office")

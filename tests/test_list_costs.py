@@ -103,6 +103,48 @@ def test_the_api_lists_read_afresh_cost_the_same_queries_at_two_sizes(client, de
     assert misses() == small, list(zip(lists, small, misses(), strict=True))
 
 
+def test_the_task_lists_kept_and_read_afresh_cost_the_same_queries_at_two_sizes(
+    client, demo_users, launch
+):
+    """The inbox, the queue and /api/v1/tasks/ are kept per person under the change stamp
+    (web/cases.py, api/tasks.py): a hit and a miss (the stamp moved first) each ask as many
+    queries with one task in each list as with several."""
+    from workflows.cases import services
+    from workflows.common import change_stamp
+
+    lists = [
+        ("network_work.staff", reverse("workflows:inbox"), None),
+        ("network_work.staff", reverse("workflows:queue"), None),
+        ("network_work.staff", reverse("workflows:queue"), {"sort": "measure", "kind": "submit"}),
+        ("network_work.staff", "/api/v1/tasks/", None),
+        ("network_work.staff", "/api/v1/tasks/", {"limit": "2"}),
+    ]
+    staff = demo_users("network_work.staff")
+
+    def claim_one(code: str) -> None:
+        item = WorkItem.objects.get(case=launch(code), status="open")
+        services.task_claim(item=item, user=staff)
+
+    def costs() -> list[tuple[int, int]]:
+        found = []
+        for user, url, params in lists:
+            hit = queries(client, demo_users(user), url, params)
+            change_stamp.bump()
+            with CaptureQueriesContext(connection) as miss:
+                assert client.get(url, params or {}).status_code == 200
+            found.append((hit, len(miss)))
+        return found
+
+    # Each list holds a row at both sizes: one task claimed (inbox), one not (queue).
+    claim_one("2.1")
+    launch("2.2")
+    small = costs()
+    claim_one("2.3")
+    for code in ("2.4", "2.5"):
+        launch(code)
+    assert costs() == small, list(zip(lists, small, costs(), strict=True))
+
+
 def test_the_case_list_counts_up_to_a_ceiling_and_still_links_on(
     client, demo_users, launch, settings
 ):

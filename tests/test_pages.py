@@ -125,7 +125,8 @@ def test_dashboard_and_inbox_queries_do_not_grow_with_the_number_of_cases(
     with_ten = _query_counts(client, users)
 
     client.force_login(users["staff"])
-    assert len(client.get(reverse("workflows:inbox")).context["page"].object_list) == 10
+    inbox = client.get(reverse("workflows:inbox")).content.decode()
+    assert len(re.findall(r'<td data-label="[^"]*"><a href="/workflows/tasks/\d+/">', inbox)) == 10
     assert with_ten == with_one
 
 

@@ -122,8 +122,8 @@ def page_number(request) -> int:
     return int(raw)
 
 
-def filter_scope(queryset, request, prefix: str = ""):
-    organisation, level = scope_filters(request)
+def filter_scope(queryset, organisation, level, *, prefix: str = ""):
+    """`queryset` narrowed to the scope_filters' organisation and level (either None: any)."""
     if organisation is not None:
         queryset = queryset.filter(**{f"{prefix}organisation": organisation})
     if level is not None:

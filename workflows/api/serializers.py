@@ -331,6 +331,30 @@ class TaskSerializer(serializers.ModelSerializer):
         return task_candidates(item)
 
 
+def task_list_data(rows: list[dict]) -> list[dict]:
+    """TaskSerializer's output for cases/task_rows.task_list_rows' plain rows: the same keys in
+    the same order, built without a DRF field per value (tests/test_api.py compares the two)."""
+    when = _DATETIME.to_representation
+    return [
+        {
+            "id": row["pk"],
+            "case": row["case_id"],
+            "measure": row["rf_measure"],
+            "step": row["rf_step"],
+            "kind": row["kind"],
+            "status": row["status"],
+            "outcome": row["outcome"],
+            "assignee": row["rf_assignee"],
+            "candidates": row["candidates"],
+            "due_at": when(row["due_at"]),
+            "original_due_at": when(row["original_due_at"]),
+            "paused_at": when(row["paused_at"]),
+            "pause_reason": row["pause_reason"],
+        }
+        for row in rows
+    ]
+
+
 class NotificationSerializer(serializers.ModelSerializer):
     recipient = serializers.CharField(source="recipient.username")
     task = serializers.IntegerField(source="work_item_id", allow_null=True)

@@ -23,17 +23,19 @@ from workflows.api.inputs import (
     ReturnInput,
     filter_scope,
     parse_input,
+    scope_filters,
 )
 from workflows.api.pagination import StrictLimitOffsetPagination
 from workflows.api.serializers import (
     AssigneeSerializer,
     ProgressUpdateSerializer,
     TaskSerializer,
+    task_list_data,
     with_candidates,
 )
-from workflows.cases import selectors, services
+from workflows.cases import selectors, services, task_rows
+from workflows.common import page_cache, reassignment
 from workflows.common import reach as access
-from workflows.common import reassignment
 from workflows.deadlines import due_dates as deadlines
 from workflows.models import (
     COMPLETED_KINDS,
@@ -42,6 +44,9 @@ from workflows.models import (
 from workflows.organisations import profiles
 
 _ACTION_ERRORS = error_responses(400, 403, 404, 409)
+# As the API's case list (api/cases.py): what time alone changes and writes made outside the
+# code show within a minute; every task write is audited on its case, which moves the stamp.
+TASK_LIST_CACHE_SECONDS = 60
 
 
 @extend_schema(tags=["tasks"])
@@ -68,8 +73,32 @@ class TaskViewSet(viewsets.GenericViewSet):
     )
     def list(self, request):
         """The caller's open tasks: assigned to them, or waiting in a queue they serve."""
-        page = self.paginate_queryset(filter_scope(self.get_queryset(), request, "case__"))
-        return self.get_paginated_response(TaskSerializer(page, many=True).data)
+        organisation, level = scope_filters(request)
+        paginator = self.paginator
+        limit, offset = paginator.window(request)
+        # Per person (their own reach: the queues they serve, whom they stand in for), under
+        # the stamp of their federation, with the filters and page window.
+        key = page_cache.cache_key(
+            "api-tasks",
+            request.user,
+            organisation.pk if organisation else None,
+            level or "",
+            limit,
+            offset,
+            personal=True,
+        )
+
+        def page() -> tuple[int, list[dict]]:
+            tasks = selectors.work_item_list_open_for(request.user, rows=False)
+            tasks = filter_scope(tasks, organisation, level, prefix="case__")
+            # The page's ids alone, then its rows as plain values (the same JSON as
+            # TaskSerializer's, whose fields and prefetches cost more than the rows).
+            ids = paginator.paginate_queryset(tasks.values_list("pk", flat=True), request, self)
+            return paginator.count, task_list_data(task_rows.task_list_rows(ids))
+
+        count, data = page_cache.kept(key, page, TASK_LIST_CACHE_SECONDS)
+        paginator.paginate_known(request, count=count)  # the links, from this request
+        return paginator.get_paginated_response(data)
 
     @extend_schema(operation_id="task_get", responses={200: TaskSerializer, **error_responses(404)})
     def retrieve(self, request, pk):

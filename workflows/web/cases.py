@@ -158,32 +158,45 @@ def _task_list(request, queryset, *, title, empty, template="workflows/task_list
     )
 
 
-def _filtered_task_list(request, queryset, *, title, empty, page_key, claim=False):
+def _filtered_task_list(request, rows, *, title, empty, page_key, claim=False):
     """A task list with the filters and sort of workflows.cases.listing (inbox, queue), and the
-    user's saved views of it."""
+    user's saved views of it. Its main part is kept per change stamp, person (their own
+    reach: queues, stand-ins), language and time zone, filters and page (web/fragments.py);
+    `rows()` gives the reach-checked tasks, read only on a miss."""
     params = listing.parse_list_params(request.GET)
-    return render(
+    # The page as the key holds it is the page read: a longer value is cut for both.
+    page = (request.GET.get("page") or "")[:20]
+    main, _extra = fragment_cached(
         request,
-        "workflows/task_list.html",
-        {
-            "page": paginate(
-                request, decision_context.round_marks(listing.apply_list_filters(queryset, params))
-            ),
-            "title": title,
-            "empty": empty,
-            "claim": claim,
-            "page_key": page_key,
-            "saved_views": saved_views.saved_view_list(request.user, page_key),
-            **listing.list_context(params),
-        },
+        name=f"tasks:{page_key}",
+        parts=(params, page),
+        own_reach=True,
+        whole_path=False,
+        build=lambda: (
+            "workflows/_task_list_main.html",
+            {
+                "page": Paginator(
+                    decision_context.round_marks(listing.apply_list_filters(rows(), params)),
+                    PAGE_SIZE,
+                ).get_page(page),
+                "title": title,
+                "empty": empty,
+                "claim": claim,
+                "page_key": page_key,
+                # Saving or deleting one is audited, which moves the stamp.
+                "saved_views": saved_views.saved_view_list(request.user, page_key),
+                **listing.list_context(params),
+            },
+        ),
     )
+    return render(request, "workflows/task_list.html", {"main": main, "title": title})
 
 
 @login_required
 def inbox(request):
     return _filtered_task_list(
         request,
-        selectors.work_item_list_inbox(request.user),
+        lambda: selectors.work_item_list_inbox(request.user),
         page_key="inbox",
         title=_("Inbox"),
         empty=_("Nothing waits for you. Tasks assigned to you will appear here."),
@@ -194,7 +207,7 @@ def inbox(request):
 def queue(request):
     return _filtered_task_list(
         request,
-        selectors.work_item_list_queue(request.user),
+        lambda: selectors.work_item_list_queue(request.user),
         page_key="queue",
         claim=True,
         title=_("Queue"),

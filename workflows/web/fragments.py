@@ -1,6 +1,7 @@
 """A page's main part rendered once and kept while the change stamp holds (issue 20): the case
 page and its supervision page read two dozen queries and render hundreds of rows, the same for
-every request until a write commits.
+every request until a write commits; the inbox and the queue (`own_reach`: keyed by the
+person's own reach, whose queues and stand-ins decide the rows) render fifty task rows.
 
 The key holds the stamp, the language and time zone, the user's reach (common/reach.reach_key)
 and the user themselves (the forms and buttons follow their roles on the case), the page and
@@ -31,15 +32,22 @@ def fragment_cached(
     parts: tuple,
     build: Callable[[], tuple[str, dict]],
     personal: bool = True,
+    own_reach: bool = False,
+    whole_path: bool = True,
 ) -> tuple[SafeString, dict]:
     """(the fragment's HTML, its `extra` values) for this request, from the cache when the
     stamp holds. `build()` returns (template name, context); the context's "extra" (a dict of
     plain values, e.g. the page heading) is kept beside the HTML. `personal`: keyed by the
     person too (their forms and buttons follow their roles); without it, shared by those of
-    equal reach (common/reach.reach_key: overseers of one role and federation)."""
+    equal reach (common/reach.reach_key: overseers of one role and federation). `own_reach`:
+    keyed by the user's own reach (reach_key(personal=True): the queues they serve, whom they
+    stand in for today), never an overseer's shared one. `whole_path` False: `parts` hold
+    everything of the query string the fragment reads (its parsed filters and page), so an
+    unread parameter makes no entry of its own."""
     user = request.user
     person = (user.pk,) if personal else ()
-    key = page_cache.cache_key(f"fragment:{name}", user, *person, parts, request.get_full_path())
+    path = (request.get_full_path(),) if whole_path else ()
+    key = page_cache.cache_key(f"fragment:{name}", user, *person, parts, *path, personal=own_reach)
     cached = cache.get(key)
     if cached is None:
         template, context = build()

@@ -13,12 +13,11 @@ at most PAGE_CACHE_SECONDS, the dashboard's bound.
 
 from collections.abc import Callable
 
-from django.core.cache import cache
 from django.middleware.csrf import get_token
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
-from workflows.common import change_stamp, page_cache
+from workflows.common import page_cache
 
 PAGE_CACHE_SECONDS = 60
 # Letters only: escaping leaves it as it is wherever a template puts the token.
@@ -48,14 +47,13 @@ def fragment_cached(
     person = (user.pk,) if personal else ()
     path = (request.get_full_path(),) if whole_path else ()
     key = page_cache.cache_key(f"fragment:{name}", user, *person, parts, *path, personal=own_reach)
-    cached = cache.get(key)
-    if cached is None:
+
+    def render() -> tuple[str, dict]:
         template, context = build()
         context = {**context, "csrf_token": _CSRF_PLACEHOLDER}
-        html = render_to_string(template, context, request)
-        cached = (html, context.get("extra", {}))
-        cache.set(key, cached, change_stamp.keep_seconds(PAGE_CACHE_SECONDS))
-    html, extra = cached
+        return render_to_string(template, context, request), context.get("extra", {})
+
+    html, extra = page_cache.kept(key, render, PAGE_CACHE_SECONDS)
     # Rendered (autoescaped) templates; the token is the request's own, made of letters and
     # digits, so marking the result safe escapes nothing twice.
     return SafeString(html.replace(_CSRF_PLACEHOLDER, get_token(request))), extra  # nosec B703 B308

@@ -37,6 +37,21 @@ def _redis_test_url() -> str:
     return url
 
 
+def _real_services(smtp_port: int) -> dict:
+    """The environment of a process run with the real settings: the test database, a Redis
+    database of its own and the SMTP server on `smtp_port`."""
+    db = settings.DATABASES["default"]
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "project.settings.local",
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
+        "REDIS_URL": _redis_test_url(),
+        "EMAIL_URL": f"smtp://127.0.0.1:{smtp_port}",
+        # The test runs at any hour of the real clock: no quiet hours holding the mail back.
+        "NOTIFICATION_QUIET_HOURS": "",
+    }
+
+
 def wait_for(condition, *, timeout: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -61,17 +76,7 @@ def test_worker_and_beat_on_redis_fire_an_overdue_deadline(
 
     port = free_port()
     controller, inbox = start_smtp(port)
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings.local",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": _redis_test_url(),
-        "EMAIL_URL": f"smtp://127.0.0.1:{port}",
-        "SWEEP_INTERVAL_SECONDS": "2",
-        # The test runs at any hour of the real clock: no quiet hours holding the mail back.
-        "NOTIFICATION_QUIET_HOURS": "",
-    }
+    env = {**_real_services(port), "SWEEP_INTERVAL_SECONDS": "2"}
     worker = subprocess.Popen(
         [
             sys.executable,
@@ -132,15 +137,7 @@ def test_a_level_cascade_runs_as_a_job_on_a_worker_on_redis(transactional_db, ca
     national, _ = case_launch(measure=Measure.objects.get(code="3.1"), by=coordinator)
     port = free_port()
     controller, _inbox = start_smtp(port)
-    db = settings.DATABASES["default"]
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "project.settings.local",
-        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}",
-        "REDIS_URL": _redis_test_url(),
-        "EMAIL_URL": f"smtp://127.0.0.1:{port}",
-        "NOTIFICATION_QUIET_HOURS": "",
-    }
+    env = _real_services(port)
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "project", "worker", "--pool", "solo"]
         + ["--loglevel", "info"],

@@ -37,7 +37,8 @@ WARMUP = os.environ.get("BENCH_WARMUP", "3s")
 TIMEOUT = os.environ.get("BENCH_TIMEOUT", "30s")
 # Seconds for all the pages under load; pages past it are listed as not measured.
 BUDGET = float(os.environ.get("BENCH_BUDGET", "3600"))
-# BENCH_ONLY=pages: the pages only (not the sweep, digest and PDF benchmarks).
+# BENCH_ONLY=pages: the pages only (not the sweep, digest and PDF benchmarks);
+# BENCH_ONLY=writes: cascades and audit appends only.
 ONLY = os.environ.get("BENCH_ONLY", "")
 # BENCH_MATCH=REGEX: only the pages whose label (route and query) matches, e.g. 'search|cases/';
 # BENCH_MATCH=targets: the pages with a target, and viewflow's stock inbox for the ratio.
@@ -371,6 +372,35 @@ def run_script(name: str, *args) -> None:
     subprocess.run([PY, str(ROOT / "bench" / name), *args], check=True, cwd=ROOT)
 
 
+def writes() -> None:
+    """Cascades (cases per second, one and two at once) on this data set, and audit appends
+    (decisions per second with 1, 4 and 8 clients) on a scratch database of their own, made
+    and dropped here: bench/audit_bench.py adds cases and events it does not roll back."""
+    heading("Launching and cascading: cases per second, one cascade and two at once")
+    run_script("cascade_bench.py")
+    heading("Audit appends: decisions per second on different cases, 1, 4 and 8 clients")
+    scratch = f"{connection.settings_dict['NAME']}_audit"
+    with connection.cursor() as cursor:
+        cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+        cursor.execute(f'CREATE DATABASE "{scratch}"')
+    db = connection.settings_dict
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{scratch}",
+        # The sealer chains each commit's events inline, as after every commit in production.
+        "DJANGO_SETTINGS_MODULE": "project.settings.test",
+    }
+    try:
+        for command in (["migrate", "-v0"], ["load_catalogue"], ["seed_demo"]):
+            subprocess.run(
+                [PY, "manage.py", *command], check=True, cwd=ROOT, env=env, capture_output=True
+            )
+        subprocess.run([PY, str(ROOT / "bench" / "audit_bench.py")], check=True, cwd=ROOT, env=env)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{scratch}"')
+
+
 def main() -> None:
     print("# Reformflow benchmark")
     commit = subprocess.run(
@@ -382,12 +412,16 @@ def main() -> None:
     if os.environ.get("BENCH_NOTE"):
         print(f"note: {os.environ['BENCH_NOTE']}")
     data_size()
-    people, measured, skipped = bench_pages()
-    counts = query_counts(people, measured)
-    left_out = load(people, measured, counts)
-    heading("Pages of the boundary matrix not measured")
-    table(["route", "why"], [[route, why] for route, why in skipped + left_out])
+    if ONLY != "writes":
+        people, measured, skipped = bench_pages()
+        counts = query_counts(people, measured)
+        left_out = load(people, measured, counts)
+        heading("Pages of the boundary matrix not measured")
+        table(["route", "why"], [[route, why] for route, why in skipped + left_out])
     if ONLY == "pages":
+        return
+    writes()
+    if ONLY == "writes":
         return
     heading("The sweep")
     run_script("sweep_bench.py")

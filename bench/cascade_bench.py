@@ -146,14 +146,22 @@ def main() -> None:
     made, _seconds, queries = _cascade(case_ids[0], count_queries=True)
     print(f"one cascade: {made} children, {queries} queries ({queries / max(made, 1):.1f}/child)")
     # One process, one cascade after the other.
+    load = os.getloadavg()[0]
     sequential = _in_parallel([case_ids])
     one = sequential[0] / sequential[1]
-    print(f"one at a time: {sequential[0]} cases in {sequential[1]:.2f} s = {one:.0f} cases/s")
+    print(
+        f"one at a time: {sequential[0]} cases in {sequential[1]:.2f} s = {one:.0f} cases/s"
+        f" (load average at the start: {load:.2f})"
+    )
     # Two processes, each cascading its half of the cases, at the same time.
     half = len(case_ids) // 2
+    load = os.getloadavg()[0]
     both = _in_parallel([case_ids[:half], case_ids[half:]])
     two = both[0] / both[1]
-    print(f"two at once: {both[0]} cases in {both[1]:.2f} s = {two:.0f} cases/s ({two / one:.2f}x)")
+    print(
+        f"two at once: {both[0]} cases in {both[1]:.2f} s = {two:.0f} cases/s ({two / one:.2f}x)"
+        f" (load average at the start: {load:.2f})"
+    )
     print(f"load average at the end: {os.getloadavg()[0]:.2f}")
 
 

@@ -149,3 +149,22 @@ def test_assignments_name_the_person_not_their_user_name(world):  # noqa: F811
         details = dict(wording.event_details(events[1]))
     assert "Na Li" in details.values() and "network_work.head" not in details.values()
     assert "nobody" in details.values()  # a name no account has stays as recorded
+
+
+def test_a_verification_of_the_chain_is_worded_in_both_languages():
+    detail_lines = wording.detail_lines
+    data = {"ok": True, "count": 3, "broken_event": 7, "problem": "x", "pending": 1, "sealed": 2}
+    with translation.override("en"):
+        labels = [label for label, _value in detail_lines(data)]
+    assert labels == [
+        "Chain intact",
+        "Events checked",
+        "First broken event",
+        "Problem",
+        "Events awaiting their seal",
+        "Sealed before the check",
+    ]
+    with translation.override("zh-hans"):
+        lines = detail_lines(data)
+    assert [label for label, _value in lines][:2] == ["哈希链完好", "核验的事件数"]
+    assert all(not label.isascii() for label, _value in lines)

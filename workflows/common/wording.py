@@ -128,6 +128,12 @@ DETAIL_LABELS = {
     "revoked": _("Addresses revoked"),
     "on_behalf_of": _("On behalf of"),
     "sealed": _("Sealed before the check"),
+    # A verification of the audit chain (audit/trail.py).
+    "ok": _("Chain intact"),
+    "count": _("Events checked"),
+    "broken_event": _("First broken event"),
+    "problem": _("Problem"),
+    "pending": _("Events awaiting their seal"),
 }
 
 

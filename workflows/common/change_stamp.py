@@ -124,25 +124,24 @@ def bump_paths_on_commit(paths: Iterable[str] | None, using: str = DEFAULT_DB_AL
     transaction commits (at once outside one): for writes that name federations rather than
     cases (the appraisal's scores of a federation's departments)."""
     chosen = None if paths is None else list(paths)
-
-    def hook() -> None:
-        try:
-            bump(chosen)
-        except Exception:  # a cache outage must not undo a committed write
-            logger.exception("change stamp: bump failed; cached pages expire by their timeout")
-
-    _after_commit(hook, using)
+    _after_commit(lambda: _logged(bump, chosen), using)
 
 
 def _after_commit(hook, using: str) -> None:
     transaction.on_commit(hook, using=using)
 
 
-def _bump_logged(cases: frozenset[int] | None, using: str) -> None:
+def _logged(move, *args) -> None:
+    """`move(*args)`, a stamp's move after a commit: a cache outage is logged, never raised
+    (it must not undo a committed write; cached pages then expire by their timeout)."""
     try:
-        bump_cases(cases, using)
-    except Exception:  # a cache outage must not undo a committed write
-        logger.exception("change stamp: bump failed; cached pages expire by their timeout")
+        move(*args)
+    except Exception:
+        logger.exception("change stamp: %s failed; cached pages expire by their timeout", move)
+
+
+def _bump_logged(cases: frozenset[int] | None, using: str) -> None:
+    _logged(bump_cases, cases, using)
 
 
 def bump_on_commit(
@@ -201,10 +200,7 @@ def trail_current() -> str:
 
 
 def _trail_bump() -> None:
-    try:
-        cache.set(TRAIL, secrets.token_hex(8), timeout=None)
-    except Exception:  # a cache outage must not undo a committed write
-        logger.exception("change stamp: trail bump failed; the audit desk expires by its timeout")
+    _logged(cache.set, TRAIL, secrets.token_hex(8), None)
 
 
 def trail_bump_on_commit(using: str = DEFAULT_DB_ALIAS) -> None:

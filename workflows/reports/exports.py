@@ -276,8 +276,9 @@ class _AuditCsvLookups:
                 Case.objects.filter(pk__in=cases).order_by().values_list("pk", "measure__code")
             )
         keys = [self._key(row) for row in rows]
-        unworded = {key: row for key, row in zip(keys, rows, strict=True)}
-        unworded = {key: row for key, row in unworded.items() if key not in self.actions}
+        unworded = {
+            key: row for key, row in zip(keys, rows, strict=True) if key not in self.actions
+        }
         if unworded:
             rows_to_word = list(unworded.values())
             # The actor is named only beside the person they stood in for.
